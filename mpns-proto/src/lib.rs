@@ -1,0 +1,83 @@
+//! The sans-IO core of a Microsoft Push Notification Service (MPNS) sender.
+//!
+//! `#![no_std]`, no allocator, no I/O, no clock. It turns notifications into
+//! the exact bytes of MPNS requests; adapters (`mpns-hyper`, `mpns-embedded`)
+//! move those bytes. Every MPNS decision lives here.
+//!
+//! # Map
+//!
+//! | module | what |
+//! |---|---|
+//! | [`uri`] | [`ChannelUri::parse`]: validation, WNS refusal, host, port, request target |
+//! | [`notification`] | the model: [`Toast`], [`Tile`] (standard, flip, iconic, cycle), [`Raw`] |
+//! | [`options`] | [`Options`]: delivery interval, [`MessageId`], callback URI, [`TargetOs`], [`Limits`] |
+//! | [`request`] | [`Request`]: headers for structured clients, or HTTP/1.1 bytes |
+//! | [`error`] | [`EncodeError`]: what was wrong, naming the field |
+//!
+//! # Example
+//!
+//! ```
+//! use mpns_proto::{ChannelUri, Notification, Options, Request, Toast};
+//!
+//! let channel = ChannelUri::parse("http://127.0.0.1:47001/throttledthirdparty/01.00/ABC")?;
+//! let toast = Notification::Toast(Toast {
+//!     text1: Some("Bold Text"),
+//!     text2: Some("Normal text"),
+//!     ..Toast::default()
+//! });
+//! let request = Request::notification(channel, &toast, &Options::default())?;
+//!
+//! // For byte streams: the whole HTTP/1.1 request.
+//! let mut buf = [0u8; 512];
+//! let n = request.write_http(&mut buf)?;
+//! assert!(buf[..n].starts_with(b"POST /throttledthirdparty/01.00/ABC HTTP/1.1\r\nHost: 127.0.0.1:47001\r\n"));
+//!
+//! // For structured HTTP clients: headers and body.
+//! let headers: Vec<_> = request.headers().collect();
+//! assert_eq!(headers[1], ("X-WindowsPhone-Target", "toast"));
+//! let mut body = [0u8; 512];
+//! let len = request.write_body(&mut body)?;
+//! assert_eq!(len, request.body_len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Contracts
+//!
+//! - Building a [`Request`] validates everything (fields, OS gating, limits)
+//!   before anything is written; writing can then only fail for a buffer that
+//!   is too small, which reports the bytes needed and is left unchanged.
+//! - Lengths ([`Request::http_len`], [`Request::body_len`],
+//!   [`Notification::encoded_len`]) are exact.
+//! - Values are XML-escaped exactly once; characters XML 1.0 forbids are refused
+//!   with the field named.
+//!
+//! # Features
+//!
+//! - `serde`: `Serialize`/`Deserialize` on the model and options, borrowing strings.
+//! - `defmt`: `defmt::Format` on public types.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
+
+pub mod error;
+pub mod notification;
+pub mod options;
+mod payload;
+pub mod request;
+#[cfg(feature = "serde")]
+mod serde_impl;
+pub mod uri;
+
+pub use error::{BufferTooSmall, EncodeError, FieldProblem};
+pub use notification::{
+    CycleTile, Field, FieldName, FlipTile, IconicTile, Notification, Raw, Sound, StandardTile,
+    Tile, TileTemplate, Toast,
+};
+pub use options::{Delivery, Limits, MessageId, MessageIdError, Options, TargetOs};
+pub use request::{Request, encode_request};
+pub use uri::{ChannelUri, RequestTarget, Scheme, Uri, UriError};

@@ -1,0 +1,451 @@
+//! The notification model: toast, tile (standard and the three templates) and raw
+//! (MPNS.md sections 3 and 4). Values are borrowed; nothing is validated until encoding.
+
+use crate::options::TargetOs;
+
+/// One element of a tile: not sent, sent with a value, or sent as `Action="Clear"`.
+///
+/// Only clear what the user asked to clear: clearing an image the app set
+/// locally blanks it on the phone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Field<T> {
+    /// Not sent: the phone keeps what it shows.
+    #[default]
+    Absent,
+    /// Sent with this value.
+    Set(T),
+    /// Sent empty with `Action="Clear"`: the phone resets the element.
+    Clear,
+}
+
+impl<T> Field<T> {
+    /// Whether the element is not sent.
+    pub const fn is_absent(&self) -> bool {
+        matches!(self, Field::Absent)
+    }
+}
+
+impl<T> From<T> for Field<T> {
+    fn from(value: T) -> Self {
+        Field::Set(value)
+    }
+}
+
+/// The sound of a toast (Windows Phone 8.0 GDR3 and later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Sound<'a> {
+    /// A sound file in the app package, e.g. `/Sounds/ding.wav`.
+    File(#[cfg_attr(feature = "serde", serde(borrow))] &'a str),
+    /// No sound: `<wp:Sound Silent="true"></wp:Sound>`.
+    Silent,
+}
+
+/// A toast: shown on the phone's screen even when the app is not running.
+///
+/// At least one of `text1` and `text2` must be non-empty.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct Toast<'a> {
+    /// Bold title.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub text1: Option<&'a str>,
+    /// Body text.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub text2: Option<&'a str>,
+    /// Page and query opened on tap, e.g. `/Page2.xaml?a=1` (7.1 and later).
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub param: Option<&'a str>,
+    /// Sound file or silence (8.0 GDR3 and later).
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub sound: Option<Sound<'a>>,
+}
+
+/// The standard tile of Windows Phone 7.0 (front) and 7.1 (back).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.2.
+pub struct StandardTile<'a> {
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub background_image: Field<&'a str>,
+    pub count: Field<u8>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub title: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub back_background_image: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub back_title: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub back_content: Field<&'a str>,
+}
+
+/// The flip tile template (7.8 and later).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.3.
+pub struct FlipTile<'a> {
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub small_background_image: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub wide_background_image: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub wide_back_background_image: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub wide_back_content: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub background_image: Field<&'a str>,
+    pub count: Field<u8>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub title: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub back_background_image: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub back_title: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub back_content: Field<&'a str>,
+}
+
+/// The iconic tile template (7.8 and later).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.3.
+pub struct IconicTile<'a> {
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub small_icon_image: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub icon_image: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub wide_content1: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub wide_content2: Field<&'a str>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub wide_content3: Field<&'a str>,
+    pub count: Field<u8>,
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub title: Field<&'a str>,
+    /// `#AARRGGBB`, e.g. `#FF1BA1E2`.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub background_color: Field<&'a str>,
+}
+
+/// The cycle tile template (7.8 and later): up to nine images shown in turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct CycleTile<'a> {
+    /// `SmallBackgroundImage`.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub small_background_image: Field<&'a str>,
+    /// `CycleImage1` to `CycleImage9`, in order.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub cycle_images: [Field<&'a str>; 9],
+    /// `Count`, 0 to 99.
+    pub count: Field<u8>,
+    /// `Title`.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub title: Field<&'a str>,
+}
+
+/// Which tile, and its elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum TileTemplate<'a> {
+    /// The standard tile: no `Template` attribute, no `Version="2.0"`.
+    Standard(#[cfg_attr(feature = "serde", serde(borrow))] StandardTile<'a>),
+    /// `Template="FlipTile"`.
+    Flip(#[cfg_attr(feature = "serde", serde(borrow))] FlipTile<'a>),
+    /// `Template="IconicTile"`.
+    Iconic(#[cfg_attr(feature = "serde", serde(borrow))] IconicTile<'a>),
+    /// `Template="CycleTile"`.
+    Cycle(#[cfg_attr(feature = "serde", serde(borrow))] CycleTile<'a>),
+}
+
+impl Default for TileTemplate<'_> {
+    fn default() -> Self {
+        TileTemplate::Standard(StandardTile::default())
+    }
+}
+
+/// A tile update: the app's main tile, or a secondary tile named by `id`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct Tile<'a> {
+    /// Navigation URI of a secondary tile (7.1 and later); `None` updates the main tile.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub id: Option<&'a str>,
+    /// The template and its elements.
+    #[cfg_attr(feature = "serde", serde(borrow))]
+    pub template: TileTemplate<'a>,
+}
+
+/// A raw notification: opaque bytes for the running app, no XML envelope.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct Raw<'a> {
+    /// The body, sent as is. In human-readable formats (JSON) it is a UTF-8 string.
+    #[cfg_attr(feature = "serde", serde(borrow, with = "crate::serde_impl::raw_body"))]
+    pub body: &'a [u8],
+    /// Send as notification class 4, which starts a Windows Phone 8 VoIP
+    /// incoming-call task; the delivery interval is then ignored.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub voip: bool,
+}
+
+/// One notification to one channel.
+// No allocator to box the larger tile variants; a notification is a short-lived value.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Notification<'a> {
+    /// A toast (`X-WindowsPhone-Target: toast`).
+    Toast(#[cfg_attr(feature = "serde", serde(borrow))] Toast<'a>),
+    /// A tile update (`X-WindowsPhone-Target: token`).
+    Tile(#[cfg_attr(feature = "serde", serde(borrow))] Tile<'a>),
+    /// Raw bytes (no `X-WindowsPhone-Target`).
+    Raw(#[cfg_attr(feature = "serde", serde(borrow))] Raw<'a>),
+}
+
+impl<'a> From<Toast<'a>> for Notification<'a> {
+    fn from(t: Toast<'a>) -> Self {
+        Notification::Toast(t)
+    }
+}
+
+impl<'a> From<Tile<'a>> for Notification<'a> {
+    fn from(t: Tile<'a>) -> Self {
+        Notification::Tile(t)
+    }
+}
+
+impl<'a> From<Raw<'a>> for Notification<'a> {
+    fn from(r: Raw<'a>) -> Self {
+        Notification::Raw(r)
+    }
+}
+
+/// Defines [`FieldName`] with, for every XML element, its open, close and clear tags.
+macro_rules! field_names {
+    (
+        elements { $($el:ident),* $(,)? }
+        others { $($(#[doc = $doc:literal])* $other:ident => $text:literal),* $(,)? }
+    ) => {
+        /// Every named value a request carries, for error messages and OS gating.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        pub enum FieldName {
+            $(
+                #[doc = concat!("The `", stringify!($el), "` element.")]
+                $el,
+            )*
+            $($(#[doc = $doc])* $other,)*
+        }
+
+        impl FieldName {
+            /// The XML element (or attribute, or header) name, as on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(FieldName::$el => stringify!($el),)*
+                    $(FieldName::$other => $text,)*
+                }
+            }
+
+            /// `<wp:Name>`, `</wp:Name>` and `<wp:Name Action="Clear">` of an element.
+            pub(crate) const fn tags(self) -> Option<(&'static str, &'static str, &'static str)> {
+                match self {
+                    $(FieldName::$el => Some((
+                        concat!("<wp:", stringify!($el), ">"),
+                        concat!("</wp:", stringify!($el), ">"),
+                        concat!("<wp:", stringify!($el), " Action=\"Clear\">"),
+                    )),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+field_names! {
+    elements {
+        Text1,
+        Text2,
+        Param,
+        Sound,
+        BackgroundImage,
+        Count,
+        Title,
+        BackBackgroundImage,
+        BackTitle,
+        BackContent,
+        SmallBackgroundImage,
+        WideBackgroundImage,
+        WideBackBackgroundImage,
+        WideBackContent,
+        SmallIconImage,
+        IconImage,
+        WideContent1,
+        WideContent2,
+        WideContent3,
+        BackgroundColor,
+        CycleImage1,
+        CycleImage2,
+        CycleImage3,
+        CycleImage4,
+        CycleImage5,
+        CycleImage6,
+        CycleImage7,
+        CycleImage8,
+        CycleImage9,
+    }
+    others {
+        /// The `Id` attribute of a tile.
+        Id => "Id",
+        /// The `Template` attribute of a tile (FlipTile, IconicTile, CycleTile).
+        Template => "Template",
+        /// The body of a raw notification.
+        RawBody => "raw body",
+        /// The VoIP option of a raw notification (notification class 4).
+        Voip => "VoIP",
+        /// The `X-CallbackURI` header.
+        CallbackUri => "X-CallbackURI",
+        /// The body of a callback registration.
+        CallbackBody => "callback body",
+    }
+}
+
+impl FieldName {
+    /// The cycle image elements, in order.
+    pub(crate) const CYCLE_IMAGES: [FieldName; 9] = {
+        use FieldName::*;
+        [
+            CycleImage1,
+            CycleImage2,
+            CycleImage3,
+            CycleImage4,
+            CycleImage5,
+            CycleImage6,
+            CycleImage7,
+            CycleImage8,
+            CycleImage9,
+        ]
+    };
+
+    /// The oldest OS that understands this field on a toast, a standard tile
+    /// or a raw notification (MPNS.md section 3.4); template elements are
+    /// gated by the template.
+    pub(crate) const fn since(self) -> TargetOs {
+        use FieldName::*;
+        match self {
+            Param | Id | BackBackgroundImage | BackTitle | BackContent => TargetOs::Wp71,
+            Template => TargetOs::Wp78,
+            Voip => TargetOs::Wp80,
+            Sound => TargetOs::Wp80Gdr3,
+            _ => TargetOs::Wp70,
+        }
+    }
+}
+
+impl core::fmt::Display for FieldName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The value of one tile element as the encoder sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Value<'a> {
+    Text(&'a str),
+    Count(u8),
+}
+
+impl<'a> TileTemplate<'a> {
+    /// The `Template` attribute value, or `None` for the standard tile.
+    pub const fn template_name(&self) -> Option<&'static str> {
+        match self {
+            TileTemplate::Standard(_) => None,
+            TileTemplate::Flip(_) => Some("FlipTile"),
+            TileTemplate::Iconic(_) => Some("IconicTile"),
+            TileTemplate::Cycle(_) => Some("CycleTile"),
+        }
+    }
+
+    /// Calls `f` for every element in Microsoft's documented order, absent ones included.
+    pub(crate) fn try_for_each<E>(
+        &self,
+        mut f: impl FnMut(FieldName, Field<Value<'a>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        use FieldName as N;
+        let text = |v: &Field<&'a str>| match *v {
+            Field::Absent => Field::Absent,
+            Field::Set(s) => Field::Set(Value::Text(s)),
+            Field::Clear => Field::Clear,
+        };
+        let count = |v: &Field<u8>| match *v {
+            Field::Absent => Field::Absent,
+            Field::Set(n) => Field::Set(Value::Count(n)),
+            Field::Clear => Field::Clear,
+        };
+        match self {
+            TileTemplate::Standard(t) => {
+                f(N::BackgroundImage, text(&t.background_image))?;
+                f(N::Count, count(&t.count))?;
+                f(N::Title, text(&t.title))?;
+                f(N::BackBackgroundImage, text(&t.back_background_image))?;
+                f(N::BackTitle, text(&t.back_title))?;
+                f(N::BackContent, text(&t.back_content))
+            }
+            TileTemplate::Flip(t) => {
+                f(N::SmallBackgroundImage, text(&t.small_background_image))?;
+                f(N::WideBackgroundImage, text(&t.wide_background_image))?;
+                f(
+                    N::WideBackBackgroundImage,
+                    text(&t.wide_back_background_image),
+                )?;
+                f(N::WideBackContent, text(&t.wide_back_content))?;
+                f(N::BackgroundImage, text(&t.background_image))?;
+                f(N::Count, count(&t.count))?;
+                f(N::Title, text(&t.title))?;
+                f(N::BackBackgroundImage, text(&t.back_background_image))?;
+                f(N::BackTitle, text(&t.back_title))?;
+                f(N::BackContent, text(&t.back_content))
+            }
+            TileTemplate::Iconic(t) => {
+                f(N::SmallIconImage, text(&t.small_icon_image))?;
+                f(N::IconImage, text(&t.icon_image))?;
+                f(N::WideContent1, text(&t.wide_content1))?;
+                f(N::WideContent2, text(&t.wide_content2))?;
+                f(N::WideContent3, text(&t.wide_content3))?;
+                f(N::Count, count(&t.count))?;
+                f(N::Title, text(&t.title))?;
+                f(N::BackgroundColor, text(&t.background_color))
+            }
+            TileTemplate::Cycle(t) => {
+                f(N::SmallBackgroundImage, text(&t.small_background_image))?;
+                for (name, image) in N::CYCLE_IMAGES.iter().zip(&t.cycle_images) {
+                    f(*name, text(image))?;
+                }
+                f(N::Count, count(&t.count))?;
+                f(N::Title, text(&t.title))
+            }
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Requests: the header list for structured HTTP clients, and the exact
+//! HTTP/1.1 bytes for byte-stream transports (MPNS.md sections 2, 5 and 7).
+//!
+//! [`Request`] validates everything when it is built: the fields, the OS
+//! gating, the body and header limits, the callback URI. Writing it can then
+//! only fail for a buffer that is too small, which is left unchanged.
+
+use crate::error::{BufferTooSmall, EncodeError, FieldProblem};
+use crate::notification::{FieldName, Notification};
+use crate::options::{Limits, MESSAGE_ID_TEXT_LEN, Options};
+use crate::payload::{self, Write};
+use crate::uri::{ChannelUri, RequestTarget, Uri};
+
+/// Header names in Microsoft's spelling.
+pub mod header {
+    /// `Host`.
+    pub const HOST: &str = "Host";
+    /// `Content-Type`.
+    pub const CONTENT_TYPE: &str = "Content-Type";
+    /// `Content-Length`.
+    pub const CONTENT_LENGTH: &str = "Content-Length";
+    /// `X-WindowsPhone-Target`: `toast` or `token`; absent for raw.
+    pub const TARGET: &str = "X-WindowsPhone-Target";
+    /// `X-NotificationClass`: the delivery class.
+    pub const NOTIFICATION_CLASS: &str = "X-NotificationClass";
+    /// `X-MessageID`: a UUID echoed by MPNS.
+    pub const MESSAGE_ID: &str = "X-MessageID";
+    /// `X-CallbackURI`: authenticated senders only.
+    pub const CALLBACK_URI: &str = "X-CallbackURI";
+    /// `X-NotificationStatus` (response).
+    pub const NOTIFICATION_STATUS: &str = "X-NotificationStatus";
+    /// `X-SubscriptionStatus` (response).
+    pub const SUBSCRIPTION_STATUS: &str = "X-SubscriptionStatus";
+    /// `X-DeviceConnectionStatus` (response).
+    pub const DEVICE_CONNECTION_STATUS: &str = "X-DeviceConnectionStatus";
+}
+
+/// The only method MPNS accepts.
+pub const METHOD: &str = "POST";
+
+/// `text/xml` for every kind: raw too, as in Microsoft's samples.
+const CONTENT_TYPE: &str = "text/xml";
+
+/// What the request carries.
+#[derive(Clone, Copy, Debug)]
+enum Body<'a> {
+    /// A toast or tile, encoded on write; or a raw body, copied.
+    Notification(&'a Notification<'a>, crate::options::TargetOs),
+    /// The opaque body of a callback registration.
+    Callback(&'a [u8]),
+}
+
+/// A validated MPNS request, ready to be written as headers and body or as
+/// HTTP/1.1 bytes. Build it with [`Request::notification`] or
+/// [`Request::callback_registration`].
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    channel: ChannelUri<'a>,
+    target: RequestTarget<'a>,
+    body: Body<'a>,
+    windows_phone_target: Option<&'static str>,
+    notification_class: Option<&'static str>,
+    message_id: Option<[u8; MESSAGE_ID_TEXT_LEN]>,
+    callback_uri: Option<&'a str>,
+    body_len: usize,
+    content_length: Digits,
+    headers_len: usize,
+}
+
+/// The decimal text of a `usize`, without allocating.
+#[derive(Clone, Copy, Debug)]
+struct Digits {
+    buf: [u8; 20],
+    start: u8,
+}
+
+impl Digits {
+    fn new(mut n: usize) -> Self {
+        let mut buf = [b'0'; 20];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Digits {
+            buf,
+            start: start as u8,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits were written.
+        core::str::from_utf8(&self.buf[usize::from(self.start)..]).unwrap_or("0")
+    }
+}
+
+/// The notification class header value: base 1 (tile), 2 (toast), 3 (raw),
+/// plus 10 or 20 for a later delivery; 4 for VoIP.
+fn notification_class(n: &Notification<'_>, options: &Options<'_>) -> &'static str {
+    const CLASSES: [&str; 24] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+        "17", "18", "19", "20", "21", "22", "23",
+    ];
+    let base = match n {
+        Notification::Tile(_) => 1,
+        Notification::Toast(_) => 2,
+        Notification::Raw(raw) if raw.voip => return CLASSES[4],
+        Notification::Raw(_) => 3,
+    };
+    CLASSES[usize::from(base + options.delivery.class_offset())]
+}
+
+fn check_callback_uri<'a>(channel: &ChannelUri<'a>, uri: &'a str) -> Result<&'a str, EncodeError> {
+    if !channel.is_authenticated() {
+        return Err(EncodeError::field(
+            FieldName::CallbackUri,
+            FieldProblem::NeedsAuthenticatedChannel,
+        ));
+    }
+    Uri::parse(uri)
+        .map_err(|e| EncodeError::field(FieldName::CallbackUri, FieldProblem::Uri(e)))?;
+    Ok(uri)
+}
+
+impl<'a> Request<'a> {
+    /// Validates a notification for `channel` and prepares its request.
+    pub fn notification(
+        channel: ChannelUri<'a>,
+        notification: &'a Notification<'a>,
+        options: &Options<'a>,
+    ) -> Result<Self, EncodeError> {
+        let body_len = payload::measure(notification, options.target_os)?;
+        let callback_uri = match options.callback_uri {
+            Some(uri) => Some(check_callback_uri(&channel, uri)?),
+            None => None,
+        };
+        let windows_phone_target = match notification {
+            Notification::Toast(_) => Some("toast"),
+            // "token", not "tile": two peers shipped that bug.
+            Notification::Tile(_) => Some("token"),
+            Notification::Raw(_) => None,
+        };
+        Self::finish(
+            Request {
+                channel,
+                target: channel.request_target(),
+                body: Body::Notification(notification, options.target_os),
+                windows_phone_target,
+                notification_class: Some(notification_class(notification, options)),
+                message_id: options.message_id.map(|id| id.to_text()),
+                callback_uri,
+                body_len,
+                content_length: Digits::new(body_len),
+                headers_len: 0,
+            },
+            notification.body_limit(&options.limits),
+            &options.limits,
+        )
+    }
+
+    /// Registers `callback_uri` for an authenticated channel: `POST {channel}/callback`
+    /// with `X-CallbackURI` and an opaque `body` that MPNS posts to the callback
+    /// when the device goes inactive. A new registration replaces the old one.
+    pub fn callback_registration(
+        channel: ChannelUri<'a>,
+        callback_uri: &'a str,
+        body: &'a [u8],
+        limits: &Limits,
+    ) -> Result<Self, EncodeError> {
+        let callback_uri = check_callback_uri(&channel, callback_uri)?;
+        Self::finish(
+            Request {
+                channel,
+                target: channel.request_target().with_suffix("/callback"),
+                body: Body::Callback(body),
+                windows_phone_target: None,
+                notification_class: None,
+                message_id: None,
+                callback_uri: Some(callback_uri),
+                body_len: body.len(),
+                content_length: Digits::new(body.len()),
+                headers_len: 0,
+            },
+            limits.callback_body,
+            limits,
+        )
+    }
+
+    fn finish(mut self, body_limit: usize, limits: &Limits) -> Result<Self, EncodeError> {
+        if self.body_len > body_limit {
+            return Err(EncodeError::BodyTooLarge {
+                len: self.body_len,
+                limit: body_limit,
+            });
+        }
+        self.headers_len = self
+            .header_lines()
+            .map(|(name, value)| name.len() + value.len() + 4)
+            .sum();
+        if self.headers_len > limits.headers {
+            return Err(EncodeError::HeadersTooLarge {
+                len: self.headers_len,
+                limit: limits.headers,
+            });
+        }
+        Ok(self)
+    }
+
+    /// The channel the request goes to.
+    pub const fn channel(&self) -> &ChannelUri<'a> {
+        &self.channel
+    }
+
+    /// The request target (path and query; `/callback` appended to the path for a registration).
+    pub const fn target(&self) -> RequestTarget<'a> {
+        self.target
+    }
+
+    /// Headers for clients that write HTTP themselves (hyper, embedded-svc):
+    /// every header but `Host`, in Microsoft's spelling and in wire order.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        self.header_lines().skip(1)
+    }
+
+    /// All header lines of the HTTP/1.1 request, `Host` first.
+    fn header_lines(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        let message_id = self
+            .message_id
+            .as_ref()
+            .and_then(|t| core::str::from_utf8(t).ok());
+        [
+            Some((header::HOST, self.channel.host_header())),
+            Some((header::CONTENT_TYPE, CONTENT_TYPE)),
+            self.windows_phone_target.map(|v| (header::TARGET, v)),
+            self.notification_class
+                .map(|v| (header::NOTIFICATION_CLASS, v)),
+            message_id.map(|v| (header::MESSAGE_ID, v)),
+            self.callback_uri.map(|v| (header::CALLBACK_URI, v)),
+            Some((header::CONTENT_LENGTH, self.content_length.as_str())),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Total length of the header lines (`Name: value\r\n` each), as checked against the limit.
+    pub const fn headers_len(&self) -> usize {
+        self.headers_len
+    }
+
+    /// Exact length of the body in bytes (the `Content-Length`).
+    pub const fn body_len(&self) -> usize {
+        self.body_len
+    }
+
+    /// Writes the body into `buf` and returns its length.
+    pub fn write_body(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let buf = buf.get_mut(..self.body_len).ok_or(BufferTooSmall {
+            needed: self.body_len,
+        })?;
+        let mut w = Write::new(buf);
+        self.emit_body(&mut w);
+        Ok(w.position())
+    }
+
+    fn emit_body(&self, w: &mut Write<'_>) {
+        match self.body {
+            // Validated when the request was built: this cannot fail.
+            Body::Notification(n, os) => {
+                let _ = payload::emit(n, os, w);
+            }
+            Body::Callback(bytes) => w.put(bytes),
+        }
+    }
+
+    /// Exact length of the whole HTTP/1.1 request in bytes.
+    pub fn http_len(&self) -> usize {
+        METHOD.len()
+            + 1
+            + self.target.len()
+            + " HTTP/1.1\r\n".len()
+            + self.headers_len
+            + 2
+            + self.body_len
+    }
+
+    /// Writes the whole HTTP/1.1 request (request line, headers, blank line,
+    /// body) into `buf` and returns its length.
+    pub fn write_http(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let needed = self.http_len();
+        let buf = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
+        let mut w = Write::new(buf);
+        w.put(METHOD.as_bytes());
+        w.put(b" ");
+        for part in self.target.parts() {
+            w.put(part.as_bytes());
+        }
+        w.put(b" HTTP/1.1\r\n");
+        for (name, value) in self.header_lines() {
+            w.put(name.as_bytes());
+            w.put(b": ");
+            w.put(value.as_bytes());
+            w.put(b"\r\n");
+        }
+        w.put(b"\r\n");
+        self.emit_body(&mut w);
+        Ok(w.position())
+    }
+}
+
+impl<'a> Notification<'a> {
+    /// The body limit that applies to this kind: raw or toast/tile payload.
+    fn body_limit(&self, limits: &Limits) -> usize {
+        match self {
+            Notification::Raw(_) => limits.raw,
+            _ => limits.payload,
+        }
+    }
+
+    /// Exact body length under `options`, after every check [`Request`] makes on the body.
+    pub fn encoded_len(&self, options: &Options<'_>) -> Result<usize, EncodeError> {
+        let len = payload::measure(self, options.target_os)?;
+        let limit = self.body_limit(&options.limits);
+        if len > limit {
+            return Err(EncodeError::BodyTooLarge { len, limit });
+        }
+        Ok(len)
+    }
+
+    /// Writes the body (XML for toasts and tiles, bytes for raw) into `buf`
+    /// and returns its length. A buffer that is too small is left unchanged.
+    pub fn encode(&self, options: &Options<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let len = self.encoded_len(options)?;
+        let buf = buf
+            .get_mut(..len)
+            .ok_or(EncodeError::BufferTooSmall { needed: len })?;
+        let mut w = Write::new(buf);
+        payload::emit(self, options.target_os, &mut w)?;
+        Ok(w.position())
+    }
+}
+
+/// Validates a notification and writes its whole HTTP/1.1 request into `buf`.
+pub fn encode_request(
+    channel: ChannelUri<'_>,
+    notification: &Notification<'_>,
+    options: &Options<'_>,
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    Ok(Request::notification(channel, notification, options)?.write_http(buf)?)
+}

@@ -1,0 +1,371 @@
+//! Channel URIs (MPNS.md section 1) and the absolute URIs of callbacks.
+//!
+//! A channel URI is opaque: its path and query are kept byte for byte. Parsing
+//! only splits it and refuses what must never reach a request line.
+
+use core::fmt;
+
+/// Longest channel URI MPNS hands out, in characters (bytes: URIs are ASCII).
+pub const MAX_CHANNEL_URI_LEN: usize = 1024;
+
+/// `http` (unauthenticated sender, quota applies) or `https` (authenticated, mutual TLS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Scheme {
+    /// Plain HTTP: an unauthenticated sender, limited to 500 notifications per channel per day.
+    Http,
+    /// HTTPS with a client certificate: an authenticated sender.
+    Https,
+}
+
+impl Scheme {
+    /// The scheme's name, lower case.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// The port used when the URI names none.
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// Why a URI was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UriError {
+    /// The URI is the empty string.
+    Empty,
+    /// Longer than [`MAX_CHANNEL_URI_LEN`]; carries the length in bytes.
+    TooLong {
+        /// Length of the given URI in bytes.
+        len: usize,
+    },
+    /// A whitespace, control or non-ASCII character at this byte offset.
+    ForbiddenChar {
+        /// Byte offset of the character in the URI.
+        offset: usize,
+        /// The offending byte (the first byte of a multi-byte character).
+        byte: u8,
+    },
+    /// Not an absolute URI (no `scheme://`).
+    NotAbsolute,
+    /// A scheme other than `http` or `https`.
+    UnsupportedScheme,
+    /// Nothing between `//` and the path.
+    MissingHost,
+    /// `user@` in the authority: MPNS URIs never carry credentials.
+    UserInfo,
+    /// The port is not a number from 1 to 65535.
+    BadPort,
+    /// A `#fragment`: it would never be sent, so the URI is not what MPNS issued.
+    Fragment,
+    /// A Windows Push Notification Services URI (`*.notify.windows.com`): WNS
+    /// speaks another protocol and answers MPNS requests with 400.
+    Wns,
+}
+
+impl fmt::Display for UriError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            UriError::Empty => f.write_str("the URI is empty"),
+            UriError::TooLong { len } => write!(
+                f,
+                "the URI is {len} characters long; MPNS channel URIs are at most {MAX_CHANNEL_URI_LEN}"
+            ),
+            UriError::ForbiddenChar { offset, byte } => write!(
+                f,
+                "byte 0x{byte:02x} at offset {offset} is whitespace, a control character or not ASCII"
+            ),
+            UriError::NotAbsolute => f.write_str("not an absolute URI (expected http:// or https://)"),
+            UriError::UnsupportedScheme => f.write_str("the scheme is neither http nor https"),
+            UriError::MissingHost => f.write_str("the URI has no host"),
+            UriError::UserInfo => f.write_str("the URI carries user information (user@host)"),
+            UriError::BadPort => f.write_str("the port is not a number from 1 to 65535"),
+            UriError::Fragment => f.write_str("the URI has a #fragment"),
+            UriError::Wns => f.write_str(
+                "this is a WNS URI (*.notify.windows.com), not an MPNS channel; WNS rejects MPNS requests with 400",
+            ),
+        }
+    }
+}
+
+impl core::error::Error for UriError {}
+
+/// A validated absolute http(s) URI, split into the parts a request needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Uri<'a> {
+    text: &'a str,
+    scheme: Scheme,
+    authority: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+    path: &'a str,
+    query: &'a str,
+}
+
+impl<'a> Uri<'a> {
+    /// Parses an absolute `http` or `https` URI of any length.
+    pub fn parse(text: &'a str) -> Result<Self, UriError> {
+        if text.is_empty() {
+            return Err(UriError::Empty);
+        }
+        if let Some(offset) = text.bytes().position(|b| !(0x21..0x7f).contains(&b)) {
+            return Err(UriError::ForbiddenChar {
+                offset,
+                byte: text.as_bytes()[offset],
+            });
+        }
+        let (scheme_text, rest) = text.split_once("://").ok_or(UriError::NotAbsolute)?;
+        let scheme = if scheme_text.eq_ignore_ascii_case("http") {
+            Scheme::Http
+        } else if scheme_text.eq_ignore_ascii_case("https") {
+            Scheme::Https
+        } else if scheme_text.is_empty() || scheme_text.contains(['/', '?', '#']) {
+            return Err(UriError::NotAbsolute);
+        } else {
+            return Err(UriError::UnsupportedScheme);
+        };
+        if rest.contains('#') {
+            return Err(UriError::Fragment);
+        }
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path_and_query) = rest.split_at(authority_end);
+        if authority.contains('@') {
+            return Err(UriError::UserInfo);
+        }
+        let (host, port) = split_host_port(authority)?;
+        if host.is_empty() {
+            return Err(UriError::MissingHost);
+        }
+        let (path, query) = match path_and_query.find('?') {
+            Some(q) => path_and_query.split_at(q),
+            None => (path_and_query, ""),
+        };
+        Ok(Uri {
+            text,
+            scheme,
+            authority,
+            host,
+            port,
+            path,
+            query,
+        })
+    }
+
+    /// The whole URI as given.
+    pub const fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// `http` or `https`.
+    pub const fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The host name or address, without port; IPv6 addresses keep their brackets.
+    pub const fn host(&self) -> &'a str {
+        self.host
+    }
+
+    /// The port written in the URI, if any.
+    pub const fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The port to connect to: the written one or the scheme's default.
+    pub const fn port_or_default(&self) -> u16 {
+        match self.port {
+            Some(p) => p,
+            None => self.scheme.default_port(),
+        }
+    }
+
+    /// The value of the `Host` header: host and port exactly as written in the URI.
+    pub const fn host_header(&self) -> &'a str {
+        self.authority
+    }
+
+    /// The path as given; empty when the URI has none (the request line then uses `/`).
+    pub const fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The query including its leading `?`, or empty.
+    pub const fn query(&self) -> &'a str {
+        self.query
+    }
+
+    /// The request target: path and query exactly as given (`/` when the path is empty).
+    pub const fn request_target(&self) -> RequestTarget<'a> {
+        RequestTarget {
+            path: self.path,
+            suffix: "",
+            query: self.query,
+        }
+    }
+}
+
+/// The target of a request line, `path[suffix][?query]`, borrowed from a URI.
+///
+/// Kept in parts so that callback registration can append `/callback` to the
+/// path without allocating; `Display` writes the exact bytes of the request line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RequestTarget<'a> {
+    path: &'a str,
+    suffix: &'static str,
+    query: &'a str,
+}
+
+impl<'a> RequestTarget<'a> {
+    pub(crate) const fn with_suffix(self, suffix: &'static str) -> Self {
+        RequestTarget { suffix, ..self }
+    }
+
+    /// The parts in wire order: path (`/` when empty and nothing follows it), suffix, query.
+    pub const fn parts(&self) -> [&'a str; 3] {
+        let path = if self.path.is_empty() && self.suffix.is_empty() {
+            "/"
+        } else {
+            self.path
+        };
+        [path, self.suffix, self.query]
+    }
+
+    /// Length in bytes on the wire.
+    pub const fn len(&self) -> usize {
+        let [a, b, c] = self.parts();
+        a.len() + b.len() + c.len()
+    }
+
+    /// Never true: a target is at least `/`.
+    pub const fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for RequestTarget<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.parts().iter().try_for_each(|p| f.write_str(p))
+    }
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), UriError> {
+    let port_sep = if authority.starts_with('[') {
+        // IPv6 literal: the port separator comes after the closing bracket.
+        let close = authority.find(']').ok_or(UriError::MissingHost)?;
+        match &authority[close + 1..] {
+            "" => None,
+            rest if rest.starts_with(':') => Some(close + 1),
+            _ => return Err(UriError::BadPort),
+        }
+    } else {
+        authority.rfind(':')
+    };
+    let Some(sep) = port_sep else {
+        return Ok((authority, None));
+    };
+    let digits = &authority[sep + 1..];
+    if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UriError::BadPort);
+    }
+    let port = digits
+        .bytes()
+        .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+    if port == 0 || port > u32::from(u16::MAX) {
+        return Err(UriError::BadPort);
+    }
+    Ok((&authority[..sep], Some(port as u16)))
+}
+
+fn host_ends_with(host: &str, suffix: &str) -> bool {
+    let (h, s) = (host.as_bytes(), suffix.as_bytes());
+    h.len() >= s.len() && h[h.len() - s.len()..].eq_ignore_ascii_case(s)
+}
+
+/// A channel URI as MPNS handed it to the phone app (MPNS.md section 1).
+///
+/// Refuses WNS URIs, other schemes, empty hosts, user information, fragments,
+/// URIs over 1024 characters and any whitespace, control or non-ASCII byte.
+/// Any other host is accepted (proxies, test servers, the emulator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ChannelUri<'a> {
+    uri: Uri<'a>,
+}
+
+impl<'a> ChannelUri<'a> {
+    /// Validates a channel URI.
+    pub fn parse(text: &'a str) -> Result<Self, UriError> {
+        if text.len() > MAX_CHANNEL_URI_LEN {
+            return Err(UriError::TooLong { len: text.len() });
+        }
+        let uri = Uri::parse(text)?;
+        if host_ends_with(uri.host, ".notify.windows.com")
+            || uri.host.eq_ignore_ascii_case("notify.windows.com")
+        {
+            return Err(UriError::Wns);
+        }
+        Ok(ChannelUri { uri })
+    }
+
+    /// The parsed parts: host, port, path, query, `Host` header value.
+    pub const fn uri(&self) -> &Uri<'a> {
+        &self.uri
+    }
+
+    /// The whole URI as given.
+    pub const fn as_str(&self) -> &'a str {
+        self.uri.text
+    }
+
+    /// `https` channels belong to authenticated senders (TLS client certificate, no quota).
+    pub const fn is_authenticated(&self) -> bool {
+        matches!(self.uri.scheme, Scheme::Https)
+    }
+
+    /// Whether the host is Microsoft's MPNS (`*.notify.live.net`), rather than a proxy or emulator.
+    pub fn is_live_net(&self) -> bool {
+        host_ends_with(self.uri.host, ".notify.live.net")
+    }
+
+    /// The host name or address, without port.
+    pub const fn host(&self) -> &'a str {
+        self.uri.host
+    }
+
+    /// The port to connect to: the written one or the scheme's default.
+    pub const fn port(&self) -> u16 {
+        self.uri.port_or_default()
+    }
+
+    /// The value of the `Host` header.
+    pub const fn host_header(&self) -> &'a str {
+        self.uri.authority
+    }
+
+    /// The request target: path and query exactly as given.
+    pub const fn request_target(&self) -> RequestTarget<'a> {
+        self.uri.request_target()
+    }
+}
+
+impl fmt::Display for ChannelUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.uri.text)
+    }
+}
+
+impl fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)
+    }
+}
