@@ -1,1 +1,221 @@
-//! placeholder
+//! The `mpns` command-line tool.
+//!
+//! One subcommand today, `mpns encode`, which writes the exact HTTP/1.1
+//! request bytes that `mpns-proto` produces for a notification. Later commands
+//! (decode, send, batch, emulator, demo, bench) go beside it as new variants of
+//! [`Command`], each in its own module under `cli/`.
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | an I/O failure (reading a `--body-file`, writing stdout; a closed pipe is not one) |
+//! | 2 | refused input: a usage error from clap, or a typed refusal from `mpns-proto` |
+//!
+//! On any failure nothing is written to stdout and the reason goes to stderr.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mpns_proto::{EncodeError, FieldName, UriError};
+
+pub mod encode;
+
+pub use encode::EncodeArgs;
+
+/// Exit code of a refused notification, URI or option (clap uses the same for usage errors).
+pub const EXIT_REFUSED: u8 = 2;
+
+/// Exit code of an I/O failure.
+pub const EXIT_IO: u8 = 1;
+
+/// Microsoft Push Notification Service (MPNS) requests from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "mpns", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `mpns`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the exact HTTP/1.1 request of one notification to stdout.
+    ///
+    /// Nothing is sent. On a refusal nothing is written to stdout, the reason
+    /// (naming the field) goes to stderr and the exit code is 2.
+    Encode(EncodeArgs),
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CliError {
+    /// `--channel` is not a valid MPNS channel URI.
+    Channel(UriError),
+    /// `mpns-proto` refused the notification or request.
+    Encode(EncodeError),
+    /// A tile element that the chosen template does not have.
+    NotInTemplate {
+        /// The command-line flag as the user wrote it, e.g. `--icon-image` or `--clear icon-image`.
+        flag: String,
+        /// The element.
+        field: FieldName,
+        /// The template's name as the CLI spells it (`standard`, `flip`, `iconic`, `cycle`).
+        template: &'static str,
+        /// The elements the template does have, in the CLI's kebab case.
+        available: Vec<&'static str>,
+    },
+    /// One tile element both set and cleared.
+    SetAndClear {
+        /// The element.
+        field: FieldName,
+        /// Its flag name without dashes, e.g. `count`.
+        flag: &'static str,
+    },
+    /// A callback registration without `--callback-uri`.
+    MissingCallbackUri,
+    /// A global option that a callback registration does not carry.
+    NotForCallback {
+        /// The flag, e.g. `--message-id`.
+        flag: &'static str,
+    },
+    /// Reading an input file failed.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        error: io::Error,
+    },
+    /// Writing the output failed.
+    Write(io::Error),
+}
+
+impl CliError {
+    /// The process exit code for this error: [`EXIT_IO`] or [`EXIT_REFUSED`].
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Read { .. } | CliError::Write(_) => EXIT_IO,
+            _ => EXIT_REFUSED,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Channel(e) => write!(f, "--channel: {e}"),
+            CliError::Encode(e) => write!(f, "{e}"),
+            CliError::NotInTemplate {
+                flag,
+                field,
+                template,
+                available,
+            } => write!(
+                f,
+                "{flag}: the {template} tile has no {field} element (its elements: {})",
+                available.join(", ")
+            ),
+            CliError::SetAndClear { field, flag } => write!(
+                f,
+                "{field}: both --{flag} and --clear {flag} given; an element is either set or cleared"
+            ),
+            CliError::MissingCallbackUri => f.write_str(
+                "X-CallbackURI: a callback registration needs --callback-uri (the endpoint MPNS posts to when the device goes inactive)",
+            ),
+            CliError::NotForCallback { flag } => {
+                write!(f, "{flag} does not apply to a callback registration")
+            }
+            CliError::Read { path, error } => write!(f, "{}: {error}", path.display()),
+            CliError::Write(e) => write!(f, "writing stdout: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::Channel(e) => Some(e),
+            CliError::Encode(e) => Some(e),
+            CliError::Read { error, .. } | CliError::Write(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<UriError> for CliError {
+    fn from(e: UriError) -> Self {
+        CliError::Channel(e)
+    }
+}
+
+impl From<EncodeError> for CliError {
+    fn from(e: EncodeError) -> Self {
+        CliError::Encode(e)
+    }
+}
+
+/// Runs `mpns` with the process's arguments.
+pub fn run() -> ExitCode {
+    run_from(std::env::args_os())
+}
+
+/// Runs `mpns` with `args` (the first one is the program name), writing to the
+/// process's stdout and stderr.
+pub fn run_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" that print to stdout and exit 0.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_REFUSED));
+        }
+    };
+    match execute(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`mpns encode ... | head -1`): not our failure.
+        Err(CliError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs a parsed command.
+pub fn execute(cli: &Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Encode(args) => {
+            let bytes = args.encode()?;
+            write_stdout(&bytes)
+        }
+    }
+}
+
+/// Writes `bytes` to stdout with one `write_all`, then flushes.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes).map_err(CliError::Write)?;
+    out.flush().map_err(CliError::Write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

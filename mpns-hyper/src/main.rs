@@ -1,1 +1,7 @@
-fn main() {}
+//! `mpns`: the command-line tool. Everything lives in [`mpns_hyper::cli`].
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    mpns_hyper::cli::run()
+}
