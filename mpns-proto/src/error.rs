@@ -36,6 +36,10 @@ pub enum FieldProblem {
     Uri(UriError),
     /// Only authenticated (https) channels take callbacks.
     NeedsAuthenticatedChannel,
+    /// An empty value where one is required (a tile `Id` names a page).
+    Empty,
+    /// VoIP (class 4) has no delivery interval: the delivery must be immediate.
+    VoipNeedsImmediateDelivery,
 }
 
 /// A refused notification or request. Nothing was written when this is returned.
@@ -116,6 +120,10 @@ impl fmt::Display for FieldProblem {
                 "not supported by Windows Phone {target} (needs {since} or later)"
             ),
             FieldProblem::Uri(e) => write!(f, "invalid URI: {e}"),
+            FieldProblem::Empty => f.write_str("must not be empty"),
+            FieldProblem::VoipNeedsImmediateDelivery => f.write_str(
+                "a VoIP notification is class 4, which has no delivery interval: use immediate delivery",
+            ),
             FieldProblem::NeedsAuthenticatedChannel => f.write_str(
                 "only authenticated (https) channels take a callback; this channel is http",
             ),

@@ -12,6 +12,7 @@
 //! | [`notification`] | the model: [`Toast`], [`Tile`] (standard, flip, iconic, cycle), [`Raw`] |
 //! | [`options`] | [`Options`]: delivery interval, [`MessageId`], callback URI, [`TargetOs`], [`Limits`] |
 //! | [`request`] | [`Request`]: headers for structured clients, or HTTP/1.1 bytes |
+//! | [`response`] | [`Response`] (status headers read leniently), [`classify`] into an [`Outcome`], [`RetryPolicy`] |
 //! | [`error`] | [`EncodeError`]: what was wrong, naming the field |
 //!
 //! # Example
@@ -69,6 +70,7 @@ pub mod notification;
 pub mod options;
 mod payload;
 pub mod request;
+pub mod response;
 #[cfg(feature = "serde")]
 mod serde_impl;
 pub mod uri;
@@ -78,6 +80,10 @@ pub use notification::{
     CycleTile, Field, FieldName, FlipTile, IconicTile, Notification, Raw, Sound, StandardTile,
     Tile, TileTemplate, Toast,
 };
-pub use options::{Delivery, Limits, MessageId, MessageIdError, Options, TargetOs};
+pub use options::{Delivery, Limits, MessageId, MessageIdError, Options, TargetOs, UnknownName};
 pub use request::{Request, encode_request};
+pub use response::{
+    Backoff, DeviceStatus, HeaderValue, MessageIdEcho, NotificationStatus, Outcome, RejectReason,
+    Response, RetryPolicy, RetryReason, Scope, SubscriptionStatus, classify,
+};
 pub use uri::{ChannelUri, RequestTarget, Scheme, Uri, UriError};

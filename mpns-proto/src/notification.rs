@@ -204,7 +204,8 @@ pub struct Raw<'a> {
     #[cfg_attr(feature = "serde", serde(borrow, with = "crate::serde_impl::raw_body"))]
     pub body: &'a [u8],
     /// Send as notification class 4, which starts a Windows Phone 8 VoIP
-    /// incoming-call task; the delivery interval is then ignored.
+    /// incoming-call task. Class 4 has no delivery interval: the options'
+    /// delivery must be immediate.
     #[cfg_attr(feature = "serde", serde(default))]
     pub voip: bool,
 }
@@ -334,7 +335,7 @@ field_names! {
 
 impl FieldName {
     /// The cycle image elements, in order.
-    pub(crate) const CYCLE_IMAGES: [FieldName; 9] = {
+    pub const CYCLE_IMAGES: [FieldName; 9] = {
         use FieldName::*;
         [
             CycleImage1,
@@ -385,6 +386,105 @@ impl<'a> TileTemplate<'a> {
             TileTemplate::Flip(_) => Some("FlipTile"),
             TileTemplate::Iconic(_) => Some("IconicTile"),
             TileTemplate::Cycle(_) => Some("CycleTile"),
+        }
+    }
+
+    /// The elements of this template, in Microsoft's documented order.
+    pub const fn field_names(&self) -> &'static [FieldName] {
+        use FieldName::*;
+        match self {
+            TileTemplate::Standard(_) => &[
+                BackgroundImage,
+                Count,
+                Title,
+                BackBackgroundImage,
+                BackTitle,
+                BackContent,
+            ],
+            TileTemplate::Flip(_) => &[
+                SmallBackgroundImage,
+                WideBackgroundImage,
+                WideBackBackgroundImage,
+                WideBackContent,
+                BackgroundImage,
+                Count,
+                Title,
+                BackBackgroundImage,
+                BackTitle,
+                BackContent,
+            ],
+            TileTemplate::Iconic(_) => &[
+                SmallIconImage,
+                IconImage,
+                WideContent1,
+                WideContent2,
+                WideContent3,
+                Count,
+                Title,
+                BackgroundColor,
+            ],
+            TileTemplate::Cycle(_) => &[
+                SmallBackgroundImage,
+                CycleImage1,
+                CycleImage2,
+                CycleImage3,
+                CycleImage4,
+                CycleImage5,
+                CycleImage6,
+                CycleImage7,
+                CycleImage8,
+                CycleImage9,
+                Count,
+                Title,
+            ],
+        }
+    }
+
+    /// The text element `name` of this template, to set or clear it by name;
+    /// `None` when the template has no such text element (`Count` is [`Self::count_mut`]).
+    pub fn text_mut(&mut self, name: FieldName) -> Option<&mut Field<&'a str>> {
+        use FieldName as N;
+        Some(match (self, name) {
+            (TileTemplate::Standard(t), N::BackgroundImage) => &mut t.background_image,
+            (TileTemplate::Standard(t), N::Title) => &mut t.title,
+            (TileTemplate::Standard(t), N::BackBackgroundImage) => &mut t.back_background_image,
+            (TileTemplate::Standard(t), N::BackTitle) => &mut t.back_title,
+            (TileTemplate::Standard(t), N::BackContent) => &mut t.back_content,
+            (TileTemplate::Flip(t), N::SmallBackgroundImage) => &mut t.small_background_image,
+            (TileTemplate::Flip(t), N::WideBackgroundImage) => &mut t.wide_background_image,
+            (TileTemplate::Flip(t), N::WideBackBackgroundImage) => {
+                &mut t.wide_back_background_image
+            }
+            (TileTemplate::Flip(t), N::WideBackContent) => &mut t.wide_back_content,
+            (TileTemplate::Flip(t), N::BackgroundImage) => &mut t.background_image,
+            (TileTemplate::Flip(t), N::Title) => &mut t.title,
+            (TileTemplate::Flip(t), N::BackBackgroundImage) => &mut t.back_background_image,
+            (TileTemplate::Flip(t), N::BackTitle) => &mut t.back_title,
+            (TileTemplate::Flip(t), N::BackContent) => &mut t.back_content,
+            (TileTemplate::Iconic(t), N::SmallIconImage) => &mut t.small_icon_image,
+            (TileTemplate::Iconic(t), N::IconImage) => &mut t.icon_image,
+            (TileTemplate::Iconic(t), N::WideContent1) => &mut t.wide_content1,
+            (TileTemplate::Iconic(t), N::WideContent2) => &mut t.wide_content2,
+            (TileTemplate::Iconic(t), N::WideContent3) => &mut t.wide_content3,
+            (TileTemplate::Iconic(t), N::Title) => &mut t.title,
+            (TileTemplate::Iconic(t), N::BackgroundColor) => &mut t.background_color,
+            (TileTemplate::Cycle(t), N::SmallBackgroundImage) => &mut t.small_background_image,
+            (TileTemplate::Cycle(t), N::Title) => &mut t.title,
+            (TileTemplate::Cycle(t), name) => {
+                let i = N::CYCLE_IMAGES.iter().position(|n| *n == name)?;
+                &mut t.cycle_images[i]
+            }
+            _ => return None,
+        })
+    }
+
+    /// The `Count` element, which every template has.
+    pub fn count_mut(&mut self) -> &mut Field<u8> {
+        match self {
+            TileTemplate::Standard(t) => &mut t.count,
+            TileTemplate::Flip(t) => &mut t.count,
+            TileTemplate::Iconic(t) => &mut t.count,
+            TileTemplate::Cycle(t) => &mut t.count,
         }
     }
 

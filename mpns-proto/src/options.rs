@@ -21,6 +21,29 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// Every interval, soonest first.
+    pub const ALL: [Delivery; 3] = [
+        Delivery::Immediate,
+        Delivery::Within450s,
+        Delivery::Within900s,
+    ];
+
+    /// The name used by the CLI and serde: `immediate`, `450`, `900`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Immediate => "immediate",
+            Delivery::Within450s => "450",
+            Delivery::Within900s => "900",
+        }
+    }
+
+    /// Parses a name of [`Delivery::as_str`] (ASCII case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(name))
+    }
+
     /// The tens digit added to the kind's base class (1 tile, 2 toast, 3 raw).
     pub(crate) const fn class_offset(self) -> u8 {
         match self {
@@ -82,6 +105,39 @@ impl TargetOs {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A name that is not a [`TargetOs`] or [`Delivery`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UnknownName;
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown name")
+    }
+}
+
+impl core::error::Error for UnknownName {}
+
+impl core::str::FromStr for TargetOs {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        TargetOs::from_name(s).ok_or(UnknownName)
+    }
+}
+
+impl core::str::FromStr for Delivery {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        Delivery::from_name(s).ok_or(UnknownName)
+    }
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

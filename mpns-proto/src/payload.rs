@@ -306,6 +306,9 @@ pub(crate) fn emit<S: Sink>(
             });
             if let Some(id) = tile.id {
                 gate(FieldName::Id, FieldName::Id.since(), target)?;
+                if id.is_empty() {
+                    return Err(EncodeError::field(FieldName::Id, FieldProblem::Empty));
+                }
                 sink.markup(" Id=\"");
                 sink.attribute(FieldName::Id, id)?;
                 sink.markup("\"");

@@ -134,6 +134,14 @@ impl<'a> Request<'a> {
         options: &Options<'a>,
     ) -> Result<Self, EncodeError> {
         let body_len = payload::measure(notification, options.target_os)?;
+        if matches!(notification, Notification::Raw(raw) if raw.voip)
+            && options.delivery != crate::options::Delivery::Immediate
+        {
+            return Err(EncodeError::field(
+                FieldName::Voip,
+                FieldProblem::VoipNeedsImmediateDelivery,
+            ));
+        }
         let callback_uri = match options.callback_uri {
             Some(uri) => Some(check_callback_uri(&channel, uri)?),
             None => None,

@@ -290,7 +290,6 @@ fn headers_per_kind_and_delivery() {
         (&t, Delivery::Within900s, Some("toast"), "22"),
         (&raw, Delivery::Within900s, None, "23"),
         (&voip, Delivery::Immediate, None, "4"),
-        (&voip, Delivery::Within900s, None, "4"),
     ];
     for (n, delivery, target, class) in cases {
         let o = Options {
@@ -1084,4 +1083,93 @@ fn errors_name_the_field_and_reason() {
         EncodeError::BufferTooSmall { needed: 9 }.to_string(),
         "the output buffer is too small: 9 bytes needed"
     );
+}
+
+#[test]
+fn voip_refuses_a_delivery_interval() {
+    let voip = Notification::Raw(Raw {
+        body: b"<IncomingCall/>",
+        voip: true,
+    });
+    for delivery in [Delivery::Within450s, Delivery::Within900s] {
+        let o = Options {
+            delivery,
+            ..Options::default()
+        };
+        assert_eq!(
+            Request::notification(channel(CHANNEL), &voip, &o).unwrap_err(),
+            field_err(FieldName::Voip, FieldProblem::VoipNeedsImmediateDelivery)
+        );
+    }
+}
+
+#[test]
+fn empty_tile_id_is_refused() {
+    let n = Notification::Tile(Tile {
+        id: Some(""),
+        template: TileTemplate::default(),
+    });
+    assert_eq!(
+        body(&n, &Options::default()),
+        Err(field_err(FieldName::Id, FieldProblem::Empty))
+    );
+}
+
+#[test]
+fn template_elements_by_name() {
+    for mut template in [
+        TileTemplate::Standard(StandardTile::default()),
+        TileTemplate::Flip(FlipTile::default()),
+        TileTemplate::Iconic(IconicTile::default()),
+        TileTemplate::Cycle(CycleTile::default()),
+    ] {
+        let names = template.field_names();
+        // Set every element by name, then check the XML lists them in the documented order.
+        for (i, name) in names.iter().enumerate() {
+            if *name == FieldName::Count {
+                *template.count_mut() = Field::Set(i as u8);
+            } else if *name == FieldName::BackgroundColor {
+                *template.text_mut(*name).unwrap() = Field::Set("#FF000000");
+            } else {
+                *template.text_mut(*name).unwrap() = Field::Set("v");
+            }
+        }
+        assert!(template.text_mut(FieldName::Count).is_none());
+        assert!(template.text_mut(FieldName::Text1).is_none());
+        let xml = body(
+            &Notification::Tile(Tile { id: None, template }),
+            &Options::default(),
+        )
+        .unwrap();
+        let mut at = 0;
+        for name in names {
+            let open = format!("<wp:{}>", name.as_str());
+            let pos = xml[at..]
+                .find(&open)
+                .unwrap_or_else(|| panic!("{open} in order in {xml}"));
+            at += pos + open.len();
+        }
+    }
+    assert!(
+        TileTemplate::Standard(StandardTile::default())
+            .text_mut(FieldName::IconImage)
+            .is_none()
+    );
+    assert!(
+        TileTemplate::Flip(FlipTile::default())
+            .text_mut(FieldName::CycleImage1)
+            .is_none()
+    );
+}
+
+#[test]
+fn names_parse_back() {
+    for os in TargetOs::ALL {
+        assert_eq!(os.as_str().parse::<TargetOs>(), Ok(os));
+    }
+    for d in Delivery::ALL {
+        assert_eq!(d.as_str().parse::<Delivery>(), Ok(d));
+    }
+    assert!("6.5".parse::<TargetOs>().is_err());
+    assert!("soon".parse::<Delivery>().is_err());
 }

@@ -1,0 +1,490 @@
+//! MPNS responses (MPNS.md section 6): the status headers, read leniently, and
+//! [`classify`], the one place that decides what a response means.
+//!
+//! A structured client builds a [`Response`] with [`Response::from_parts`];
+//! a byte-stream client gets one from [`crate::http::ResponseReader`].
+
+use core::fmt;
+
+use crate::options::MessageId;
+
+/// `X-NotificationStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum NotificationStatus {
+    /// Queued at MPNS (not a delivery receipt).
+    Received,
+    /// The device's queue is full.
+    QueueFull,
+    /// The app's channel suppresses this notification class.
+    Suppressed,
+    /// Not delivered (quota, inactive device, expired subscription, or undocumented).
+    Dropped,
+}
+
+/// `X-SubscriptionStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum SubscriptionStatus {
+    /// The channel is valid.
+    Active,
+    /// The channel is gone: delete it.
+    Expired,
+}
+
+/// `X-DeviceConnectionStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum DeviceStatus {
+    /// The phone is connected.
+    Connected,
+    /// The phone is briefly unreachable.
+    TempDisconnected,
+    /// The phone is inactive: MPNS may block senders that insist.
+    Inactive,
+    /// The phone is disconnected.
+    Disconnected,
+}
+
+/// A status header as read: absent (or `N/A`), a known value, or something else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum HeaderValue<T> {
+    /// Missing, empty or `N/A`: not given.
+    #[default]
+    NotGiven,
+    /// A recognised value.
+    Known(T),
+    /// Present but not a value MPNS documents.
+    Unrecognized,
+}
+
+impl<T: Copy> HeaderValue<T> {
+    /// The recognised value, if any.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            HeaderValue::Known(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+/// Lower-cases ASCII letters and drops spaces, so that `Temp Disconnected`,
+/// `tempdisconnected` and `TempDisconnected` compare equal.
+fn squeezed_eq(value: &[u8], canonical: &str) -> bool {
+    let mut letters = value.iter().filter(|b| !b.is_ascii_whitespace());
+    let mut want = canonical.bytes();
+    loop {
+        match (letters.next(), want.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
+            _ => return false,
+        }
+    }
+}
+
+fn lenient<T: Copy>(value: Option<&[u8]>, table: &[(&str, T)]) -> HeaderValue<T> {
+    let Some(value) = value else {
+        return HeaderValue::NotGiven;
+    };
+    if value.iter().all(u8::is_ascii_whitespace) || squeezed_eq(value, "n/a") {
+        return HeaderValue::NotGiven;
+    }
+    table
+        .iter()
+        .find(|(name, _)| squeezed_eq(value, name))
+        .map_or(HeaderValue::Unrecognized, |(_, v)| HeaderValue::Known(*v))
+}
+
+const NOTIFICATION_STATUSES: [(&str, NotificationStatus); 4] = [
+    ("received", NotificationStatus::Received),
+    ("queuefull", NotificationStatus::QueueFull),
+    ("suppressed", NotificationStatus::Suppressed),
+    ("dropped", NotificationStatus::Dropped),
+];
+
+const SUBSCRIPTION_STATUSES: [(&str, SubscriptionStatus); 2] = [
+    ("active", SubscriptionStatus::Active),
+    ("expired", SubscriptionStatus::Expired),
+];
+
+const DEVICE_STATUSES: [(&str, DeviceStatus); 5] = [
+    ("connected", DeviceStatus::Connected),
+    ("tempdisconnected", DeviceStatus::TempDisconnected),
+    ("temporarilydisconnected", DeviceStatus::TempDisconnected),
+    ("inactive", DeviceStatus::Inactive),
+    ("disconnected", DeviceStatus::Disconnected),
+];
+
+/// What the response's `X-MessageID` says about the id that was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MessageIdEcho {
+    /// The echo is the id sent (or the all-zero id when none was sent).
+    Matches,
+    /// The echo is another id: the response may belong to another request.
+    Mismatch,
+    /// No echo, or one that is not a UUID.
+    NotGiven,
+}
+
+/// The parts of an MPNS response that matter, read leniently (MPNS.md section 6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// `X-NotificationStatus`.
+    pub notification: HeaderValue<NotificationStatus>,
+    /// `X-SubscriptionStatus`.
+    pub subscription: HeaderValue<SubscriptionStatus>,
+    /// `X-DeviceConnectionStatus`.
+    pub device: HeaderValue<DeviceStatus>,
+    /// `X-MessageID`, when it is a UUID.
+    pub message_id: Option<MessageId>,
+    /// `Retry-After` in seconds, when given as a number.
+    pub retry_after_s: Option<u32>,
+}
+
+impl Response {
+    /// Builds a response from a status code and a header lookup. `header` must
+    /// find names case-insensitively (as hyper's `HeaderMap` and embedded-svc do)
+    /// and return the raw value bytes.
+    pub fn from_parts<'h>(status: u16, header: impl Fn(&str) -> Option<&'h [u8]>) -> Self {
+        Response {
+            status,
+            notification: lenient(header("X-NotificationStatus"), &NOTIFICATION_STATUSES),
+            subscription: lenient(header("X-SubscriptionStatus"), &SUBSCRIPTION_STATUSES),
+            device: lenient(header("X-DeviceConnectionStatus"), &DEVICE_STATUSES),
+            message_id: header("X-MessageID")
+                .and_then(|v| core::str::from_utf8(v).ok())
+                .and_then(|v| MessageId::parse(v.trim()).ok()),
+            retry_after_s: header("Retry-After").and_then(parse_delay_seconds),
+        }
+    }
+
+    /// Compares the `X-MessageID` echo with the id sent (`None`: none was sent).
+    pub fn message_id_echo(&self, sent: Option<MessageId>) -> MessageIdEcho {
+        match self.message_id {
+            None => MessageIdEcho::NotGiven,
+            Some(echo) if echo == sent.unwrap_or(MessageId::NIL) => MessageIdEcho::Matches,
+            Some(_) => MessageIdEcho::Mismatch,
+        }
+    }
+}
+
+/// `Retry-After` as delta-seconds (HTTP dates are not used by MPNS and are ignored).
+fn parse_delay_seconds(value: &[u8]) -> Option<u32> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    Some(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Why a notification should be tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum RetryReason {
+    /// 200 QueueFull: the device's queue is full.
+    QueueFull,
+    /// 406: the daily quota or the per-second rate was reached.
+    RateLimited,
+    /// 412: the device is inactive.
+    DeviceInactive,
+    /// 503: MPNS is unavailable.
+    ServiceUnavailable,
+    /// 429: too many requests (not documented for MPNS).
+    TooManyRequests,
+    /// Another 5xx status (not documented for MPNS).
+    ServerError,
+    /// The connection failed: refused, reset, timed out, TLS.
+    Transport,
+}
+
+/// What a retry pauses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Scope {
+    /// Only this notification waits (others to the channel wait behind it, in order).
+    Message,
+    /// Every notification to this channel waits.
+    Channel,
+    /// Every channel on this host waits.
+    Host,
+}
+
+/// How long a retry waits, before `Retry-After` and jitter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Backoff {
+    /// From the policy's base (1 min), doubling per consecutive failure, capped (60 min).
+    Exponential,
+    /// The policy's channel pause (60 min), at most one attempt per pause.
+    ChannelPause,
+}
+
+/// Why a notification was refused for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum RejectReason {
+    /// 400: bad XML, bad URI or too large. The channel is kept.
+    BadRequest,
+    /// 401: certificate and channel do not match. The channel is kept.
+    Unauthorized,
+    /// 403: the certificate is not associated with an app.
+    Forbidden,
+    /// 405: only POST is allowed (a bug in the sender).
+    MethodNotAllowed,
+    /// Another 4xx status, not documented for MPNS.
+    OtherClientError,
+}
+
+/// Why a response is not one MPNS gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum AnomalyReason {
+    /// 200 without an `X-NotificationStatus`.
+    MissingNotificationStatus,
+    /// 200 with an `X-NotificationStatus` MPNS does not document.
+    UnknownNotificationStatus,
+    /// A status code MPNS never answers with (1xx, 2xx other than 200, 3xx).
+    UnexpectedStatus,
+}
+
+/// What a response means for the notification (the policy table of MPNS.md section 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Outcome {
+    /// 200 Received: queued at MPNS.
+    Accepted {
+        /// `X-DeviceConnectionStatus`, when given.
+        device: Option<DeviceStatus>,
+    },
+    /// Try again later.
+    Retry {
+        /// Why.
+        reason: RetryReason,
+        /// What waits.
+        scope: Scope,
+        /// How long, before `Retry-After` and jitter.
+        backoff: Backoff,
+        /// `Retry-After` in seconds: honoured when longer than the policy.
+        retry_after_s: Option<u32>,
+    },
+    /// 200 Suppressed: not delivered, by the app's choice. Final.
+    Suppressed,
+    /// 200 Dropped: not delivered. Final.
+    Dropped,
+    /// 404 or `X-SubscriptionStatus: Expired`: the channel is gone. Final for
+    /// every notification to it; the application should delete it.
+    Expired,
+    /// Refused for good; the channel is kept.
+    Rejected {
+        /// Why.
+        reason: RejectReason,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Not an MPNS reply. Final, and not a success.
+    Anomaly {
+        /// Why.
+        reason: AnomalyReason,
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+impl Outcome {
+    /// Whether the notification is done (everything but [`Outcome::Retry`]).
+    pub const fn is_final(&self) -> bool {
+        !matches!(self, Outcome::Retry { .. })
+    }
+
+    /// The outcome of a transport failure (refused, reset, timeout, TLS): the
+    /// same backoff as 503, for the whole host.
+    pub const fn transport_failure() -> Self {
+        Outcome::Retry {
+            reason: RetryReason::Transport,
+            scope: Scope::Host,
+            backoff: Backoff::Exponential,
+            retry_after_s: None,
+        }
+    }
+
+    /// Short snake_case name: `accepted`, `retry`, `suppressed`, `dropped`,
+    /// `expired`, `rejected`, `anomaly`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Outcome::Accepted { .. } => "accepted",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Suppressed => "suppressed",
+            Outcome::Dropped => "dropped",
+            Outcome::Expired => "expired",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Anomaly { .. } => "anomaly",
+        }
+    }
+}
+
+/// Decides what a response means: exactly the policy table of MPNS.md section 6.
+pub fn classify(r: &Response) -> Outcome {
+    let retry = |reason, scope, backoff| Outcome::Retry {
+        reason,
+        scope,
+        backoff,
+        retry_after_s: r.retry_after_s,
+    };
+    if r.subscription == HeaderValue::Known(SubscriptionStatus::Expired) {
+        return Outcome::Expired;
+    }
+    match r.status {
+        200 => match r.notification {
+            HeaderValue::Known(NotificationStatus::Received) => Outcome::Accepted {
+                device: r.device.known(),
+            },
+            HeaderValue::Known(NotificationStatus::QueueFull) => {
+                retry(RetryReason::QueueFull, Scope::Message, Backoff::Exponential)
+            }
+            HeaderValue::Known(NotificationStatus::Suppressed) => Outcome::Suppressed,
+            HeaderValue::Known(NotificationStatus::Dropped) => Outcome::Dropped,
+            HeaderValue::NotGiven => Outcome::Anomaly {
+                reason: AnomalyReason::MissingNotificationStatus,
+                status: 200,
+            },
+            HeaderValue::Unrecognized => Outcome::Anomaly {
+                reason: AnomalyReason::UnknownNotificationStatus,
+                status: 200,
+            },
+        },
+        404 => Outcome::Expired,
+        406 => retry(
+            RetryReason::RateLimited,
+            Scope::Channel,
+            Backoff::ChannelPause,
+        ),
+        412 => retry(
+            RetryReason::DeviceInactive,
+            Scope::Channel,
+            Backoff::ChannelPause,
+        ),
+        503 => retry(
+            RetryReason::ServiceUnavailable,
+            Scope::Host,
+            Backoff::Exponential,
+        ),
+        429 => retry(
+            RetryReason::TooManyRequests,
+            Scope::Host,
+            Backoff::Exponential,
+        ),
+        500..=599 => retry(RetryReason::ServerError, Scope::Host, Backoff::Exponential),
+        status @ 400..=499 => Outcome::Rejected {
+            reason: match status {
+                400 => RejectReason::BadRequest,
+                401 => RejectReason::Unauthorized,
+                403 => RejectReason::Forbidden,
+                405 => RejectReason::MethodNotAllowed,
+                _ => RejectReason::OtherClientError,
+            },
+            status,
+        },
+        status => Outcome::Anomaly {
+            reason: AnomalyReason::UnexpectedStatus,
+            status,
+        },
+    }
+}
+
+/// Retry timing (MPNS.md section 6), all durations in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct RetryPolicy {
+    /// First exponential delay (1 min).
+    pub base_ms: u64,
+    /// Largest exponential delay (60 min).
+    pub cap_ms: u64,
+    /// Pause of a channel after 406 or 412, and the least time between two
+    /// attempts to such a channel (60 min).
+    pub channel_pause_ms: u64,
+    /// Jitter, in percent either way, applied to every delay (20).
+    pub jitter_percent: u8,
+}
+
+impl RetryPolicy {
+    /// The policy of MPNS.md section 6.
+    pub const DEFAULT: RetryPolicy = RetryPolicy {
+        base_ms: 60_000,
+        cap_ms: 3_600_000,
+        channel_pause_ms: 3_600_000,
+        jitter_percent: 20,
+    };
+
+    /// The delay before the next attempt, without jitter. `failures` counts
+    /// consecutive failures of this kind, the current one included (1 for the first).
+    pub fn delay_ms(&self, backoff: Backoff, failures: u32, retry_after_s: Option<u32>) -> u64 {
+        let policy = match backoff {
+            Backoff::Exponential => {
+                let doublings = failures.saturating_sub(1).min(63);
+                self.base_ms
+                    .saturating_mul(1u64 << doublings)
+                    .min(self.cap_ms)
+            }
+            Backoff::ChannelPause => self.channel_pause_ms,
+        };
+        let asked = retry_after_s.map_or(0, |s| u64::from(s).saturating_mul(1000));
+        policy.max(asked)
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::DEFAULT
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Accepted { device: Some(d) } => write!(f, "accepted (device {d:?})"),
+            Outcome::Accepted { device: None } => f.write_str("accepted"),
+            Outcome::Retry { reason, scope, .. } => {
+                write!(f, "retry ({reason:?}, pauses the {scope:?})")
+            }
+            Outcome::Suppressed => f.write_str("suppressed by the app's channel"),
+            Outcome::Dropped => f.write_str("dropped by MPNS"),
+            Outcome::Expired => f.write_str("channel expired: delete it"),
+            Outcome::Rejected { reason, status } => {
+                write!(f, "rejected with {status} ({reason:?})")
+            }
+            Outcome::Anomaly { reason, status } => {
+                write!(f, "not an MPNS reply: {status} ({reason:?})")
+            }
+        }
+    }
+}
