@@ -68,7 +68,7 @@ pub enum CliError {
         /// The element.
         field: FieldName,
         /// The template's name as the CLI spells it (`standard`, `flip`, `iconic`, `cycle`).
-        template: &'static str,
+        template: String,
         /// The elements the template does have, in the CLI's kebab case.
         available: Vec<&'static str>,
     },

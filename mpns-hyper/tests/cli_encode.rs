@@ -782,3 +782,67 @@ fn usage_errors_exit_2_with_nothing_on_stdout() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn raw_voip_needs_immediate_delivery() {
+    let err = refusal(&["raw", "--voip", "--delivery", "900", "--body", "x"]);
+    assert!(err.starts_with("error: VoIP: "), "{err}");
+    assert!(err.contains("immediate"), "{err}");
+    for delivery in [&[][..], &["--delivery", "immediate"][..]] {
+        let mut args = vec!["raw", "--voip", "--body", "x"];
+        args.extend_from_slice(delivery);
+        assert_eq!(request(&args).header("X-NotificationClass"), Some("4"));
+    }
+}
+
+#[test]
+fn empty_tile_id_is_refused_naming_id() {
+    let err = refusal(&["tile", "--id", ""]);
+    assert!(err.starts_with("error: Id: "), "{err}");
+    let err = refusal(&["tile", "--template", "flip", "--id", "", "--title", "t"]);
+    assert!(err.starts_with("error: Id: "), "{err}");
+}
+
+#[test]
+fn tile_help_lists_every_element_flag() {
+    let out = mpns(&["encode", "tile", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let flags = [
+        "--background-image <URI>",
+        "--count <N>",
+        "--title <TEXT>",
+        "--back-background-image <URI>",
+        "--back-title <TEXT>",
+        "--back-content <TEXT>",
+        "--small-background-image <URI>",
+        "--wide-background-image <URI>",
+        "--wide-back-background-image <URI>",
+        "--wide-back-content <TEXT>",
+        "--small-icon-image <URI>",
+        "--icon-image <URI>",
+        "--wide-content1 <TEXT>",
+        "--wide-content2 <TEXT>",
+        "--wide-content3 <TEXT>",
+        "--background-color <#AARRGGBB>",
+        "--cycle-image1 <URI>",
+        "--cycle-image2 <URI>",
+        "--cycle-image3 <URI>",
+        "--cycle-image4 <URI>",
+        "--cycle-image5 <URI>",
+        "--cycle-image6 <URI>",
+        "--cycle-image7 <URI>",
+        "--cycle-image8 <URI>",
+        "--cycle-image9 <URI>",
+    ];
+    let mut last = 0;
+    for flag in flags {
+        let at = help
+            .find(flag)
+            .unwrap_or_else(|| panic!("{flag} missing: {help}"));
+        assert!(at > last, "{flag} out of order");
+        last = at;
+    }
+    assert!(help.contains("BackTitle (standard, flip)"), "{help}");
+    assert!(help.contains("Title (every template)"), "{help}");
+}

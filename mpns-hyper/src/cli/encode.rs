@@ -4,13 +4,17 @@
 //! [`Request::notification`] or [`Request::callback_registration`]; every
 //! protocol decision (escaping, OS gating, limits, URI checks) is the core's.
 //! This module only maps flags to model fields, and refuses flags the chosen
-//! tile template has no element for instead of dropping them.
+//! tile template has no element for instead of dropping them. The tile element
+//! flags and the names of `--delivery` and `--target-os` come from the core.
 
 use std::borrow::Cow;
+use std::error::Error;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::OnceLock;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser, ValueParser};
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Subcommand, ValueEnum, value_parser};
 use mpns_proto::{
     ChannelUri, CycleTile, Delivery, EncodeError, Field, FieldName, FlipTile, IconicTile, Limits,
     MessageId, Notification, Options, Raw, Request, Sound, StandardTile, TargetOs, Tile,
@@ -43,8 +47,9 @@ pub struct RequestArgs {
     pub channel: String,
 
     /// Delivery interval, which sets the notification class [default: immediate]
-    #[arg(long, global = true, value_enum, value_name = "WHEN")]
-    pub delivery: Option<DeliveryArg>,
+    #[arg(long, global = true, value_name = "WHEN",
+          value_parser = one_of(Delivery::ALL, Delivery::as_str, delivery_help))]
+    pub delivery: Option<Delivery>,
 
     /// X-MessageID: a UUID (8-4-4-4-12 hex digits) that MPNS echoes in its response
     #[arg(long, global = true, value_name = "UUID")]
@@ -57,38 +62,31 @@ pub struct RequestArgs {
 
     /// Phone OS the payload must be understood by; newer elements are refused
     /// [default: 8.0gdr3]
-    #[arg(long, global = true, value_name = "OS", value_parser = target_os_parser())]
+    #[arg(long, global = true, value_name = "OS",
+          value_parser = one_of(TargetOs::ALL, TargetOs::as_str, |_| None))]
     pub target_os: Option<TargetOs>,
 }
 
-/// `--target-os`: the names of [`TargetOs::as_str`].
-fn target_os_parser() -> impl TypedValueParser<Value = TargetOs> {
-    PossibleValuesParser::new(TargetOs::ALL.map(TargetOs::as_str)).try_map(|name| {
-        TargetOs::from_name(&name).ok_or_else(|| format!("unknown target OS {name:?}"))
+/// `--delivery`, `--target-os`: one of the core's names for `all`, parsed by its `FromStr`.
+fn one_of<T, const N: usize>(
+    all: [T; N],
+    name: fn(T) -> &'static str,
+    help: fn(T) -> Option<&'static str>,
+) -> impl TypedValueParser<Value = T>
+where
+    T: FromStr<Err: Error + Send + Sync + 'static> + Copy + Send + Sync + 'static,
+{
+    let values = all.map(|v| PossibleValue::new(name(v)).help(help(v)));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<T>())
+}
+
+/// What each `--delivery` means, for `--help`.
+fn delivery_help(delivery: Delivery) -> Option<&'static str> {
+    Some(match delivery {
+        Delivery::Immediate => "Class 1 (tile), 2 (toast), 3 (raw): as soon as possible",
+        Delivery::Within450s => "Class 11, 12, 13: within 450 seconds",
+        Delivery::Within900s => "Class 21, 22, 23: within 900 seconds",
     })
-}
-
-/// `--delivery`: how soon MPNS should deliver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DeliveryArg {
-    /// Class 1 (tile), 2 (toast), 3 (raw): as soon as possible
-    Immediate,
-    /// Class 11, 12, 13: within 450 seconds
-    #[value(name = "450")]
-    Within450s,
-    /// Class 21, 22, 23: within 900 seconds
-    #[value(name = "900")]
-    Within900s,
-}
-
-impl From<DeliveryArg> for Delivery {
-    fn from(d: DeliveryArg) -> Self {
-        match d {
-            DeliveryArg::Immediate => Delivery::Immediate,
-            DeliveryArg::Within450s => Delivery::Within450s,
-            DeliveryArg::Within900s => Delivery::Within900s,
-        }
-    }
 }
 
 /// The kind of request.
@@ -170,13 +168,9 @@ impl TemplateArg {
     }
 
     /// The name on the command line: `standard`, `flip`, `iconic`, `cycle`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TemplateArg::Standard => "standard",
-            TemplateArg::Flip => "flip",
-            TemplateArg::Iconic => "iconic",
-            TemplateArg::Cycle => "cycle",
-        }
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_owned())
     }
 }
 
@@ -199,193 +193,126 @@ pub struct TileArgs {
     pub clear: Vec<FieldName>,
 }
 
-/// The value of a tile element flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Value<'a> {
-    Text(&'a str),
-    Count(u8),
+/// The tile elements given, one flag each (`--background-image`, `--count`, ...).
+///
+/// The flags come from the core: every element of [`TileTemplate::field_names`],
+/// its [`FieldName::as_str`] in kebab case.
+#[derive(Debug, Clone, Default)]
+pub struct TileFields {
+    /// `--count`, the one numeric element.
+    pub count: Option<u8>,
+    /// The text elements given, in help order.
+    pub texts: Vec<(FieldName, String)>,
 }
 
-impl<'a> From<&'a String> for Value<'a> {
-    fn from(s: &'a String) -> Self {
-        Value::Text(s)
-    }
-}
-
-impl From<&u8> for Value<'_> {
-    fn from(n: &u8) -> Self {
-        Value::Count(*n)
-    }
-}
-
-/// Declares [`TileFields`] (one flag per tile element) and [`TILE_FIELDS`].
-macro_rules! tile_fields {
-    ($($field:ident: $ty:ty => $name:ident, $flag:literal, $value_name:literal, $help:literal;)*) => {
-        /// The elements of a tile, one flag each (`--background-image`, `--count`, ...).
-        #[derive(Debug, Clone, Default, Args)]
-        #[command(next_help_heading = "Tile elements (which exist depends on --template)")]
-        pub struct TileFields {
-            $(
-                #[arg(long = $flag, value_name = $value_name, help = $help)]
-                $field: Option<$ty>,
-            )*
+/// An element name in kebab case: `BackBackgroundImage` → `back-background-image`,
+/// `CycleImage1` → `cycle-image1`.
+fn kebab(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.char_indices() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
         }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
 
-        /// Every tile element: its name in `mpns-proto` and its flag, in help order.
-        const TILE_FIELDS: &[(FieldName, &str)] = &[$((FieldName::$name, $flag),)*];
-
-        impl TileFields {
-            /// The elements given, in [`TILE_FIELDS`] order.
-            fn given(&self) -> Vec<(FieldName, &'static str, Value<'_>)> {
-                let mut given = Vec::new();
-                $(
-                    if let Some(value) = &self.$field {
-                        given.push((FieldName::$name, $flag, Value::from(value)));
-                    }
-                )*
-                given
+/// Every tile element and its flag, in help order: the standard tile's
+/// elements, then those each later template adds.
+fn tile_flags() -> impl Iterator<Item = (FieldName, &'static str)> {
+    static FLAGS: OnceLock<Vec<(FieldName, String)>> = OnceLock::new();
+    let flags = FLAGS.get_or_init(|| {
+        let mut flags: Vec<(FieldName, String)> = Vec::new();
+        for template in TemplateArg::value_variants() {
+            for &name in template.empty().field_names() {
+                if !flags.iter().any(|(n, _)| *n == name) {
+                    flags.push((name, kebab(name.as_str())));
+                }
             }
         }
-    };
-}
-
-tile_fields! {
-    background_image: String => BackgroundImage, "background-image", "URI",
-        "BackgroundImage (standard, flip)";
-    count: u8 => Count, "count", "N",
-        "Count, the badge: 0 to 99; 0 hides it (every template)";
-    title: String => Title, "title", "TEXT",
-        "Title (every template)";
-    back_background_image: String => BackBackgroundImage, "back-background-image", "URI",
-        "BackBackgroundImage (standard, flip)";
-    back_title: String => BackTitle, "back-title", "TEXT",
-        "BackTitle (standard, flip)";
-    back_content: String => BackContent, "back-content", "TEXT",
-        "BackContent (standard, flip)";
-    small_background_image: String => SmallBackgroundImage, "small-background-image", "URI",
-        "SmallBackgroundImage (flip, cycle)";
-    wide_background_image: String => WideBackgroundImage, "wide-background-image", "URI",
-        "WideBackgroundImage (flip)";
-    wide_back_background_image: String => WideBackBackgroundImage, "wide-back-background-image",
-        "URI", "WideBackBackgroundImage (flip)";
-    wide_back_content: String => WideBackContent, "wide-back-content", "TEXT",
-        "WideBackContent (flip)";
-    small_icon_image: String => SmallIconImage, "small-icon-image", "URI",
-        "SmallIconImage (iconic)";
-    icon_image: String => IconImage, "icon-image", "URI",
-        "IconImage (iconic)";
-    wide_content1: String => WideContent1, "wide-content1", "TEXT",
-        "WideContent1 (iconic)";
-    wide_content2: String => WideContent2, "wide-content2", "TEXT",
-        "WideContent2 (iconic)";
-    wide_content3: String => WideContent3, "wide-content3", "TEXT",
-        "WideContent3 (iconic)";
-    background_color: String => BackgroundColor, "background-color", "#AARRGGBB",
-        "BackgroundColor, e.g. #FF1BA1E2 (iconic)";
-    cycle_image1: String => CycleImage1, "cycle-image1", "URI", "CycleImage1 (cycle)";
-    cycle_image2: String => CycleImage2, "cycle-image2", "URI", "CycleImage2 (cycle)";
-    cycle_image3: String => CycleImage3, "cycle-image3", "URI", "CycleImage3 (cycle)";
-    cycle_image4: String => CycleImage4, "cycle-image4", "URI", "CycleImage4 (cycle)";
-    cycle_image5: String => CycleImage5, "cycle-image5", "URI", "CycleImage5 (cycle)";
-    cycle_image6: String => CycleImage6, "cycle-image6", "URI", "CycleImage6 (cycle)";
-    cycle_image7: String => CycleImage7, "cycle-image7", "URI", "CycleImage7 (cycle)";
-    cycle_image8: String => CycleImage8, "cycle-image8", "URI", "CycleImage8 (cycle)";
-    cycle_image9: String => CycleImage9, "cycle-image9", "URI", "CycleImage9 (cycle)";
-}
-
-/// `--clear`: an element flag name, parsed into its [`FieldName`].
-fn clear_parser() -> impl TypedValueParser<Value = FieldName> {
-    PossibleValuesParser::new(TILE_FIELDS.iter().map(|&(_, flag)| flag)).try_map(|flag| {
-        TILE_FIELDS
-            .iter()
-            .find(|&&(_, f)| f == flag)
-            .map(|&(name, _)| name)
-            .ok_or_else(|| format!("no tile element {flag:?}"))
-    })
+        flags
+    });
+    flags.iter().map(|(name, flag)| (*name, flag.as_str()))
 }
 
 /// The flag of a tile element, e.g. `back-title`.
 fn flag_of(field: FieldName) -> &'static str {
-    TILE_FIELDS
+    tile_flags()
+        .find(|&(name, _)| name == field)
+        .map_or("?", |(_, flag)| flag)
+}
+
+/// The names of the templates that have `field`, or `every template`.
+fn templates_with(field: FieldName) -> String {
+    let all = TemplateArg::value_variants();
+    let with: Vec<String> = all
         .iter()
-        .find(|&&(name, _)| name == field)
-        .map_or("?", |&(_, flag)| flag)
-}
-
-const CYCLE_IMAGES: [FieldName; 9] = [
-    FieldName::CycleImage1,
-    FieldName::CycleImage2,
-    FieldName::CycleImage3,
-    FieldName::CycleImage4,
-    FieldName::CycleImage5,
-    FieldName::CycleImage6,
-    FieldName::CycleImage7,
-    FieldName::CycleImage8,
-    FieldName::CycleImage9,
-];
-
-/// The text element `field` of `template`, or `None` when the template has no
-/// such text element (`Count`, the one numeric element, is [`count_slot`]).
-fn text_slot<'t, 'a>(
-    template: &'t mut TileTemplate<'a>,
-    field: FieldName,
-) -> Option<&'t mut Field<&'a str>> {
-    use FieldName as N;
-    Some(match template {
-        TileTemplate::Standard(t) => match field {
-            N::BackgroundImage => &mut t.background_image,
-            N::Title => &mut t.title,
-            N::BackBackgroundImage => &mut t.back_background_image,
-            N::BackTitle => &mut t.back_title,
-            N::BackContent => &mut t.back_content,
-            _ => return None,
-        },
-        TileTemplate::Flip(t) => match field {
-            N::SmallBackgroundImage => &mut t.small_background_image,
-            N::WideBackgroundImage => &mut t.wide_background_image,
-            N::WideBackBackgroundImage => &mut t.wide_back_background_image,
-            N::WideBackContent => &mut t.wide_back_content,
-            N::BackgroundImage => &mut t.background_image,
-            N::Title => &mut t.title,
-            N::BackBackgroundImage => &mut t.back_background_image,
-            N::BackTitle => &mut t.back_title,
-            N::BackContent => &mut t.back_content,
-            _ => return None,
-        },
-        TileTemplate::Iconic(t) => match field {
-            N::SmallIconImage => &mut t.small_icon_image,
-            N::IconImage => &mut t.icon_image,
-            N::WideContent1 => &mut t.wide_content1,
-            N::WideContent2 => &mut t.wide_content2,
-            N::WideContent3 => &mut t.wide_content3,
-            N::Title => &mut t.title,
-            N::BackgroundColor => &mut t.background_color,
-            _ => return None,
-        },
-        TileTemplate::Cycle(t) => match field {
-            N::SmallBackgroundImage => &mut t.small_background_image,
-            N::Title => &mut t.title,
-            _ => {
-                let i = CYCLE_IMAGES.iter().position(|&n| n == field)?;
-                &mut t.cycle_images[i]
-            }
-        },
-    })
-}
-
-/// `Count`, which every template has.
-fn count_slot<'t>(template: &'t mut TileTemplate<'_>) -> &'t mut Field<u8> {
-    match template {
-        TileTemplate::Standard(t) => &mut t.count,
-        TileTemplate::Flip(t) => &mut t.count,
-        TileTemplate::Iconic(t) => &mut t.count,
-        TileTemplate::Cycle(t) => &mut t.count,
+        .filter(|t| t.empty().field_names().contains(&field))
+        .map(|t| t.name())
+        .collect();
+    if with.len() == all.len() {
+        "every template".to_owned()
+    } else {
+        with.join(", ")
     }
 }
 
-/// Whether `template` has the element `field`.
-fn has_field(template: TemplateArg, field: FieldName) -> bool {
-    field == FieldName::Count || text_slot(&mut template.empty(), field).is_some()
+/// The flag of one tile element.
+fn element_arg(field: FieldName, flag: &'static str) -> Arg {
+    let (value_name, note, parser) = match field {
+        FieldName::Count => (
+            "N",
+            ", the badge: 0 to 99; 0 hides it",
+            value_parser!(u8).into(),
+        ),
+        FieldName::BackgroundColor => ("#AARRGGBB", ", e.g. #FF1BA1E2", ValueParser::string()),
+        _ if field.as_str().contains("Image") => ("URI", "", ValueParser::string()),
+        _ => ("TEXT", "", ValueParser::string()),
+    };
+    Arg::new(flag)
+        .long(flag)
+        .value_name(value_name)
+        .value_parser(parser)
+        .help(format!("{field}{note} ({})", templates_with(field)))
+}
+
+impl Args for TileFields {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd.next_help_heading("Tile elements (which exist depends on --template)");
+        tile_flags().fold(cmd, |cmd, (field, flag)| cmd.arg(element_arg(field, flag)))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for TileFields {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(TileFields {
+            count: matches.get_one::<u8>(flag_of(FieldName::Count)).copied(),
+            texts: tile_flags()
+                .filter(|&(field, _)| field != FieldName::Count)
+                .filter_map(|(field, flag)| Some((field, matches.get_one::<String>(flag)?.clone())))
+                .collect(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// `--clear`: an element flag name, parsed into its [`FieldName`].
+fn clear_parser() -> impl TypedValueParser<Value = FieldName> {
+    PossibleValuesParser::new(tile_flags().map(|(_, flag)| flag)).try_map(|flag| {
+        tile_flags()
+            .find(|&(_, f)| f == flag)
+            .map(|(name, _)| name)
+            .ok_or_else(|| format!("no tile element {flag:?}"))
+    })
 }
 
 impl TileArgs {
@@ -393,39 +320,42 @@ impl TileArgs {
     /// not have, and an element both set and cleared.
     pub fn tile(&self) -> Result<Tile<'_>, CliError> {
         let mut template = self.template.empty();
-        let given = self.fields.given();
+        let elements = template.field_names();
         let not_in_template = |flag: String, field: FieldName| CliError::NotInTemplate {
             flag,
             field,
             template: self.template.name(),
-            available: TILE_FIELDS
-                .iter()
-                .filter(|&&(name, _)| has_field(self.template, name))
-                .map(|&(_, flag)| flag)
+            available: tile_flags()
+                .filter(|(name, _)| elements.contains(name))
+                .map(|(_, flag)| flag)
                 .collect(),
         };
         for &field in &self.clear {
             let flag = flag_of(field);
-            if given.iter().any(|&(name, ..)| name == field) {
+            let given = match field {
+                FieldName::Count => self.fields.count.is_some(),
+                _ => self.fields.texts.iter().any(|&(name, _)| name == field),
+            };
+            if given {
                 return Err(CliError::SetAndClear { field, flag });
             }
             if field == FieldName::Count {
-                *count_slot(&mut template) = Field::Clear;
+                *template.count_mut() = Field::Clear;
             } else {
-                *text_slot(&mut template, field)
+                *template
+                    .text_mut(field)
                     .ok_or_else(|| not_in_template(format!("--clear {flag}"), field))? =
                     Field::Clear;
             }
         }
-        for (field, flag, value) in given {
-            match value {
-                Value::Count(n) => *count_slot(&mut template) = Field::Set(n),
-                Value::Text(s) => {
-                    *text_slot(&mut template, field)
-                        .ok_or_else(|| not_in_template(format!("--{flag}"), field))? =
-                        Field::Set(s);
-                }
-            }
+        if let Some(n) = self.fields.count {
+            *template.count_mut() = Field::Set(n);
+        }
+        for (field, text) in &self.fields.texts {
+            *template
+                .text_mut(*field)
+                .ok_or_else(|| not_in_template(format!("--{}", flag_of(*field)), *field))? =
+                Field::Set(text);
         }
         Ok(Tile {
             id: self.id.as_deref(),
@@ -449,19 +379,16 @@ pub struct BodyArgs {
 impl BodyArgs {
     /// The body's bytes, reading `--body-file` if given.
     pub fn load(&self) -> Result<Cow<'_, [u8]>, CliError> {
-        match (&self.body, &self.body_file) {
-            (Some(text), _) => Ok(Cow::Borrowed(text.as_bytes())),
-            (None, Some(path)) => {
-                std::fs::read(path)
-                    .map(Cow::Owned)
-                    .map_err(|error| CliError::Read {
-                        path: path.clone(),
-                        error,
-                    })
-            }
-            // clap requires one of the two.
-            (None, None) => Ok(Cow::Borrowed(&[])),
-        }
+        // clap requires exactly one of the two.
+        let Some(path) = &self.body_file else {
+            return Ok(Cow::Borrowed(self.body.as_deref().unwrap_or("").as_bytes()));
+        };
+        std::fs::read(path)
+            .map(Cow::Owned)
+            .map_err(|error| CliError::Read {
+                path: path.clone(),
+                error,
+            })
     }
 }
 
@@ -472,7 +399,7 @@ pub struct RawArgs {
     #[command(flatten)]
     pub body: BodyArgs,
     /// Notification class 4: starts a Windows Phone 8 VoIP incoming-call task
-    /// (8.0 and later; --delivery is then ignored)
+    /// (8.0 and later; --delivery must be immediate)
     #[arg(long)]
     pub voip: bool,
 }
@@ -489,7 +416,7 @@ impl RequestArgs {
     /// The request options of a notification.
     pub fn options(&self) -> Options<'_> {
         Options {
-            delivery: self.delivery.map(Delivery::from).unwrap_or_default(),
+            delivery: self.delivery.unwrap_or_default(),
             message_id: self.message_id,
             callback_uri: self.callback_uri.as_deref(),
             target_os: self.target_os.unwrap_or_default(),
@@ -569,52 +496,16 @@ impl EncodeArgs {
 mod tests {
     use super::*;
 
-    /// `BackBackgroundImage` → `back-background-image`, `CycleImage1` → `cycle-image1`.
-    fn kebab(name: &str) -> String {
-        let mut out = String::new();
-        for (i, c) in name.char_indices() {
-            if c.is_ascii_uppercase() {
-                if i > 0 {
-                    out.push('-');
-                }
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
-
     #[test]
     fn flags_are_the_element_names_in_kebab_case() {
-        assert_eq!(TILE_FIELDS.len(), 25);
-        for &(name, flag) in TILE_FIELDS {
-            assert_eq!(kebab(name.as_str()), flag);
+        assert_eq!(kebab("BackBackgroundImage"), "back-background-image");
+        assert_eq!(kebab("WideContent1"), "wide-content1");
+        assert_eq!(kebab("CycleImage1"), "cycle-image1");
+        assert_eq!(tile_flags().count(), 25);
+        for (name, flag) in tile_flags() {
             assert_eq!(flag_of(name), flag);
         }
-    }
-
-    #[test]
-    fn every_element_belongs_to_some_template() {
-        let templates = [
-            TemplateArg::Standard,
-            TemplateArg::Flip,
-            TemplateArg::Iconic,
-            TemplateArg::Cycle,
-        ];
-        for &(name, _) in TILE_FIELDS {
-            assert!(templates.iter().any(|&t| has_field(t, name)), "{name}");
-        }
-        let count = |t: TemplateArg| {
-            TILE_FIELDS
-                .iter()
-                .filter(|&&(name, _)| has_field(t, name))
-                .count()
-        };
-        // MPNS.md sections 3.2 and 3.3.
-        assert_eq!(count(TemplateArg::Standard), 6);
-        assert_eq!(count(TemplateArg::Flip), 10);
-        assert_eq!(count(TemplateArg::Iconic), 8);
-        assert_eq!(count(TemplateArg::Cycle), 12);
+        assert_eq!(templates_with(FieldName::Count), "every template");
+        assert_eq!(templates_with(FieldName::BackTitle), "standard, flip");
     }
 }
