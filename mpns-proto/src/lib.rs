@@ -13,6 +13,9 @@
 //! | [`options`] | [`Options`]: delivery interval, [`MessageId`], callback URI, [`TargetOs`], [`Limits`] |
 //! | [`request`] | [`Request`]: headers for structured clients, or HTTP/1.1 bytes |
 //! | [`response`] | [`Response`] (status headers read leniently), [`classify`] into an [`Outcome`], [`RetryPolicy`] |
+//! | [`http`] | [`ResponseReader`]: incremental HTTP/1.1 response reader for byte streams (httparse); [`parse_response`] in one call |
+//! | [`sender`] | [`Sender`]: the state machine: queue, per-channel order, retries, quota, expiry, events |
+//! | [`time`] | [`Instant`] and [`Duration`]: time as a value, from the caller's clock |
 //! | [`error`] | [`EncodeError`]: what was wrong, naming the field |
 //!
 //! # Example
@@ -66,24 +69,33 @@
 )]
 
 pub mod error;
+pub mod http;
 pub mod notification;
 pub mod options;
 mod payload;
 pub mod request;
 pub mod response;
+pub mod sender;
 #[cfg(feature = "serde")]
 mod serde_impl;
+pub mod time;
 pub mod uri;
 
 pub use error::{BufferTooSmall, EncodeError, FieldProblem};
+pub use http::{
+    BodyFraming, ChunkProblem, Connection, HttpVersion, MalformedReason, Parsed, Progress,
+    ReadError, ReadResponse, ReaderLimits, ResponseReader, parse_response,
+};
 pub use notification::{
     CycleTile, Field, FieldName, FlipTile, IconicTile, Notification, Raw, Sound, StandardTile,
     Tile, TileTemplate, Toast,
 };
 pub use options::{Delivery, Limits, MessageId, MessageIdError, Options, TargetOs, UnknownName};
-pub use request::{Request, encode_request};
+pub use request::{Request, RequestKind, encode_request};
 pub use response::{
-    Backoff, DeviceStatus, HeaderValue, MessageIdEcho, NotificationStatus, Outcome, RejectReason,
-    Response, RetryPolicy, RetryReason, Scope, SubscriptionStatus, classify,
+    Backoff, DeviceStatus, HeaderValue, Jitter, MessageIdEcho, NotificationStatus, Outcome,
+    RejectReason, Response, RetryPolicy, RetryReason, Scope, SubscriptionStatus, classify,
 };
+pub use sender::{Event, Finished, Sender, SenderConfig, Ticket, Transmit};
+pub use time::{Duration, Instant};
 pub use uri::{ChannelUri, RequestTarget, Scheme, Uri, UriError};

@@ -41,13 +41,56 @@ pub const METHOD: &str = "POST";
 /// `text/xml` for every kind: raw too, as in Microsoft's samples.
 const CONTENT_TYPE: &str = "text/xml";
 
+/// What a request is, which decides its target header and path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum RequestKind {
+    /// A toast: `X-WindowsPhone-Target: toast`.
+    Toast,
+    /// A tile: `X-WindowsPhone-Target: token` (not `tile`: two peers shipped that bug).
+    Tile,
+    /// A raw notification: no `X-WindowsPhone-Target`.
+    Raw,
+    /// A callback registration: `POST {channel}/callback`, no notification headers.
+    CallbackRegistration,
+}
+
+impl RequestKind {
+    /// The kind of a notification.
+    pub const fn of(notification: &Notification<'_>) -> Self {
+        match notification {
+            Notification::Toast(_) => RequestKind::Toast,
+            Notification::Tile(_) => RequestKind::Tile,
+            Notification::Raw(_) => RequestKind::Raw,
+        }
+    }
+
+    /// The `X-WindowsPhone-Target` value, if the kind sends one.
+    pub const fn windows_phone_target(self) -> Option<&'static str> {
+        match self {
+            RequestKind::Toast => Some("toast"),
+            RequestKind::Tile => Some("token"),
+            RequestKind::Raw | RequestKind::CallbackRegistration => None,
+        }
+    }
+
+    const fn path_suffix(self) -> &'static str {
+        match self {
+            RequestKind::CallbackRegistration => "/callback",
+            _ => "",
+        }
+    }
+}
+
 /// What the request carries.
 #[derive(Clone, Copy, Debug)]
 enum Body<'a> {
     /// A toast or tile, encoded on write; or a raw body, copied.
     Notification(&'a Notification<'a>, crate::options::TargetOs),
-    /// The opaque body of a callback registration.
-    Callback(&'a [u8]),
+    /// Bytes sent as they are: a callback registration's body, or a stored request's.
+    Bytes(&'a [u8]),
 }
 
 /// A validated MPNS request, ready to be written as headers and body or as
@@ -58,8 +101,8 @@ pub struct Request<'a> {
     channel: ChannelUri<'a>,
     target: RequestTarget<'a>,
     body: Body<'a>,
-    windows_phone_target: Option<&'static str>,
-    notification_class: Option<&'static str>,
+    kind: RequestKind,
+    notification_class: Option<u8>,
     message_id: Option<[u8; MESSAGE_ID_TEXT_LEN]>,
     callback_uri: Option<&'a str>,
     body_len: usize,
@@ -98,20 +141,39 @@ impl Digits {
     }
 }
 
-/// The notification class header value: base 1 (tile), 2 (toast), 3 (raw),
-/// plus 10 or 20 for a later delivery; 4 for VoIP.
-fn notification_class(n: &Notification<'_>, options: &Options<'_>) -> &'static str {
-    const CLASSES: [&str; 24] = [
-        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
-        "17", "18", "19", "20", "21", "22", "23",
-    ];
+/// The notification class: base 1 (tile), 2 (toast), 3 (raw), plus 10 or 20
+/// for a later delivery; 4 for VoIP.
+fn notification_class(n: &Notification<'_>, options: &Options<'_>) -> u8 {
     let base = match n {
         Notification::Tile(_) => 1,
         Notification::Toast(_) => 2,
-        Notification::Raw(raw) if raw.voip => return CLASSES[4],
+        Notification::Raw(raw) if raw.voip => return 4,
         Notification::Raw(_) => 3,
     };
-    CLASSES[usize::from(base + options.delivery.class_offset())]
+    base + options.delivery.class_offset()
+}
+
+/// The header text of a notification class (`"?"` for one MPNS does not define).
+const fn class_text(class: u8) -> &'static str {
+    match class {
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        4 => "4",
+        11 => "11",
+        12 => "12",
+        13 => "13",
+        21 => "21",
+        22 => "22",
+        23 => "23",
+        _ => "?",
+    }
+}
+
+/// Whether MPNS defines this notification class.
+#[cfg(feature = "serde")]
+pub(crate) const fn is_valid_class(class: u8) -> bool {
+    !matches!(class_text(class).as_bytes(), b"?")
 }
 
 fn check_callback_uri<'a>(channel: &ChannelUri<'a>, uri: &'a str) -> Result<&'a str, EncodeError> {
@@ -146,18 +208,12 @@ impl<'a> Request<'a> {
             Some(uri) => Some(check_callback_uri(&channel, uri)?),
             None => None,
         };
-        let windows_phone_target = match notification {
-            Notification::Toast(_) => Some("toast"),
-            // "token", not "tile": two peers shipped that bug.
-            Notification::Tile(_) => Some("token"),
-            Notification::Raw(_) => None,
-        };
         Self::finish(
             Request {
                 channel,
                 target: channel.request_target(),
                 body: Body::Notification(notification, options.target_os),
-                windows_phone_target,
+                kind: RequestKind::of(notification),
                 notification_class: Some(notification_class(notification, options)),
                 message_id: options.message_id.map(|id| id.to_text()),
                 callback_uri,
@@ -183,9 +239,11 @@ impl<'a> Request<'a> {
         Self::finish(
             Request {
                 channel,
-                target: channel.request_target().with_suffix("/callback"),
-                body: Body::Callback(body),
-                windows_phone_target: None,
+                target: channel
+                    .request_target()
+                    .with_suffix(RequestKind::CallbackRegistration.path_suffix()),
+                body: Body::Bytes(body),
+                kind: RequestKind::CallbackRegistration,
                 notification_class: None,
                 message_id: None,
                 callback_uri: Some(callback_uri),
@@ -205,10 +263,7 @@ impl<'a> Request<'a> {
                 limit: body_limit,
             });
         }
-        self.headers_len = self
-            .header_lines()
-            .map(|(name, value)| name.len() + value.len() + 4)
-            .sum();
+        self.headers_len = self.measure_headers();
         if self.headers_len > limits.headers {
             return Err(EncodeError::HeadersTooLarge {
                 len: self.headers_len,
@@ -216,6 +271,61 @@ impl<'a> Request<'a> {
             });
         }
         Ok(self)
+    }
+
+    /// Rebuilds a request from parts validated earlier (a queued request in
+    /// the sender): nothing is checked again.
+    pub(crate) fn from_validated(
+        channel: ChannelUri<'a>,
+        kind: RequestKind,
+        notification_class: Option<u8>,
+        message_id: Option<crate::options::MessageId>,
+        callback_uri: Option<&'a str>,
+        body: &'a [u8],
+    ) -> Self {
+        let mut request = Request {
+            channel,
+            target: channel.request_target().with_suffix(kind.path_suffix()),
+            body: Body::Bytes(body),
+            kind,
+            notification_class,
+            message_id: message_id.map(|id| id.to_text()),
+            callback_uri,
+            body_len: body.len(),
+            content_length: Digits::new(body.len()),
+            headers_len: 0,
+        };
+        request.headers_len = request.measure_headers();
+        request
+    }
+
+    /// What the request is.
+    pub const fn kind(&self) -> RequestKind {
+        self.kind
+    }
+
+    /// The `X-NotificationClass` value, absent for callback registrations.
+    pub const fn notification_class(&self) -> Option<u8> {
+        self.notification_class
+    }
+
+    /// The `X-MessageID` sent, if any.
+    pub fn message_id(&self) -> Option<crate::options::MessageId> {
+        self.message_id
+            .as_ref()
+            .and_then(|t| core::str::from_utf8(t).ok())
+            .and_then(|t| crate::options::MessageId::parse(t).ok())
+    }
+
+    /// The `X-CallbackURI` sent, if any.
+    pub const fn callback_uri(&self) -> Option<&'a str> {
+        self.callback_uri
+    }
+
+    fn measure_headers(&self) -> usize {
+        self.header_lines()
+            .map(|(name, value)| name.len() + value.len() + 4)
+            .sum()
     }
 
     /// The channel the request goes to.
@@ -243,9 +353,11 @@ impl<'a> Request<'a> {
         [
             Some((header::HOST, self.channel.host_header())),
             Some((header::CONTENT_TYPE, CONTENT_TYPE)),
-            self.windows_phone_target.map(|v| (header::TARGET, v)),
+            self.kind
+                .windows_phone_target()
+                .map(|v| (header::TARGET, v)),
             self.notification_class
-                .map(|v| (header::NOTIFICATION_CLASS, v)),
+                .map(|c| (header::NOTIFICATION_CLASS, class_text(c))),
             message_id.map(|v| (header::MESSAGE_ID, v)),
             self.callback_uri.map(|v| (header::CALLBACK_URI, v)),
             Some((header::CONTENT_LENGTH, self.content_length.as_str())),
@@ -280,7 +392,7 @@ impl<'a> Request<'a> {
             Body::Notification(n, os) => {
                 let _ = payload::emit(n, os, w);
             }
-            Body::Callback(bytes) => w.put(bytes),
+            Body::Bytes(bytes) => w.put(bytes),
         }
     }
 

@@ -7,6 +7,7 @@
 use core::fmt;
 
 use crate::options::MessageId;
+use crate::time::Duration;
 
 /// `X-NotificationStatus`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -419,46 +420,100 @@ pub fn classify(r: &Response) -> Outcome {
     }
 }
 
-/// Retry timing (MPNS.md section 6), all durations in milliseconds.
+/// Retry timing (MPNS.md section 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RetryPolicy {
     /// First exponential delay (1 min).
-    pub base_ms: u64,
+    pub base: Duration,
     /// Largest exponential delay (60 min).
-    pub cap_ms: u64,
-    /// Pause of a channel after 406 or 412, and the least time between two
-    /// attempts to such a channel (60 min).
-    pub channel_pause_ms: u64,
-    /// Jitter, in percent either way, applied to every delay (20).
+    pub cap: Duration,
+    /// Pause of a channel after 406 or 412, and so the least time between
+    /// two attempts to such a channel (60 min).
+    pub channel_pause: Duration,
+    /// Jitter in percent either way (20): spreads retries so that paused
+    /// channels and hosts do not all come back at once.
     pub jitter_percent: u8,
+}
+
+/// Where in the jitter range a delay falls: from -1000 (shortest) to 1000
+/// (longest) per mille. The core has no randomness; the sender draws it from
+/// the caller's seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Jitter(i16);
+
+impl Jitter {
+    /// No jitter: the policy's delay exactly.
+    pub const NONE: Jitter = Jitter(0);
+
+    /// A position in the range, clamped to -1000..=1000.
+    pub const fn per_mille(value: i16) -> Self {
+        Jitter(if value < -1000 {
+            -1000
+        } else if value > 1000 {
+            1000
+        } else {
+            value
+        })
+    }
 }
 
 impl RetryPolicy {
     /// The policy of MPNS.md section 6.
     pub const DEFAULT: RetryPolicy = RetryPolicy {
-        base_ms: 60_000,
-        cap_ms: 3_600_000,
-        channel_pause_ms: 3_600_000,
+        base: Duration::from_mins(1),
+        cap: Duration::from_mins(60),
+        channel_pause: Duration::from_mins(60),
         jitter_percent: 20,
     };
 
-    /// The delay before the next attempt, without jitter. `failures` counts
-    /// consecutive failures of this kind, the current one included (1 for the first).
-    pub fn delay_ms(&self, backoff: Backoff, failures: u32, retry_after_s: Option<u32>) -> u64 {
-        let policy = match backoff {
+    /// The delay before the next attempt. `failures` counts consecutive
+    /// failures of this kind, the current one included (1 for the first).
+    ///
+    /// Jitter may shorten an exponential delay but never a channel pause
+    /// (MPNS may block a sender that tries an inactive device more than once an
+    /// hour), and a longer `Retry-After` always wins.
+    pub fn delay(
+        &self,
+        backoff: Backoff,
+        failures: u32,
+        retry_after_s: Option<u32>,
+        jitter: Jitter,
+    ) -> Duration {
+        let (policy, jitter) = match backoff {
             Backoff::Exponential => {
                 let doublings = failures.saturating_sub(1).min(63);
-                self.base_ms
+                let d = self
+                    .base
+                    .as_millis()
                     .saturating_mul(1u64 << doublings)
-                    .min(self.cap_ms)
+                    .min(self.cap.as_millis());
+                (d, i64::from(jitter.0))
             }
-            Backoff::ChannelPause => self.channel_pause_ms,
+            Backoff::ChannelPause => (self.channel_pause.as_millis(), i64::from(jitter.0).abs()),
         };
+        // policy × (1 + jitter/1000 × percent/100), in integers.
+        let spread =
+            i128::from(policy) * i128::from(jitter) * i128::from(self.jitter_percent) / 100_000;
+        let jittered = u64::try_from((i128::from(policy) + spread).max(0)).unwrap_or(u64::MAX);
         let asked = retry_after_s.map_or(0, |s| u64::from(s).saturating_mul(1000));
-        policy.max(asked)
+        Duration::from_millis(jittered.max(asked))
+    }
+
+    /// The delay before a first retry after `outcome`, without jitter; `None`
+    /// when the outcome is final.
+    pub fn first_retry_delay(&self, outcome: &Outcome) -> Option<Duration> {
+        match *outcome {
+            Outcome::Retry {
+                backoff,
+                retry_after_s,
+                ..
+            } => Some(self.delay(backoff, 1, retry_after_s, Jitter::NONE)),
+            _ => None,
+        }
     }
 }
 

@@ -213,7 +213,9 @@ fn spec() -> impl Strategy<Value = Spec> {
             param,
             sound,
         });
-    let tile = (proptest::option::of(xml_text()), 0usize..4).prop_flat_map(|(id, template)| {
+    // A tile Id names a page: never empty.
+    let id = xml_text().prop_filter("non-empty", |s| !s.is_empty());
+    let tile = (proptest::option::of(id), 0usize..4).prop_flat_map(|(id, template)| {
         let names = [STANDARD, FLIP, ICONIC, CYCLE][template];
         let fields: Vec<_> = names
             .iter()
@@ -431,6 +433,9 @@ proptest! {
                     prop_assert_eq!(first.map(|(o, c)| (o, c as u32)), Some((offset, code_point)));
                 }
                 Err(EncodeError::BodyTooLarge { .. }) => {}
+                Err(EncodeError::Field { field: mpns_proto::FieldName::Id, problem: FieldProblem::Empty }) => {
+                    prop_assert!(id.is_empty());
+                }
                 Err(e) => return Err(TestCaseError::fail(format!("unexpected refusal: {e}"))),
             }
         }

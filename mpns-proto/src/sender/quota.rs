@@ -1,0 +1,141 @@
+//! The rolling quota of unauthenticated channels: at most N sends in any
+//! window (500 per 24 h by default, MPNS.md section 7).
+//!
+//! Sends are counted in 24 buckets of window/24 each, plus the bucket being
+//! filled. Before a send, every bucket that overlaps the last window is
+//! counted, the oldest in full: the count can only over-estimate, so no
+//! window of the configured length ever holds more than the quota. The price
+//! is that a send may wait up to one bucket (1 h by default) longer than a
+//! timestamp-per-send log would make it, in 52 bytes per channel instead of 4 KB.
+
+use crate::time::{Duration, Instant};
+
+/// Buckets per window; one more is kept for the window's partial oldest edge.
+const BUCKETS_PER_WINDOW: u64 = 24;
+const RING: usize = BUCKETS_PER_WINDOW as usize + 1;
+
+/// Send counts of one channel over the last window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct QuotaWindow {
+    /// Index of the newest bucket written (time / bucket length).
+    newest: u64,
+    /// Counts by bucket index modulo the ring size.
+    counts: [u16; RING],
+}
+
+fn bucket_len(window: Duration) -> u64 {
+    (window.as_millis() / BUCKETS_PER_WINDOW).max(1)
+}
+
+impl QuotaWindow {
+    fn bucket(now: Instant, window: Duration) -> u64 {
+        now.as_millis() / bucket_len(window)
+    }
+
+    /// Sends counted in the window that ends at `now`.
+    pub(crate) fn count(&self, now: Instant, window: Duration) -> u32 {
+        let current = Self::bucket(now, window);
+        let oldest = current.saturating_sub(BUCKETS_PER_WINDOW);
+        (oldest..=current.min(self.newest))
+            .filter(|b| *b + RING as u64 > self.newest)
+            .map(|b| u32::from(self.counts[(b % RING as u64) as usize]))
+            .sum()
+    }
+
+    /// Counts one send at `now`.
+    pub(crate) fn record(&mut self, now: Instant, window: Duration) {
+        let current = Self::bucket(now, window);
+        if current > self.newest {
+            // Clear the buckets that the ring reuses between the newest and now.
+            let stale = (current - self.newest).min(RING as u64);
+            for b in current + 1 - stale..=current {
+                self.counts[(b % RING as u64) as usize] = 0;
+            }
+            self.newest = current;
+        }
+        // A clock that went backwards counts in the newest bucket.
+        let slot = &mut self.counts[(current.min(self.newest) % RING as u64) as usize];
+        *slot = slot.saturating_add(1);
+    }
+
+    /// When the next send is allowed, if `limit` sends are already counted at `now`.
+    pub(crate) fn next_free(&self, now: Instant, window: Duration, limit: u32) -> Option<Instant> {
+        if self.count(now, window) < limit {
+            return None;
+        }
+        // Drop buckets from the oldest until the count falls under the limit.
+        let len = bucket_len(window);
+        let current = Self::bucket(now, window);
+        let oldest = current.saturating_sub(BUCKETS_PER_WINDOW);
+        let mut remaining = self.count(now, window);
+        for b in oldest..=current {
+            if b + (RING as u64) <= self.newest || b > self.newest {
+                continue;
+            }
+            remaining -= u32::from(self.counts[(b % RING as u64) as usize]);
+            if remaining < limit {
+                // Bucket b leaves the window when bucket b + 25 begins.
+                return Some(Instant::from_millis((b + RING as u64).saturating_mul(len)));
+            }
+        }
+        Some(Instant::from_millis(
+            (current + RING as u64).saturating_mul(len),
+        ))
+    }
+
+    /// Whether nothing is counted any more at `now` (the channel can be forgotten).
+    pub(crate) fn is_empty(&self, now: Instant, window: Duration) -> bool {
+        self.count(now, window) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Duration = Duration::from_hours(24);
+    const HOUR: u64 = 3_600_000;
+
+    #[test]
+    fn counts_over_the_last_window_and_forgets_after_it() {
+        let mut q = QuotaWindow::default();
+        for i in 0..10 {
+            q.record(Instant::from_millis(i * HOUR), DAY);
+        }
+        assert_eq!(q.count(Instant::from_millis(10 * HOUR), DAY), 10);
+        // 24 h after the first send, its bucket still overlaps the window.
+        assert_eq!(q.count(Instant::from_millis(24 * HOUR), DAY), 10);
+        // 25 h after, it is gone; the others follow one per hour.
+        assert_eq!(q.count(Instant::from_millis(25 * HOUR), DAY), 9);
+        assert_eq!(q.count(Instant::from_millis(34 * HOUR), DAY), 0);
+        assert!(q.is_empty(Instant::from_millis(34 * HOUR), DAY));
+    }
+
+    #[test]
+    fn next_free_is_when_enough_old_buckets_leave() {
+        let mut q = QuotaWindow::default();
+        for _ in 0..3 {
+            q.record(Instant::from_millis(HOUR / 2), DAY);
+        }
+        q.record(Instant::from_millis(5 * HOUR), DAY);
+        let now = Instant::from_millis(6 * HOUR);
+        assert_eq!(q.next_free(now, DAY, 5), None);
+        assert_eq!(
+            q.next_free(now, DAY, 4),
+            Some(Instant::from_millis(25 * HOUR))
+        );
+        assert_eq!(
+            q.next_free(now, DAY, 1),
+            Some(Instant::from_millis(30 * HOUR))
+        );
+    }
+
+    #[test]
+    fn a_long_gap_clears_the_ring() {
+        let mut q = QuotaWindow::default();
+        q.record(Instant::from_millis(0), DAY);
+        q.record(Instant::from_millis(1000 * HOUR), DAY);
+        assert_eq!(q.count(Instant::from_millis(1000 * HOUR), DAY), 1);
+    }
+}
