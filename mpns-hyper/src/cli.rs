@@ -24,8 +24,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mpns_proto::{EncodeError, FieldName, UriError};
 
+pub mod decode;
 pub mod encode;
 
+pub use decode::DecodeArgs;
 pub use encode::EncodeArgs;
 
 /// Exit code of a refused notification, URI or option (clap uses the same for usage errors).
@@ -51,6 +53,12 @@ pub enum Command {
     /// Nothing is sent. On a refusal nothing is written to stdout, the reason
     /// (naming the field) goes to stderr and the exit code is 2.
     Encode(EncodeArgs),
+    /// Read raw HTTP response bytes on stdin and print what they mean as one
+    /// JSON object: status, the three MPNS status headers, message id, and
+    /// the outcome under this project's policy (retry delay and scope included).
+    ///
+    /// Malformed or incomplete input: an error on stderr and exit code 2.
+    Decode(DecodeArgs),
 }
 
 /// Why a command failed.
@@ -95,13 +103,17 @@ pub enum CliError {
     },
     /// Writing the output failed.
     Write(io::Error),
+    /// Reading stdin failed.
+    Stdin(io::Error),
+    /// The response bytes are malformed or incomplete.
+    Response(mpns_proto::ReadError),
 }
 
 impl CliError {
     /// The process exit code for this error: [`EXIT_IO`] or [`EXIT_REFUSED`].
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Read { .. } | CliError::Write(_) => EXIT_IO,
+            CliError::Read { .. } | CliError::Write(_) | CliError::Stdin(_) => EXIT_IO,
             _ => EXIT_REFUSED,
         }
     }
@@ -134,6 +146,8 @@ impl fmt::Display for CliError {
             }
             CliError::Read { path, error } => write!(f, "{}: {error}", path.display()),
             CliError::Write(e) => write!(f, "writing stdout: {e}"),
+            CliError::Stdin(e) => write!(f, "reading stdin: {e}"),
+            CliError::Response(e) => write!(f, "not a complete HTTP response: {e}"),
         }
     }
 }
@@ -143,7 +157,10 @@ impl std::error::Error for CliError {
         match self {
             CliError::Channel(e) => Some(e),
             CliError::Encode(e) => Some(e),
-            CliError::Read { error, .. } | CliError::Write(error) => Some(error),
+            CliError::Read { error, .. } | CliError::Write(error) | CliError::Stdin(error) => {
+                Some(error)
+            }
+            CliError::Response(e) => Some(e),
             _ => None,
         }
     }
@@ -198,6 +215,10 @@ pub fn execute(cli: &Cli) -> Result<(), CliError> {
         Command::Encode(args) => {
             let bytes = args.encode()?;
             write_stdout(&bytes)
+        }
+        Command::Decode(args) => {
+            let line = args.run()?;
+            write_stdout(format!("{line}\n").as_bytes())
         }
     }
 }

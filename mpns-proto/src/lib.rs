@@ -93,8 +93,8 @@ pub use notification::{
 pub use options::{Delivery, Limits, MessageId, MessageIdError, Options, TargetOs, UnknownName};
 pub use request::{Request, RequestKind, encode_request};
 pub use response::{
-    Backoff, DeviceStatus, HeaderValue, Jitter, MessageIdEcho, NotificationStatus, Outcome,
-    RejectReason, Response, RetryPolicy, RetryReason, Scope, SubscriptionStatus, classify,
+    AnomalyReason, Backoff, DeviceStatus, HeaderValue, Jitter, MessageIdEcho, NotificationStatus,
+    Outcome, RejectReason, Response, RetryPolicy, RetryReason, Scope, SubscriptionStatus, classify,
 };
 pub use sender::{Event, Finished, Sender, SenderConfig, Ticket, Transmit};
 pub use time::{Duration, Instant};

@@ -1,0 +1,66 @@
+//! `mpns decode`: what an MPNS response means, as one JSON object.
+//!
+//! The raw HTTP/1.1 response bytes are read from stdin to its end, parsed by
+//! the core's [`parse_response`] and classified by [`classify`]; this module
+//! only prints the result.
+
+use std::io::Read;
+
+use clap::Args;
+use mpns_proto::{
+    HeaderValue, Outcome, Parsed, ReadResponse, ReaderLimits, RetryPolicy, classify, parse_response,
+};
+use serde_json::{Value, json};
+
+use super::CliError;
+
+/// `mpns decode`: reads raw HTTP response bytes on stdin.
+#[derive(Debug, Clone, Args)]
+pub struct DecodeArgs {}
+
+impl DecodeArgs {
+    /// Reads stdin to its end and returns the JSON line to print.
+    pub fn run(&self) -> Result<String, CliError> {
+        let mut input = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .map_err(CliError::Stdin)?;
+        decode(&input)
+    }
+}
+
+/// The JSON of the first response in `bytes`, which hold everything the server sent.
+pub fn decode(bytes: &[u8]) -> Result<String, CliError> {
+    match parse_response::<64>(bytes, ReaderLimits::DEFAULT, true).map_err(CliError::Response)? {
+        Parsed::Complete { response, .. } => Ok(to_json(&response).to_string()),
+        // Unreachable with `at_eof`: an unfinished response is an error then.
+        Parsed::Partial => Err(CliError::Response(mpns_proto::ReadError::Incomplete)),
+    }
+}
+
+fn known<T: serde::Serialize + Copy>(v: HeaderValue<T>) -> Value {
+    v.known().map_or(Value::Null, |v| json!(v))
+}
+
+/// The fields of `mpns decode` (and `mpns send`) for a parsed response.
+pub fn to_json(read: &ReadResponse) -> Value {
+    let r = &read.response;
+    let outcome = classify(r);
+    let (reason, scope) = match outcome {
+        Outcome::Retry { reason, scope, .. } => (json!(reason), json!(scope)),
+        Outcome::Rejected { reason, .. } => (json!(reason), Value::Null),
+        Outcome::Anomaly { reason, .. } => (json!(reason), Value::Null),
+        _ => (Value::Null, Value::Null),
+    };
+    json!({
+        "status": r.status,
+        "notification_status": known(r.notification),
+        "subscription_status": known(r.subscription),
+        "device_status": known(r.device),
+        "message_id": r.message_id.map(|id| id.to_string()),
+        "outcome": outcome.name(),
+        "reason": reason,
+        "retry_after_s": RetryPolicy::DEFAULT.first_retry_delay(&outcome).map(|d| d.as_secs()),
+        "scope": scope,
+    })
+}
