@@ -1,8 +1,19 @@
 //! MPNS over hyper on servers, and the `mpns` command-line tool.
 //!
-//! Today this crate holds the `mpns` binary's `encode` command ([`cli`]); the
-//! pooled hyper client, mutual TLS and the emulator follow.
+//! | module | what |
+//! |---|---|
+//! | [`client`] | pooled keep-alive hyper client, mutual TLS with rustls (`ring`), one-shot [`client::Client::send`] |
+//! | [`driver`] | runs the core's [`mpns_proto::Sender`] over the client: submit from any task, events as a stream |
+//! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
+//! | [`pki`] | certificates made at run time (rcgen) for the emulator, the demo and tests |
+//! | [`cli`] | the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
+//!
+//! Every MPNS decision stays in `mpns-proto`: this crate moves bytes, time and TLS.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod client;
+pub mod driver;
+pub mod emulator;
+pub mod pki;

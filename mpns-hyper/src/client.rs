@@ -1,0 +1,330 @@
+//! A pooled hyper client for MPNS: HTTP/1.1 keep-alive, plain and TLS
+//! connections reused across notifications, mutual TLS for authenticated
+//! (https) channels with rustls and its `ring` provider.
+//!
+//! The client only moves bytes: the request comes from
+//! [`mpns_proto::Request`], and the answer goes back as a
+//! [`mpns_proto::Response`] for the core to classify.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use mpns_proto::sender::TransportError;
+use mpns_proto::{Notification, Options, Outcome, Request, Response, classify};
+use rustls::RootCertStore;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A TLS client certificate chain and its private key, for authenticated channels.
+///
+/// `Debug` and logs never show the key.
+#[derive(Clone)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<PrivateKeyDer<'static>>,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("certificates", &self.chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Identity {
+    /// Loads a PEM certificate chain (leaf first) and a PEM private key
+    /// (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, ClientError> {
+        let chain = CertificateDer::pem_slice_iter(chain_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::Pem(format!("certificate chain: {e}")))?;
+        if chain.is_empty() {
+            return Err(ClientError::Pem("certificate chain: no certificate found".into()));
+        }
+        // The PEM error may quote the input: say only where it failed.
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|_| ClientError::Pem("private key: no usable PEM private key found".into()))?;
+        Ok(Identity {
+            chain,
+            key: Arc::new(key),
+        })
+    }
+
+    /// Loads the chain and key from PEM files.
+    pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, ClientError> {
+        let read = |p: &Path| std::fs::read(p).map_err(|e| ClientError::Io(format!("{}: {e}", p.display())));
+        Self::from_pem(&read(chain)?, &read(key)?)
+    }
+}
+
+/// Settings of a [`Client`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Time allowed for one request, connect included (15 s, as Microsoft recommended).
+    pub timeout: Duration,
+    /// Largest response body read (MPNS sends none); a longer one is cut and
+    /// its connection not reused (64 KiB).
+    pub max_response_body: usize,
+    /// Trust the public roots of webpki-roots (true). Verification is never off.
+    pub webpki_roots: bool,
+    /// More trusted CA certificates, PEM (the emulator's CA, a corporate proxy's).
+    pub extra_roots_pem: Vec<Vec<u8>>,
+    /// The client certificate for authenticated (https) channels.
+    pub identity: Option<Identity>,
+    /// Idle keep-alive connections kept per host (`usize::MAX`: no limit).
+    pub max_idle_per_host: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            timeout: Duration::from_secs(15),
+            max_response_body: 64 * 1024,
+            webpki_roots: true,
+            extra_roots_pem: Vec::new(),
+            identity: None,
+            max_idle_per_host: usize::MAX,
+        }
+    }
+}
+
+/// Why a [`Client`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// A PEM input is not usable.
+    Pem(String),
+    /// A file could not be read.
+    Io(String),
+    /// rustls refused the configuration (for example a key that does not match the certificate).
+    Tls(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Pem(e) => write!(f, "PEM: {e}"),
+            ClientError::Io(e) => write!(f, "reading {e}"),
+            ClientError::Tls(e) => write!(f, "TLS configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// The pooled MPNS client. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+    max_response_body: usize,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A one-shot send's result: the response and what it means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The MPNS status headers as read.
+    pub response: Response,
+    /// The core's classification of it.
+    pub outcome: Outcome,
+}
+
+/// Why a one-shot send got no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The channel URI was refused.
+    Channel(mpns_proto::UriError),
+    /// The notification was refused before any I/O.
+    Encode(mpns_proto::EncodeError),
+    /// The request failed on the way: connect refused, reset, timeout, TLS.
+    Transport(TransportError, String),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Channel(e) => write!(f, "channel URI: {e}"),
+            SendError::Encode(e) => write!(f, "{e}"),
+            SendError::Transport(kind, detail) => write!(f, "transport ({kind:?}): {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl Client {
+    /// Builds a client. Fails only for an unusable certificate or key.
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        let mut roots = RootCertStore::empty();
+        if config.webpki_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for pem in &config.extra_roots_pem {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| ClientError::Pem(format!("CA certificate: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| ClientError::Tls(format!("CA certificate: {e}")))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Tls(e.to_string()))?
+            .with_root_certificates(roots);
+        let tls = match &config.identity {
+            Some(id) => builder
+                .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+                .map_err(|e| ClientError::Tls(e.to_string()))?,
+            None => builder.with_no_client_auth(),
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let inner = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(config.max_idle_per_host)
+            .build(connector);
+        Ok(Client {
+            inner,
+            timeout: config.timeout,
+            max_response_body: config.max_response_body,
+        })
+    }
+
+    /// Sends one prepared request and reads the MPNS status headers.
+    pub async fn send_request(&self, request: &Request<'_>) -> Result<Response, (TransportError, String)> {
+        self.send_hyper(to_hyper(request)).await
+    }
+
+    /// Sends a request built by [`to_hyper`].
+    pub async fn send_hyper(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<Response, (TransportError, String)> {
+        let exchange = async {
+            let response = self.inner.request(request).await.map_err(|e| transport_error(&e))?;
+            let (parts, body) = response.into_parts();
+            // MPNS answers with no body; read what comes, bounded, so the
+            // connection can be reused.
+            let _ = Limited::new(body, self.max_response_body).collect().await;
+            Ok(Response::from_parts(parts.status.as_u16(), |name| {
+                parts.headers.get(name).map(|v| v.as_bytes())
+            }))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err((
+                TransportError::Timeout,
+                format!("no response within {:?}", self.timeout),
+            )),
+        }
+    }
+
+    /// Validates, sends and classifies one notification: the one-shot path.
+    pub async fn send(
+        &self,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Sent, SendError> {
+        let channel = mpns_proto::ChannelUri::parse(channel).map_err(SendError::Channel)?;
+        let request =
+            Request::notification(channel, notification, options).map_err(SendError::Encode)?;
+        let response = self
+            .send_request(&request)
+            .await
+            .map_err(|(kind, detail)| SendError::Transport(kind, detail))?;
+        Ok(Sent {
+            response,
+            outcome: classify(&response),
+        })
+    }
+}
+
+/// The hyper request of an MPNS request: `POST` to the channel (with
+/// `/callback` for registrations), the core's headers, and the body.
+pub fn to_hyper(request: &Request<'_>) -> hyper::Request<Full<Bytes>> {
+    let channel = request.channel();
+    let uri = format!(
+        "{}://{}{}",
+        channel.uri().scheme().as_str(),
+        channel.host_header(),
+        request.target()
+    );
+    let mut body = vec![0u8; request.body_len()];
+    // Cannot fail: the buffer has the exact length.
+    let _ = request.write_body(&mut body);
+    let mut builder = hyper::Request::post(uri);
+    for (name, value) in request.headers() {
+        builder = builder.header(name, value);
+    }
+    // The core validated the URI and every header value: building cannot fail.
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| hyper::Request::new(Full::new(Bytes::new())))
+}
+
+/// Maps a hyper client error to the core's transport failure kinds.
+fn transport_error(e: &hyper_util::client::legacy::Error) -> (TransportError, String) {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut kind = if e.is_connect() {
+        TransportError::Other
+    } else {
+        TransportError::Reset
+    };
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            kind = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => TransportError::Refused,
+                std::io::ErrorKind::TimedOut => TransportError::Timeout,
+                std::io::ErrorKind::InvalidData if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
+                    TransportError::Tls
+                }
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof => TransportError::Reset,
+                _ => kind,
+            };
+        }
+        if s.is::<rustls::Error>() {
+            kind = TransportError::Tls;
+        }
+        source = s.source();
+    }
+    (kind, error_chain(e))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

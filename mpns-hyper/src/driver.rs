@@ -1,0 +1,285 @@
+//! Runs the core's [`Sender`] over the pooled [`Client`]: submit from any
+//! task, read events as a stream, with a cap on concurrent requests and
+//! timers from tokio.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mpns_hyper::client::{Client, ClientConfig};
+//! use mpns_hyper::driver::{Driver, DriverConfig};
+//! use mpns_proto::sender::Event;
+//! use mpns_proto::{Notification, Options, Toast};
+//!
+//! let client = Client::new(ClientConfig::default())?;
+//! let (handle, mut events) = Driver::<256, 256>::start(client, DriverConfig::default());
+//! let toast = Notification::Toast(Toast { text1: Some("Hello"), ..Toast::default() });
+//! handle.submit_wait("http://127.0.0.1:47001/throttledthirdparty/01.00/A", &toast, &Options::default()).await?;
+//! drop(handle); // the stream ends once every notification has finished
+//! while let Some(event) = events.recv().await {
+//!     if let Event::Finished { ticket, result, .. } = event {
+//!         println!("{ticket:?}: {}", result.name());
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Every decision (order, retries, pauses, quota, expiry) is the core's: this
+//! module only carries requests out and responses and time in.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mpns_proto::sender::{Event, SubmitError, TicketError};
+use mpns_proto::{ChannelUri, Instant, Notification, Options, Sender, SenderConfig, Ticket};
+use tokio::sync::{Notify, Semaphore, mpsc};
+
+use crate::client::{Client, to_hyper};
+
+/// Settings of a [`Driver`].
+#[derive(Clone, Copy, Debug)]
+pub struct DriverConfig {
+    /// The core's policy settings.
+    pub sender: SenderConfig,
+    /// Most requests in flight at once, over all channels (64).
+    pub max_in_flight: usize,
+    /// Arena bytes per pending notification: channel URI, callback URI and
+    /// body (4,200 fits any toast or tile within MPNS's limits).
+    pub slot_size: usize,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            sender: SenderConfig::default(),
+            max_in_flight: 64,
+            slot_size: 4200,
+        }
+    }
+}
+
+/// Why a submit through the driver failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DriverError {
+    /// The channel URI was refused.
+    Channel(mpns_proto::UriError),
+    /// The core refused the notification (see [`SubmitError`]).
+    Submit(SubmitError),
+}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DriverError::Channel(e) => write!(f, "channel URI: {e}"),
+            DriverError::Submit(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+struct Shared<const Q: usize, const C: usize> {
+    sender: Mutex<Sender<Vec<u8>, Q, C>>,
+    /// Wakes the driver task: new work, a response, a handle dropped.
+    wake: Notify,
+    /// Wakes submitters waiting for queue space.
+    space: Notify,
+    events: mpsc::UnboundedSender<Event>,
+    start: tokio::time::Instant,
+    /// Live [`DriverHandle`]s; the task ends when none is left and nothing is pending.
+    handles: AtomicUsize,
+}
+
+impl<const Q: usize, const C: usize> Shared<Q, C> {
+    fn now(&self) -> Instant {
+        Instant::from_millis(u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sender<Vec<u8>, Q, C>> {
+        // A panic while holding the lock cannot leave the sender half-updated
+        // in a way that matters more than stopping: carry on with its state.
+        self.sender.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forwards the sender's events; wakes submitters when slots free up.
+    fn drain(&self, sender: &mut Sender<Vec<u8>, Q, C>) {
+        let mut freed = false;
+        while let Some(event) = sender.poll_event() {
+            freed |= matches!(event, Event::Finished { .. });
+            if let Event::Finished { ticket, result, attempts } = event {
+                tracing::debug!(ticket = ticket.0, outcome = result.name(), attempts, "finished");
+            }
+            // The receiver may be gone; events are then dropped, notifications still finish.
+            let _ = self.events.send(event);
+        }
+        if freed {
+            self.space.notify_waiters();
+        }
+    }
+}
+
+/// Submits notifications to a running [`Driver`]. Clone it freely; the
+/// event stream ends when every handle is dropped and every notification finished.
+pub struct DriverHandle<const Q: usize, const C: usize> {
+    shared: Arc<Shared<Q, C>>,
+}
+
+impl<const Q: usize, const C: usize> Clone for DriverHandle<Q, C> {
+    fn clone(&self) -> Self {
+        self.shared.handles.fetch_add(1, Ordering::SeqCst);
+        DriverHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<const Q: usize, const C: usize> Drop for DriverHandle<Q, C> {
+    fn drop(&mut self) {
+        self.shared.handles.fetch_sub(1, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl<const Q: usize, const C: usize> DriverHandle<Q, C> {
+    /// Queues a notification; fails at once when the queue is full.
+    pub fn submit(
+        &self,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, DriverError> {
+        let channel = ChannelUri::parse(channel).map_err(DriverError::Channel)?;
+        let now = self.shared.now();
+        let ticket = self
+            .shared
+            .lock()
+            .submit(now, channel, notification, options)
+            .map_err(DriverError::Submit)?;
+        self.shared.wake.notify_one();
+        Ok(ticket)
+    }
+
+    /// Queues a notification, waiting for space while the queue is full.
+    pub async fn submit_wait(
+        &self,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, DriverError> {
+        loop {
+            let space = self.shared.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            match self.submit(channel, notification, options) {
+                Err(DriverError::Submit(SubmitError::QueueFull)) => space.await,
+                other => return other,
+            }
+        }
+    }
+
+    /// Cancels a notification (see [`Sender::cancel`]).
+    pub fn cancel(&self, ticket: Ticket) -> Result<mpns_proto::sender::Cancellation, TicketError> {
+        let result = self.shared.lock().cancel(ticket);
+        self.shared.wake.notify_one();
+        result
+    }
+
+    /// Notifications submitted whose final event has not been delivered yet.
+    pub fn pending(&self) -> usize {
+        self.shared.lock().pending()
+    }
+}
+
+/// The events of a [`Driver`], in order.
+pub struct Events {
+    rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Events {
+    /// The next event; `None` once every handle is dropped and every notification finished.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+}
+
+/// The driver: a tokio task that owns the core's sender.
+pub struct Driver<const Q: usize = 1024, const C: usize = 1024>;
+
+impl<const Q: usize, const C: usize> Driver<Q, C> {
+    /// Starts the driver task on the current tokio runtime. `Q` notifications
+    /// may be pending at once, to `C` channels.
+    pub fn start(client: Client, config: DriverConfig) -> (DriverHandle<Q, C>, Events) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let storage = vec![0u8; config.slot_size.saturating_mul(Q)];
+        let shared = Arc::new(Shared {
+            sender: Mutex::new(Sender::new(config.sender, storage)),
+            wake: Notify::new(),
+            space: Notify::new(),
+            events: tx,
+            start: tokio::time::Instant::now(),
+            handles: AtomicUsize::new(1),
+        });
+        let handle = DriverHandle {
+            shared: shared.clone(),
+        };
+        tokio::spawn(run(shared, client, config.max_in_flight.max(1)));
+        (handle, Events { rx })
+    }
+}
+
+async fn run<const Q: usize, const C: usize>(shared: Arc<Shared<Q, C>>, client: Client, max_in_flight: usize) {
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    loop {
+        // Send everything that is due, up to the cap.
+        while let Ok(permit) = permits.clone().try_acquire_owned() {
+            let now = shared.now();
+            let job = {
+                let mut sender = shared.lock();
+                sender
+                    .poll_transmit(now)
+                    .map(|t| (t.ticket, t.attempt, to_hyper(&t.request)))
+            };
+            let Some((ticket, attempt, request)) = job else {
+                break;
+            };
+            tracing::debug!(ticket = ticket.0, attempt, uri = %request.uri(), "sending");
+            let shared = shared.clone();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let result = client.send_hyper(request).await;
+                let now = shared.now();
+                {
+                    let mut sender = shared.lock();
+                    // A ticket is in flight until answered here: these cannot fail.
+                    let _ = match result {
+                        Ok(response) => sender.handle_response(now, ticket, &response),
+                        Err((kind, detail)) => {
+                            tracing::debug!(ticket = ticket.0, ?kind, %detail, "transport failure");
+                            sender.handle_transport_error(now, ticket, kind)
+                        }
+                    };
+                    shared.drain(&mut sender);
+                }
+                drop(permit);
+                shared.wake.notify_one();
+            });
+        }
+        let timeout = {
+            let mut sender = shared.lock();
+            shared.drain(&mut sender);
+            if sender.pending() == 0 && shared.handles.load(Ordering::SeqCst) == 0 {
+                return; // Dropping `shared.events` here ends the event stream.
+            }
+            sender.poll_timeout()
+        };
+        match timeout {
+            Some(at) => {
+                let deadline = shared.start + std::time::Duration::from_millis(at.as_millis());
+                tokio::select! {
+                    _ = shared.wake.notified() => {}
+                    _ = tokio::time::sleep_until(deadline) => {}
+                }
+            }
+            None => shared.wake.notified().await,
+        }
+    }
+}
