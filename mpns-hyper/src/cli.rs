@@ -24,11 +24,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mpns_proto::{EncodeError, FieldName, UriError};
 
+pub mod batch;
 pub mod decode;
 pub mod encode;
+pub mod send;
 
+pub use batch::BatchArgs;
 pub use decode::DecodeArgs;
 pub use encode::EncodeArgs;
+pub use send::SendArgs;
 
 /// Exit code of a refused notification, URI or option (clap uses the same for usage errors).
 pub const EXIT_REFUSED: u8 = 2;
@@ -59,6 +63,14 @@ pub enum Command {
     ///
     /// Malformed or incomplete input: an error on stderr and exit code 2.
     Decode(DecodeArgs),
+    /// Send one notification through the pooled client and print the JSON of
+    /// `decode` for MPNS's answer. Takes the flags of `encode`, plus --cert,
+    /// --key and --ca for authenticated channels.
+    Send(SendArgs),
+    /// Send every notification of a JSON-lines file through the sender (retries,
+    /// pauses, quota and all), then print the count of each outcome. Exits 1
+    /// if any notification was not accepted.
+    Batch(BatchArgs),
 }
 
 /// Why a command failed.
@@ -107,13 +119,34 @@ pub enum CliError {
     Stdin(io::Error),
     /// The response bytes are malformed or incomplete.
     Response(mpns_proto::ReadError),
+    /// The client could not be built (certificate, key, CA).
+    Client(crate::client::ClientError),
+    /// The request got no response.
+    Transport {
+        /// What failed.
+        kind: mpns_proto::sender::TransportError,
+        /// The underlying error.
+        detail: String,
+    },
+    /// A tokio runtime could not start.
+    Runtime(io::Error),
+    /// Some notifications of a batch were not accepted (the summary was printed).
+    BatchFailed {
+        /// How many.
+        failed: usize,
+    },
 }
 
 impl CliError {
     /// The process exit code for this error: [`EXIT_IO`] or [`EXIT_REFUSED`].
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Read { .. } | CliError::Write(_) | CliError::Stdin(_) => EXIT_IO,
+            CliError::Read { .. }
+            | CliError::Write(_)
+            | CliError::Stdin(_)
+            | CliError::Transport { .. }
+            | CliError::Runtime(_)
+            | CliError::BatchFailed { .. } => EXIT_IO,
             _ => EXIT_REFUSED,
         }
     }
@@ -148,6 +181,12 @@ impl fmt::Display for CliError {
             CliError::Write(e) => write!(f, "writing stdout: {e}"),
             CliError::Stdin(e) => write!(f, "reading stdin: {e}"),
             CliError::Response(e) => write!(f, "not a complete HTTP response: {e}"),
+            CliError::Client(e) => write!(f, "{e}"),
+            CliError::Transport { kind, detail } => write!(f, "no response ({kind:?}): {detail}"),
+            CliError::Runtime(e) => write!(f, "starting the async runtime: {e}"),
+            CliError::BatchFailed { failed } => {
+                write!(f, "{failed} notification(s) were not accepted")
+            }
         }
     }
 }
@@ -220,7 +259,20 @@ pub fn execute(cli: &Cli) -> Result<(), CliError> {
             let line = args.run()?;
             write_stdout(format!("{line}\n").as_bytes())
         }
+        Command::Send(args) => {
+            let line = args.run()?;
+            write_stdout(format!("{line}\n").as_bytes())
+        }
+        Command::Batch(args) => args.run(),
     }
+}
+
+/// A multi-threaded tokio runtime for the commands that do I/O.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
 }
 
 /// Writes `bytes` to stdout with one `write_all`, then flushes.

@@ -8,7 +8,7 @@ use std::io::Read;
 
 use clap::Args;
 use mpns_proto::{
-    HeaderValue, Outcome, Parsed, ReadResponse, ReaderLimits, RetryPolicy, classify, parse_response,
+    HeaderValue, Outcome, Parsed, ReaderLimits, Response, RetryPolicy, classify, parse_response,
 };
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ impl DecodeArgs {
 /// The JSON of the first response in `bytes`, which hold everything the server sent.
 pub fn decode(bytes: &[u8]) -> Result<String, CliError> {
     match parse_response::<64>(bytes, ReaderLimits::DEFAULT, true).map_err(CliError::Response)? {
-        Parsed::Complete { response, .. } => Ok(to_json(&response).to_string()),
+        Parsed::Complete { response, .. } => Ok(to_json(&response.response).to_string()),
         // Unreachable with `at_eof`: an unfinished response is an error then.
         Parsed::Partial => Err(CliError::Response(mpns_proto::ReadError::Incomplete)),
     }
@@ -42,9 +42,8 @@ fn known<T: serde::Serialize + Copy>(v: HeaderValue<T>) -> Value {
     v.known().map_or(Value::Null, |v| json!(v))
 }
 
-/// The fields of `mpns decode` (and `mpns send`) for a parsed response.
-pub fn to_json(read: &ReadResponse) -> Value {
-    let r = &read.response;
+/// The fields of `mpns decode` (and `mpns send`) for a response.
+pub fn to_json(r: &Response) -> Value {
     let outcome = classify(r);
     let (reason, scope) = match outcome {
         Outcome::Retry { reason, scope, .. } => (json!(reason), json!(scope)),

@@ -1,0 +1,70 @@
+//! `mpns send`: one notification through the real client; prints the JSON of `decode`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, EncodeArgs};
+use crate::client::{Client, ClientConfig, Identity, to_hyper};
+
+/// TLS options shared by `send`, `batch` and `bench`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "TLS")]
+pub struct TlsArgs {
+    /// Client certificate chain (PEM) for authenticated https channels
+    #[arg(long, value_name = "PEM", requires = "key", global = true)]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert
+    #[arg(long, value_name = "PEM", requires = "cert", global = true)]
+    pub key: Option<PathBuf>,
+    /// Another CA certificate (PEM) to trust, e.g. the emulator's
+    #[arg(long, value_name = "PEM", global = true)]
+    pub ca: Vec<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The client configuration these options ask for.
+    pub fn client_config(&self) -> Result<ClientConfig, CliError> {
+        let mut config = ClientConfig::default();
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            config.identity = Some(Identity::from_pem_files(cert, key).map_err(CliError::Client)?);
+        }
+        for ca in &self.ca {
+            let pem = std::fs::read(ca).map_err(|error| CliError::Read {
+                path: ca.clone(),
+                error,
+            })?;
+            config.extra_roots_pem.push(pem);
+        }
+        Ok(config)
+    }
+
+    /// A client with these options.
+    pub fn client(&self) -> Result<Client, CliError> {
+        Client::new(self.client_config()?).map_err(CliError::Client)
+    }
+}
+
+/// `mpns send`: the arguments of `encode` plus TLS files.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// Client certificate and trusted CAs.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// The notification, as for `encode`.
+    #[command(flatten)]
+    pub encode: EncodeArgs,
+}
+
+impl SendArgs {
+    /// Sends the notification and returns the JSON line to print.
+    pub fn run(&self) -> Result<String, CliError> {
+        let request = self.encode.with_request(|r| Ok(to_hyper(r)))?;
+        let client = self.tls.client()?;
+        let runtime = super::runtime()?;
+        let response = runtime
+            .block_on(async { client.send_hyper(request).await })
+            .map_err(|(kind, detail)| CliError::Transport { kind, detail })?;
+        Ok(super::decode::to_json(&response).to_string())
+    }
+}
