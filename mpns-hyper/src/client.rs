@@ -49,7 +49,9 @@ impl Identity {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ClientError::Pem(format!("certificate chain: {e}")))?;
         if chain.is_empty() {
-            return Err(ClientError::Pem("certificate chain: no certificate found".into()));
+            return Err(ClientError::Pem(
+                "certificate chain: no certificate found".into(),
+            ));
         }
         // The PEM error may quote the input: say only where it failed.
         let key = PrivateKeyDer::from_pem_slice(key_pem)
@@ -62,7 +64,9 @@ impl Identity {
 
     /// Loads the chain and key from PEM files.
     pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, ClientError> {
-        let read = |p: &Path| std::fs::read(p).map_err(|e| ClientError::Io(format!("{}: {e}", p.display())));
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| ClientError::Io(format!("{}: {e}", p.display())))
+        };
         Self::from_pem(&read(chain)?, &read(key)?)
     }
 }
@@ -215,7 +219,10 @@ impl Client {
     }
 
     /// Sends one prepared request and reads the MPNS status headers.
-    pub async fn send_request(&self, request: &Request<'_>) -> Result<Response, (TransportError, String)> {
+    pub async fn send_request(
+        &self,
+        request: &Request<'_>,
+    ) -> Result<Response, (TransportError, String)> {
         self.send_hyper(to_hyper(request)).await
     }
 
@@ -225,7 +232,11 @@ impl Client {
         request: hyper::Request<Full<Bytes>>,
     ) -> Result<Response, (TransportError, String)> {
         let exchange = async {
-            let response = self.inner.request(request).await.map_err(|e| transport_error(&e))?;
+            let response = self
+                .inner
+                .request(request)
+                .await
+                .map_err(|e| transport_error(&e))?;
             let (parts, body) = response.into_parts();
             // MPNS answers with no body; read what comes, bounded, so the
             // connection can be reused.
@@ -300,7 +311,9 @@ fn transport_error(e: &hyper_util::client::legacy::Error) -> (TransportError, St
             kind = match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => TransportError::Refused,
                 std::io::ErrorKind::TimedOut => TransportError::Timeout,
-                std::io::ErrorKind::InvalidData if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
+                std::io::ErrorKind::InvalidData
+                    if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) =>
+                {
                     TransportError::Tls
                 }
                 std::io::ErrorKind::ConnectionReset

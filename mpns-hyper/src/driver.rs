@@ -105,8 +105,18 @@ impl<const Q: usize, const C: usize> Shared<Q, C> {
         let mut freed = false;
         while let Some(event) = sender.poll_event() {
             freed |= matches!(event, Event::Finished { .. });
-            if let Event::Finished { ticket, result, attempts } = event {
-                tracing::debug!(ticket = ticket.0, outcome = result.name(), attempts, "finished");
+            if let Event::Finished {
+                ticket,
+                result,
+                attempts,
+            } = event
+            {
+                tracing::debug!(
+                    ticket = ticket.0,
+                    outcome = result.name(),
+                    attempts,
+                    "finished"
+                );
             }
             // The receiver may be gone; events are then dropped, notifications still finish.
             let _ = self.events.send(event);
@@ -226,7 +236,11 @@ impl<const Q: usize, const C: usize> Driver<Q, C> {
     }
 }
 
-async fn run<const Q: usize, const C: usize>(shared: Arc<Shared<Q, C>>, client: Client, max_in_flight: usize) {
+async fn run<const Q: usize, const C: usize>(
+    shared: Arc<Shared<Q, C>>,
+    client: Client,
+    max_in_flight: usize,
+) {
     let permits = Arc::new(Semaphore::new(max_in_flight));
     loop {
         // Send everything that is due, up to the cap.

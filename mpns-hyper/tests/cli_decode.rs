@@ -65,7 +65,14 @@ fn the_real_2015_reply() {
 }
 
 /// Status line, headers, then the expected outcome, reason, retry_after_s and scope.
-type Row<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, Value, Value, Value);
+type Row<'a> = (
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    &'a str,
+    Value,
+    Value,
+    Value,
+);
 
 #[test]
 fn every_policy_row() {
