@@ -1,0 +1,494 @@
+//! The real client and driver against the real emulator, over loopback:
+//! every policy row of MPNS.md section 6, mutual TLS with certificates made
+//! here, connection reuse, timeouts and a reset mid-response.
+
+use std::time::Duration as StdDuration;
+
+use mpns_hyper::client::{Client, ClientConfig, Identity, SendError};
+use mpns_hyper::driver::{Driver, DriverConfig};
+use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
+use mpns_hyper::pki::{TestPki, other_ca_client};
+use mpns_proto::response::RejectReason;
+use mpns_proto::sender::{Event, Finished, TransportError};
+use mpns_proto::{
+    DeviceStatus, Duration, Notification, Options, Outcome, RetryPolicy, RetryReason, SenderConfig,
+    Ticket, Toast,
+};
+
+fn toast(text: &str) -> Notification<'_> {
+    Notification::Toast(Toast {
+        text1: Some(text),
+        ..Toast::default()
+    })
+}
+
+/// A policy with the shape of MPNS.md section 6, scaled down to milliseconds.
+fn fast_sender() -> SenderConfig {
+    SenderConfig {
+        retry: RetryPolicy {
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(160),
+            channel_pause: Duration::from_millis(100),
+            jitter_percent: 20,
+        },
+        max_attempts: 4,
+        deadline: Duration::from_secs(20),
+        ..SenderConfig::default()
+    }
+}
+
+fn plain_client() -> Client {
+    Client::new(ClientConfig::default()).unwrap()
+}
+
+/// Sends one toast per channel through the driver; returns each result and its attempts.
+async fn drive(
+    client: Client,
+    config: DriverConfig,
+    channels: &[String],
+) -> (Vec<(Ticket, Finished, u16)>, Vec<Event>) {
+    let (handle, mut events) = Driver::<64, 64>::start(client, config);
+    let mut tickets = Vec::new();
+    for (i, channel) in channels.iter().enumerate() {
+        let text = format!("n{i}");
+        tickets.push(
+            handle
+                .submit_wait(channel, &toast(&text), &Options::default())
+                .await
+                .unwrap(),
+        );
+    }
+    drop(handle);
+    let mut all = Vec::new();
+    let mut finished = Vec::new();
+    let collect = async {
+        while let Some(e) = events.recv().await {
+            if let Event::Finished {
+                ticket,
+                result,
+                attempts,
+            } = e
+            {
+                finished.push((ticket, result, attempts));
+            }
+            all.push(e);
+        }
+    };
+    tokio::time::timeout(StdDuration::from_secs(30), collect)
+        .await
+        .expect("the driver finished every notification in time");
+    finished.sort_by_key(|(t, _, _)| tickets.iter().position(|x| x == t));
+    assert_eq!(finished.len(), channels.len(), "one final event per ticket");
+    (finished, all)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_policy_row_end_to_end() {
+    let emulator = Emulator::spawn(EmulatorConfig {
+        daily_quota: 1,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    // (channel id, behaviour, expected result, expected attempts)
+    let rows: Vec<(&str, Option<Behaviour>, Finished, u16)> = vec![
+        (
+            "active",
+            None,
+            Finished::Accepted {
+                device: Some(DeviceStatus::Connected),
+            },
+            1,
+        ),
+        (
+            "queuefull",
+            Some(Behaviour::QueueFull(2)),
+            Finished::Accepted {
+                device: Some(DeviceStatus::Connected),
+            },
+            3,
+        ),
+        (
+            "suppressed",
+            Some(Behaviour::Suppressed),
+            Finished::Suppressed,
+            1,
+        ),
+        ("dropped", Some(Behaviour::Dropped), Finished::Dropped, 1),
+        (
+            "bad",
+            Some(Behaviour::Status(400)),
+            Finished::Rejected {
+                reason: RejectReason::BadRequest,
+                status: 400,
+            },
+            1,
+        ),
+        (
+            "unauth",
+            Some(Behaviour::Status(401)),
+            Finished::Rejected {
+                reason: RejectReason::Unauthorized,
+                status: 401,
+            },
+            1,
+        ),
+        (
+            "forbidden",
+            Some(Behaviour::Status(403)),
+            Finished::Rejected {
+                reason: RejectReason::Forbidden,
+                status: 403,
+            },
+            1,
+        ),
+        (
+            "expired",
+            Some(Behaviour::Expired),
+            Finished::ChannelExpired,
+            1,
+        ),
+        (
+            "method",
+            Some(Behaviour::Status(405)),
+            Finished::Rejected {
+                reason: RejectReason::MethodNotAllowed,
+                status: 405,
+            },
+            1,
+        ),
+        (
+            "ratelimited",
+            Some(Behaviour::RateLimited),
+            Finished::GaveUp {
+                last: Some(RetryReason::RateLimited),
+            },
+            4,
+        ),
+        (
+            "inactive",
+            Some(Behaviour::Inactive),
+            Finished::GaveUp {
+                last: Some(RetryReason::DeviceInactive),
+            },
+            4,
+        ),
+        (
+            "unavailable",
+            Some(Behaviour::Unavailable(2)),
+            Finished::Accepted {
+                device: Some(DeviceStatus::Connected),
+            },
+            3,
+        ),
+        (
+            "toomany",
+            Some(Behaviour::Status(429)),
+            Finished::GaveUp {
+                last: Some(RetryReason::TooManyRequests),
+            },
+            4,
+        ),
+        (
+            "servererror",
+            Some(Behaviour::Status(500)),
+            Finished::GaveUp {
+                last: Some(RetryReason::ServerError),
+            },
+            4,
+        ),
+        (
+            "teapot",
+            Some(Behaviour::Status(418)),
+            Finished::Rejected {
+                reason: RejectReason::OtherClientError,
+                status: 418,
+            },
+            1,
+        ),
+    ];
+    for (id, behaviour, _, _) in &rows {
+        if let Some(b) = behaviour {
+            emulator.set_behaviour(id, b.clone());
+        }
+    }
+    let channels: Vec<String> = rows
+        .iter()
+        .map(|(id, ..)| emulator.channel_url(id))
+        .collect();
+    let config = DriverConfig {
+        sender: fast_sender(),
+        ..DriverConfig::default()
+    };
+    let (finished, events) = drive(plain_client(), config, &channels).await;
+    for ((id, _, want, attempts), (_, got, got_attempts)) in rows.iter().zip(&finished) {
+        assert_eq!(got, want, "{id}");
+        assert_eq!(got_attempts, attempts, "{id}: attempts");
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::ChannelExpired { .. }))
+    );
+
+    // The emulator's own quota (406) on a second notification to one channel.
+    let quota = emulator.channel_url("quota");
+    let config = DriverConfig {
+        sender: SenderConfig {
+            max_attempts: 2,
+            ..fast_sender()
+        },
+        ..DriverConfig::default()
+    };
+    let (finished, _) = drive(plain_client(), config, &[quota.clone(), quota]).await;
+    assert!(finished[0].1.is_accepted());
+    assert_eq!(
+        finished[1].1,
+        Finished::GaveUp {
+            last: Some(RetryReason::RateLimited)
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_reused_across_notifications() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    let client = plain_client();
+    for i in 0..50 {
+        let sent = client
+            .send(
+                &emulator.channel_url("reuse"),
+                &toast(&i.to_string()),
+                &Options::default(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(sent.outcome, Outcome::Accepted { .. }));
+    }
+    // hyper-util's pool races a new connection against the return of the
+    // idle one, so a second or third connection may open; after that every
+    // request finds an idle one.
+    assert!(emulator.stats().connections <= 4, "{:?}", emulator.stats());
+    assert_eq!(emulator.accepted().len(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
+    let pki = TestPki::generate().unwrap();
+    let emulator = Emulator::spawn(EmulatorConfig {
+        tls: Some(TlsConfig::from_test_pki(&pki)),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let channel = emulator.secure_channel_url("secure").unwrap();
+    let client = Client::new(ClientConfig {
+        identity: Some(
+            Identity::from_pem(
+                pki.client_cert_pem.as_bytes(),
+                pki.client_key_pem.as_bytes(),
+            )
+            .unwrap(),
+        ),
+        extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    for i in 0..20 {
+        let sent = client
+            .send(&channel, &toast(&i.to_string()), &Options::default())
+            .await
+            .unwrap();
+        assert!(matches!(sent.outcome, Outcome::Accepted { .. }), "{sent:?}");
+    }
+    // As for plain connections, hyper-util's pool may open a second or third one.
+    let handshakes = emulator.stats().tls_handshakes;
+    assert!(
+        handshakes <= 4,
+        "{handshakes} handshakes for 20 notifications"
+    );
+    assert_eq!(emulator.accepted().iter().filter(|r| r.secure).count(), 20);
+
+    // Through the driver too: the same pooled connection.
+    let (handle, mut events) = Driver::<8, 8>::start(client.clone(), DriverConfig::default());
+    let ticket = handle
+        .submit(&channel, &toast("via driver"), &Options::default())
+        .unwrap();
+    drop(handle);
+    let mut results = Vec::new();
+    while let Some(e) = events.recv().await {
+        results.push(e);
+    }
+    assert!(results.iter().any(|e| matches!(e, Event::Finished { ticket: t, result, .. } if *t == ticket && result.is_accepted())));
+    // The driver shares the pool (at most the same race once more).
+    assert!(emulator.stats().tls_handshakes <= handshakes + 1);
+
+    // No client certificate: the handshake passes, MPNS answers 403.
+    let anonymous = Client::new(ClientConfig {
+        extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let sent = anonymous
+        .send(&channel, &toast("x"), &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.outcome,
+        Outcome::Rejected {
+            reason: RejectReason::Forbidden,
+            status: 403
+        }
+    );
+
+    // A certificate from another CA: the handshake fails.
+    let stranger = other_ca_client().unwrap();
+    let stranger = Client::new(ClientConfig {
+        identity: Some(
+            Identity::from_pem(stranger.cert_pem.as_bytes(), stranger.key_pem.as_bytes()).unwrap(),
+        ),
+        extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let err = stranger
+        .send(&channel, &toast("x"), &Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SendError::Transport(TransportError::Tls | TransportError::Reset, _)
+        ),
+        "{err:?}"
+    );
+
+    // A server certificate the client does not trust is never accepted.
+    let untrusting = Client::new(ClientConfig::default()).unwrap();
+    let err = untrusting
+        .send(&channel, &toast("x"), &Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SendError::Transport(TransportError::Tls | TransportError::Other, _)
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_answer_times_out_as_a_transport_failure() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emulator.set_behaviour("slow", Behaviour::Slow(StdDuration::from_secs(3)));
+    let client = Client::new(ClientConfig {
+        timeout: StdDuration::from_millis(200),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = client
+        .send(
+            &emulator.channel_url("slow"),
+            &toast("x"),
+            &Options::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::Transport(TransportError::Timeout, _)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < StdDuration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_mid_response_is_retried_and_delivered_exactly_once() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emulator.set_behaviour("reset", Behaviour::ResetMidResponse(1));
+    let config = DriverConfig {
+        sender: fast_sender(),
+        ..DriverConfig::default()
+    };
+    let (finished, events) = drive(plain_client(), config, &[emulator.channel_url("reset")]).await;
+    assert!(finished[0].1.is_accepted(), "{finished:?}");
+    assert_eq!(finished[0].2, 2, "one reset, then one delivery");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Retrying {
+            reason: RetryReason::Transport,
+            ..
+        }
+    )));
+    let delivered = emulator
+        .accepted()
+        .iter()
+        .filter(|r| r.channel_id == "reset")
+        .count();
+    assert_eq!(delivered, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_backs_off_the_host() {
+    // Bind and drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let channel = format!("http://127.0.0.1:{port}/throttledthirdparty/01.00/none");
+    let err = plain_client()
+        .send(&channel, &toast("x"), &Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::Transport(TransportError::Refused, _)),
+        "{err:?}"
+    );
+    let config = DriverConfig {
+        sender: SenderConfig {
+            max_attempts: 2,
+            ..fast_sender()
+        },
+        ..DriverConfig::default()
+    };
+    let (finished, _) = drive(plain_client(), config, &[channel]).await;
+    assert_eq!(
+        finished[0].1,
+        Finished::GaveUp {
+            last: Some(RetryReason::Transport)
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_channels_in_parallel_keep_per_channel_order() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    let channels: Vec<String> = (0..200)
+        .map(|i| emulator.channel_url(&format!("c{}", i % 20)))
+        .collect();
+    let config = DriverConfig {
+        max_in_flight: 16,
+        ..DriverConfig::default()
+    };
+    let (finished, _) = drive(plain_client(), config, &channels).await;
+    assert!(finished.iter().all(|(_, r, _)| r.is_accepted()));
+    // Per channel, the emulator saw the notifications in submission order.
+    let accepted = emulator.accepted();
+    for c in 0..20 {
+        let texts: Vec<usize> = accepted
+            .iter()
+            .filter(|r| r.channel_id == format!("c{c}"))
+            .map(|r| {
+                let body = String::from_utf8(r.body.clone()).unwrap();
+                let start = body.find("<wp:Text1>n").unwrap() + "<wp:Text1>n".len();
+                body[start..body[start..].find('<').unwrap() + start]
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted, "channel c{c} in order");
+        assert_eq!(texts.len(), 10);
+    }
+}
