@@ -26,11 +26,15 @@ use mpns_proto::{EncodeError, FieldName, UriError};
 
 pub mod batch;
 pub mod decode;
+pub mod demo;
+pub mod emulate;
 pub mod encode;
 pub mod send;
 
 pub use batch::BatchArgs;
 pub use decode::DecodeArgs;
+pub use demo::DemoArgs;
+pub use emulate::EmulatorArgs;
 pub use encode::EncodeArgs;
 pub use send::SendArgs;
 
@@ -71,6 +75,13 @@ pub enum Command {
     /// pauses, quota and all), then print the count of each outcome. Exits 1
     /// if any notification was not accepted.
     Batch(BatchArgs),
+    /// Run the local MPNS emulator in the foreground (http and https with
+    /// mutual TLS), printing its URLs and channel behaviours first.
+    Emulator(EmulatorArgs),
+    /// Start the emulator in-process with channels in different states, send
+    /// a mixed batch of toasts, tiles and raws through the real client and
+    /// sender, and show what happened to each.
+    Demo(DemoArgs),
 }
 
 /// Why a command failed.
@@ -130,6 +141,19 @@ pub enum CliError {
     },
     /// A tokio runtime could not start.
     Runtime(io::Error),
+    /// A listener could not start.
+    Listen(io::Error),
+    /// Certificates could not be made.
+    Pki(String),
+    /// The demo could not submit a notification.
+    Demo(String),
+    /// Writing a file failed.
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        error: io::Error,
+    },
     /// Some notifications of a batch were not accepted (the summary was printed).
     BatchFailed {
         /// How many.
@@ -146,6 +170,10 @@ impl CliError {
             | CliError::Stdin(_)
             | CliError::Transport { .. }
             | CliError::Runtime(_)
+            | CliError::Listen(_)
+            | CliError::Pki(_)
+            | CliError::Demo(_)
+            | CliError::WriteFile { .. }
             | CliError::BatchFailed { .. } => EXIT_IO,
             _ => EXIT_REFUSED,
         }
@@ -184,6 +212,10 @@ impl fmt::Display for CliError {
             CliError::Client(e) => write!(f, "{e}"),
             CliError::Transport { kind, detail } => write!(f, "no response ({kind:?}): {detail}"),
             CliError::Runtime(e) => write!(f, "starting the async runtime: {e}"),
+            CliError::Listen(e) => write!(f, "starting the emulator: {e}"),
+            CliError::Pki(e) => write!(f, "making certificates: {e}"),
+            CliError::Demo(e) => write!(f, "demo: {e}"),
+            CliError::WriteFile { path, error } => write!(f, "{}: {error}", path.display()),
             CliError::BatchFailed { failed } => {
                 write!(f, "{failed} notification(s) were not accepted")
             }
@@ -264,6 +296,8 @@ pub fn execute(cli: &Cli) -> Result<(), CliError> {
             write_stdout(format!("{line}\n").as_bytes())
         }
         Command::Batch(args) => args.run(),
+        Command::Emulator(args) => args.run(),
+        Command::Demo(args) => args.run(),
     }
 }
 

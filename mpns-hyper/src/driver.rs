@@ -168,6 +168,24 @@ impl<const Q: usize, const C: usize> DriverHandle<Q, C> {
         Ok(ticket)
     }
 
+    /// Queues a callback registration for an authenticated channel (MPNS.md section 7).
+    pub fn submit_callback_registration(
+        &self,
+        channel: &str,
+        callback_uri: &str,
+        body: &[u8],
+    ) -> Result<Ticket, DriverError> {
+        let channel = ChannelUri::parse(channel).map_err(DriverError::Channel)?;
+        let now = self.shared.now();
+        let ticket = self
+            .shared
+            .lock()
+            .submit_callback_registration(now, channel, callback_uri, body, &Default::default())
+            .map_err(DriverError::Submit)?;
+        self.shared.wake.notify_one();
+        Ok(ticket)
+    }
+
     /// Queues a notification, waiting for space while the queue is full.
     pub async fn submit_wait(
         &self,
