@@ -43,7 +43,7 @@ struct Item {
 }
 
 enum Send {
-    Notification(Notification<'static>, Options<'static>),
+    Notification(Box<(Notification<'static>, Options<'static>)>),
     Callback(&'static str, &'static [u8]),
 }
 
@@ -60,7 +60,7 @@ fn items(emulator: &Emulator) -> Vec<Item> {
     let item = |channel: String, label, n, o| Item {
         channel,
         label,
-        send: Send::Notification(n, o),
+        send: Send::Notification(Box::new((n, o))),
     };
     let plain = Options::default();
     let mut cycle = CycleTile {
@@ -331,7 +331,7 @@ async fn run(client: Client, items: &[Item], verbose: bool) -> Result<Vec<Row>, 
     let mut tickets = Vec::new();
     for item in items {
         let ticket = match &item.send {
-            Send::Notification(n, o) => handle.submit_wait(&item.channel, n, o).await,
+            Send::Notification(pair) => handle.submit_wait(&item.channel, &pair.0, &pair.1).await,
             Send::Callback(uri, body) => {
                 handle.submit_callback_registration(&item.channel, uri, body)
             }
