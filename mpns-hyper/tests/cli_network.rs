@@ -1,0 +1,363 @@
+//! The networked commands run as a user runs them: `send`, `batch`,
+//! `emulator` and `demo`, against the real emulator over loopback.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
+use mpns_hyper::pki::TestPki;
+use serde_json::Value;
+
+fn mpns(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mpns"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mpns-cli-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn send_prints_the_decoded_answer() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emulator.set_behaviour("busy", Behaviour::QueueFull(1));
+    let channel = emulator.channel_url("A");
+    let (code, stdout, stderr) = mpns(&[
+        "send",
+        "--channel",
+        &channel,
+        "--message-id",
+        "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f",
+        "toast",
+        "--text1",
+        "Hi",
+        "--text2",
+        "there",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["outcome"], "accepted");
+    assert_eq!(v["device_status"], "connected");
+    assert_eq!(v["message_id"], "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f");
+    let recorded = emulator.accepted();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].channel_id, "A");
+
+    let (code, stdout, _) = mpns(&[
+        "send",
+        "--channel",
+        &emulator.channel_url("busy"),
+        "tile",
+        "--count",
+        "3",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            v["outcome"].as_str(),
+            v["reason"].as_str(),
+            v["scope"].as_str()
+        ),
+        (Some("retry"), Some("queue_full"), Some("message"))
+    );
+
+    // A refusal never reaches the network.
+    let (code, stdout, stderr) = mpns(&["send", "--channel", &channel, "tile", "--count", "100"]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(stderr.contains("Count"), "{stderr}");
+    assert_eq!(emulator.stats().requests, 2);
+
+    // Nobody listening: a transport error on stderr, exit 1.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, stdout, stderr) = mpns(&[
+        "send",
+        "--channel",
+        &format!("http://127.0.0.1:{port}/x"),
+        "toast",
+        "--text1",
+        "a",
+    ]);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert!(stderr.contains("Refused"), "{stderr}");
+}
+
+#[test]
+fn send_over_mutual_tls_with_certificate_files() {
+    let pki = TestPki::generate().unwrap();
+    let emulator = Emulator::spawn(EmulatorConfig {
+        tls: Some(TlsConfig::from_test_pki(&pki)),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let dir = temp_dir("tls");
+    let (ca, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("client.pem"),
+        dir.join("client.key"),
+    );
+    std::fs::write(&ca, &pki.ca_cert_pem).unwrap();
+    std::fs::write(&cert, &pki.client_cert_pem).unwrap();
+    std::fs::write(&key, &pki.client_key_pem).unwrap();
+    let channel = emulator.secure_channel_url("S").unwrap();
+    let path = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let (code, stdout, stderr) = mpns(&[
+        "send",
+        "--ca",
+        &path(&ca),
+        "--cert",
+        &path(&cert),
+        "--key",
+        &path(&key),
+        "--channel",
+        &channel,
+        "--callback-uri",
+        "https://me.example/cb",
+        "raw",
+        "--body",
+        "<x/>",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["outcome"],
+        "accepted"
+    );
+    assert_eq!(
+        emulator.accepted()[0].callback_uri.as_deref(),
+        Some("https://me.example/cb")
+    );
+    // Without the client certificate, MPNS answers 403.
+    let (code, stdout, _) = mpns(&[
+        "send",
+        "--ca",
+        &path(&ca),
+        "--channel",
+        &channel,
+        "toast",
+        "--text1",
+        "a",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_u64(), v["reason"].as_str()),
+        (Some(403), Some("forbidden"))
+    );
+    // A key file that is not a key: refused input.
+    let (code, _, stderr) = mpns(&[
+        "send",
+        "--cert",
+        &path(&cert),
+        "--key",
+        &path(&ca),
+        "--channel",
+        &channel,
+        "toast",
+        "--text1",
+        "a",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("private key") && !stderr.contains("BEGIN"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn batch_counts_outcomes_and_fails_when_anything_failed() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emulator.set_behaviour("gone", Behaviour::Expired);
+    let dir = temp_dir("batch");
+    let good = dir.join("good.jsonl");
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            format!(
+                r#"{{"channel": "{}", "notification": {{"toast": {{"text1": "n{i} \"quoted\" \u00e9"}}}}, "options": {{"delivery": "450"}}}}"#,
+                emulator.channel_url(&format!("c{}", i % 4))
+            )
+        })
+        .chain(std::iter::once(format!(
+            r#"{{"channel": "{}", "notification": {{"tile": {{"template": {{"flip": {{"count": 3, "title": {{"action": "clear"}}}}}}}}}}}}"#,
+            emulator.channel_url("c0")
+        )))
+        .chain(std::iter::once(format!(
+            r#"{{"channel": "{}", "notification": {{"raw": {{"body": "<v>1</v>", "voip": false}}}}}}"#,
+            emulator.channel_url("c1")
+        )))
+        .collect();
+    std::fs::write(&good, lines.join("\n")).unwrap();
+    let (code, stdout, stderr) = mpns(&["batch", good.to_str().unwrap(), "-c", "8"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "accepted  32");
+    let recorded = emulator.accepted();
+    assert_eq!(recorded.len(), 32);
+    // Escaped JSON text arrives exactly once escaped in XML.
+    let bodies: Vec<String> = recorded
+        .iter()
+        .map(|r| String::from_utf8(r.body.clone()).unwrap())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("<wp:Text1>n0 &quot;quoted&quot; é</wp:Text1>")),
+        "{bodies:?}"
+    );
+    assert!(recorded.iter().all(
+        |r| r.notification_class % 10 != 0 && r.notification_class > 10
+            || r.kind != mpns_proto::RequestKind::Toast
+    ));
+
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n{}\nnot json\n{}\n",
+            format_args!(r#"{{"channel": "{}", "notification": {{"toast": {{"text1": "ok"}}}}}}"#, emulator.channel_url("c9")),
+            format_args!(r#"{{"channel": "{}", "notification": {{"toast": {{"text1": "bye"}}}}}}"#, emulator.channel_url("gone")),
+            format_args!(r#"{{"channel": "{}", "notification": {{"tile": {{"template": {{"standard": {{"count": 100}}}}}}}}}}"#, emulator.channel_url("c9")),
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = mpns(&["batch", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let counts: Vec<(String, String)> = stdout
+        .lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next().unwrap().to_string(), w.next().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("accepted".into(), "1".into()),
+            ("channel_expired".into(), "1".into()),
+            ("invalid".into(), "2".into())
+        ]
+    );
+    assert!(
+        stderr.contains("line 3:") && stderr.contains("line 4:") && stderr.contains("Count"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn emulator_command_serves_until_stopped() {
+    let dir = temp_dir("emu");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mpns"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--https-listen",
+            "127.0.0.1:0",
+            "--behaviour",
+            "X=expired",
+            "--tls-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let http = printed[0].strip_prefix("http  ").unwrap().to_string();
+    assert!(http.starts_with("http://127.0.0.1:"), "{printed:?}");
+    let https = printed[1].strip_prefix("https ").unwrap().to_string();
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("X") && l.contains("expired")),
+        "{printed:?}"
+    );
+    // The client files it wrote work with `mpns send`.
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let (code, stdout, stderr) = mpns(&[
+        "send",
+        "--ca",
+        &file("ca.pem"),
+        "--cert",
+        &file("client.pem"),
+        "--key",
+        &file("client.key"),
+        "--channel",
+        &format!("{https}/unthrottledthirdparty/01.00/S"),
+        "toast",
+        "--text1",
+        "a",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["outcome"],
+        "accepted"
+    );
+    let (_, stdout, _) = mpns(&[
+        "send",
+        "--channel",
+        &format!("{http}/throttledthirdparty/01.00/X"),
+        "toast",
+        "--text1",
+        "a",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["outcome"],
+        "expired"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn demo_shows_every_state() {
+    let (code, stdout, stderr) = mpns(&["demo"]);
+    assert_eq!(code, 0, "{stderr}");
+    for want in [
+        "accepted (connected)",
+        "channel expired",
+        "suppressed",
+        "gave up: device inactive",
+        "mTLS",
+        "callback registration",
+        "TLS handshakes",
+    ] {
+        assert!(stdout.contains(want), "{want} missing from\n{stdout}");
+    }
+    let rows = stdout
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+        .count();
+    assert_eq!(rows, 17, "{stdout}");
+}
