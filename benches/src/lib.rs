@@ -1,1 +1,196 @@
-//! Benchmarks live in `benches/`; run them with `cargo bench -p mpns-benches`.
+//! Inputs of the encoder benchmarks in `benches/encode.rs`, shared with the
+//! tests below so that every benchmark is known to measure a successful encode.
+//!
+//! Run the benchmarks with `cargo bench -p mpns-benches --bench encode`; see
+//! `benches/README.md` for the command used to measure them and the results.
+
+use mpns_proto::{Field, FlipTile, Notification, Raw, Tile, TileTemplate, Toast};
+
+/// Channel of the vector `toast_basic` (`/work/shared/vectors/requests.jsonl`).
+pub const TOAST_CHANNEL: &str = "http://127.0.0.1:47001/throttledthirdparty/01.00/ABC";
+
+/// Channel of the vectors `tile_flip_full` and `raw_text`: a live.net host and a query.
+pub const LIVE_CHANNEL: &str =
+    "http://db3.notify.live.net/throttledthirdparty/01.00/AAGvdLTQ?x=1&y=2";
+
+/// Body length of the vector `toast_basic`.
+pub const TOAST_BASIC_BODY_LEN: usize = 234;
+
+/// Body length of the vector `tile_flip_full`.
+pub const FLIP_TILE_FULL_BODY_LEN: usize = 608;
+
+/// Body length of [`raw_1k`].
+pub const RAW_1K_BODY_LEN: usize = 1024;
+
+/// `Text1` of [`toast_dense_escape`]: 39 bytes, 21 of them escaped.
+pub const DENSE_TEXT1: &str = r#"<b>"Ben & Jerry's"</b> <&> '<&>' "&" <>"#;
+
+/// `Text2` of [`toast_dense_escape`]: 38 bytes, 29 of them escaped.
+pub const DENSE_TEXT2: &str = r#"<i>'A'&"B"</i> <"&'&"> <<&>> "'<>'" &&"#;
+
+/// `Param` of [`toast_dense_escape`]: 40 bytes, 22 of them escaped.
+pub const DENSE_PARAM: &str = r#"/P.xaml?a=<&>&b="'"&c=<'&'>&d="<>"&e='&'"#;
+
+/// The toast of the vector `toast_basic`.
+pub fn toast_basic() -> Notification<'static> {
+    Notification::Toast(Toast {
+        text1: Some("Bold Text"),
+        text2: Some("Normal text"),
+        param: Some("/Page2.xaml?NavigatedFrom=Toast"),
+        sound: None,
+    })
+}
+
+/// A toast whose `Text1`, `Text2` and `Param` are mostly characters to escape.
+pub fn toast_dense_escape() -> Notification<'static> {
+    Notification::Toast(Toast {
+        text1: Some(DENSE_TEXT1),
+        text2: Some(DENSE_TEXT2),
+        param: Some(DENSE_PARAM),
+        sound: None,
+    })
+}
+
+/// The flip tile of the vector `tile_flip_full`: `Id` and all ten elements set.
+pub fn flip_tile_full() -> Notification<'static> {
+    Notification::Tile(Tile {
+        id: Some("/F.xaml"),
+        template: TileTemplate::Flip(FlipTile {
+            small_background_image: Field::Set("/s.png"),
+            wide_background_image: Field::Set("/w.png"),
+            wide_back_background_image: Field::Set("/wb.png"),
+            wide_back_content: Field::Set("wide back"),
+            background_image: Field::Set("/m.png"),
+            count: Field::Set(12),
+            title: Field::Set("Flip"),
+            back_background_image: Field::Set("/mb.png"),
+            back_title: Field::Set("bt"),
+            back_content: Field::Set("bc"),
+        }),
+    })
+}
+
+/// The body of [`raw_1k`]: 1024 bytes, the default raw limit.
+pub static RAW_1K_BODY: [u8; RAW_1K_BODY_LEN] = {
+    let mut body = [0u8; RAW_1K_BODY_LEN];
+    let mut i = 0;
+    while i < body.len() {
+        body[i] = b'a' + (i % 26) as u8;
+        i += 1;
+    }
+    body
+};
+
+/// A raw notification with a 1024-byte body.
+pub fn raw_1k() -> Notification<'static> {
+    Notification::Raw(Raw {
+        body: &RAW_1K_BODY,
+        voip: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpns_proto::{ChannelUri, Options, Request};
+
+    /// Encodes `n` for `channel` the way the benchmarks do, checks the request
+    /// is well framed and returns its body.
+    fn request_body(channel: &str, n: &Notification<'_>) -> Vec<u8> {
+        let channel = ChannelUri::parse(channel).expect("channel");
+        let options = Options::default();
+        let request = Request::notification(channel, n, &options).expect("request");
+        let mut buf = [0u8; 4096];
+        let len = request.write_http(&mut buf).expect("write_http");
+        assert_eq!(len, request.http_len());
+        let http = &buf[..len];
+        let split = http
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("end of headers")
+            + 4;
+        let body = &http[split..];
+        assert_eq!(body.len(), request.body_len());
+        let content_length = format!("\r\nContent-Length: {}\r\n\r\n", body.len());
+        assert!(http[..split].ends_with(content_length.as_bytes()));
+
+        // The body-only path gives the same bytes.
+        let mut only = [0u8; 4096];
+        let only_len = n.encode(&options, &mut only).expect("encode");
+        assert_eq!(&only[..only_len], body);
+        body.to_vec()
+    }
+
+    /// The escaping of MPNS.md section 3, written the slow, obvious way.
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;")
+    }
+
+    const ENVELOPE: &str =
+        r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification""#;
+
+    #[test]
+    fn toast_basic_is_the_vector() {
+        let body = request_body(TOAST_CHANNEL, &toast_basic());
+        let expected = format!(
+            "{ENVELOPE}><wp:Toast><wp:Text1>Bold Text</wp:Text1><wp:Text2>Normal text</wp:Text2>\
+             <wp:Param>/Page2.xaml?NavigatedFrom=Toast</wp:Param></wp:Toast></wp:Notification>"
+        );
+        assert_eq!(body.len(), TOAST_BASIC_BODY_LEN);
+        assert_eq!(String::from_utf8(body).unwrap(), expected);
+    }
+
+    #[test]
+    fn toast_dense_escape_is_mostly_escapes() {
+        for s in [DENSE_TEXT1, DENSE_TEXT2, DENSE_PARAM] {
+            assert!((38..=40).contains(&s.len()), "{s:?}");
+            let specials = s.bytes().filter(|b| b"&<>\"'".contains(b)).count();
+            assert!(specials * 2 > s.len(), "{s:?}: {specials} specials");
+        }
+        let body = request_body(TOAST_CHANNEL, &toast_dense_escape());
+        let expected = format!(
+            "{ENVELOPE}><wp:Toast><wp:Text1>{}</wp:Text1><wp:Text2>{}</wp:Text2>\
+             <wp:Param>{}</wp:Param></wp:Toast></wp:Notification>",
+            escape(DENSE_TEXT1),
+            escape(DENSE_TEXT2),
+            escape(DENSE_PARAM),
+        );
+        assert_eq!(String::from_utf8(body).unwrap(), expected);
+    }
+
+    #[test]
+    fn flip_tile_full_is_the_vector() {
+        let body = request_body(LIVE_CHANNEL, &flip_tile_full());
+        let expected = format!(
+            "{ENVELOPE} Version=\"2.0\"><wp:Tile Id=\"/F.xaml\" Template=\"FlipTile\">\
+             <wp:SmallBackgroundImage>/s.png</wp:SmallBackgroundImage>\
+             <wp:WideBackgroundImage>/w.png</wp:WideBackgroundImage>\
+             <wp:WideBackBackgroundImage>/wb.png</wp:WideBackBackgroundImage>\
+             <wp:WideBackContent>wide back</wp:WideBackContent>\
+             <wp:BackgroundImage>/m.png</wp:BackgroundImage>\
+             <wp:Count>12</wp:Count><wp:Title>Flip</wp:Title>\
+             <wp:BackBackgroundImage>/mb.png</wp:BackBackgroundImage>\
+             <wp:BackTitle>bt</wp:BackTitle><wp:BackContent>bc</wp:BackContent>\
+             </wp:Tile></wp:Notification>"
+        );
+        assert_eq!(body.len(), FLIP_TILE_FULL_BODY_LEN);
+        assert_eq!(String::from_utf8(body).unwrap(), expected);
+    }
+
+    #[test]
+    fn raw_1k_is_sent_as_is() {
+        let body = request_body(LIVE_CHANNEL, &raw_1k());
+        assert_eq!(body.len(), RAW_1K_BODY_LEN);
+        assert_eq!(body, RAW_1K_BODY);
+    }
+
+    #[test]
+    fn channels_parse() {
+        assert!(ChannelUri::parse(TOAST_CHANNEL).is_ok());
+        assert!(ChannelUri::parse(LIVE_CHANNEL).unwrap().is_live_net());
+    }
+}

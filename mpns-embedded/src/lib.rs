@@ -1,15 +1,176 @@
-//! MPNS on constrained gateways: drives [`mpns_proto`] over byte streams.
+//! MPNS on constrained gateways: drives the [`mpns_proto`] core over
+//! `embedded-io` byte streams (blocking and async) and `embedded-svc` HTTP
+//! clients, with no allocator.
 //!
-//! This crate is at its beginning: today it offers [`write_request`], which
-//! writes a notification's HTTP/1.1 request into a caller buffer, ready for
-//! any byte stream. The embedded-io transports and the gateway driver follow.
+//! Every MPNS decision lives in the core: the request bytes
+//! ([`Request::write_http`]), the response reader ([`mpns_proto::ResponseReader`]),
+//! what a response means ([`mpns_proto::classify`]), and when to send, retry
+//! or give up ([`mpns_proto::Sender`]). This crate moves bytes and time.
+//!
+//! # Map
+//!
+//! | item | what |
+//! |---|---|
+//! | [`blocking::send`], [`asynch::send`] | one request and its response on a stream you own |
+//! | [`blocking::StreamClient`], [`asynch::StreamClient`] | connections opened by your [`blocking::Connector`] (or [`asynch::Connector`]), one kept alive per host |
+//! | `svc::send`, `svc::SvcClient`, `svc::asynch` | feature `embedded-svc`: an HTTP client such as esp-idf-svc's `EspHttpConnection` |
+//! | [`Gateway`] | a core [`Sender`](mpns_proto::Sender) driven over any of those: `poll(now)` sends what is due |
+//! | [`SendError`], [`transport_error`] | what went wrong, and the [`TransportError`](mpns_proto::sender::TransportError) the sender takes |
+//!
+//! # Byte streams
+//!
+//! The stream transports write the core's HTTP/1.1 request in one buffer
+//! (short writes are continued; a write of 0 bytes is an error), then read the
+//! response through the core's incremental reader: reads of any size, one byte
+//! included; the end of the stream completes a response without a length.
+//! TLS is the stream's business (embedded-tls, a modem's TLS socket...).
+//!
+//! [`blocking::StreamClient`] keeps one connection per host open across
+//! requests and reconnects when a response says `Connection: close`, when the
+//! server closed the connection, or after any failure. A request that fails
+//! before any response byte on a connection that already carried one (the
+//! server may have closed it while it was idle) is sent once more on a new
+//! connection.
+//!
+//! Errors of the stream map to the core's transport failures with
+//! [`transport_error`]: refused, reset, timed out, other. `embedded-io` has no
+//! TLS kind, so a [`blocking::Connector`] reports a failed handshake itself.
+//! Nothing here reads a clock: give your streams a read timeout (Microsoft
+//! recommended 15 s) that fails with [`embedded_io::ErrorKind::TimedOut`].
+//!
+//! # Buffers
+//!
+//! Everything is lent by the caller or sized by const generics.
+//!
+//! | buffer | size |
+//! |---|---|
+//! | exchange buffer, stream transports | the request, [`Request::http_len`], and then the response head (MPNS sends about 300 bytes; give at least 512). 1 KiB covers typical toasts to typical channel URIs; 5,138 bytes covers any request under MPNS's default limits (5 + 1,024 of target + 11 + 1,024 of headers + 2 + 3,072 of body) |
+//! | exchange buffer, embedded-svc | the absolute URI and the body, `svc::buffer_needed`: at most 1,033 + 3,072 bytes |
+//! | the sender's arena | `Q` slots of channel URI + body: see [`mpns_proto::sender`] ("Memory") |
+//! | stack | the core's reader parses a head with [`MAX_RESPONSE_HEADERS`] httparse headers on the stack (16 bytes each on 32-bit targets) |
+//!
+//! A stream client holds up to `N` connections (`N` hosts); the gateway holds
+//! the sender, the transport and a reference to the exchange buffer.
+//! [`Gateway::submit`] refuses a request that would not fit the buffer, so a
+//! queued request never fails for lack of room. On `thumbv7em-none-eabihf` a
+//! `Sender<_, 4, 4>` takes 1,072 bytes and the gateway around it 1,176.
+//!
+//! # On the target
+//!
+//! `mpns-embedded/firmware` is a cortex-m-rt binary with no global allocator
+//! (it links only if nothing allocates) that encodes a toast, sends it over
+//! an in-memory stream, classifies the response and runs a 4-notification
+//! gateway; its README gives its section sizes. CI builds it, and this crate
+//! for `thumbv7em-none-eabihf` with every combination of features.
+//!
+//! # Features
+//!
+//! - `embedded-svc`: the `svc` transports.
+//! - `defmt`: `defmt::Format` on the public types, forwarded to mpns-proto,
+//!   heapless, embedded-io and embedded-svc; the crate logs through defmt.
+//! - `log`: the crate logs through `log` (defmt wins when both are on).
+//!
+//! Without either logging feature the crate logs nothing.
+//!
+//! # ESP-IDF
+//!
+//! esp-idf-svc's `EspHttpConnection` implements embedded-svc's `Connection`.
+//! An authenticated sender (`https` channels) gives it its client certificate
+//! and key; MPNS's server certificate chains to a public root (the ESP-IDF
+//! certificate bundle). Not compiled here (it needs the ESP-IDF toolchain):
+//!
+//! ```rust,ignore
+//! use esp_idf_svc::http::client::{Configuration, EspHttpConnection};
+//! use esp_idf_svc::tls::X509;
+//! use mpns_embedded::{Gateway, svc::SvcClient};
+//! use mpns_proto::sender::{Event, Sender, SenderConfig, TransportError};
+//! use mpns_proto::{ChannelUri, Instant, Notification, Options, Toast};
+//!
+//! // PEM, NUL-terminated as ESP-IDF wants it.
+//! static CERT: &str = concat!(include_str!("../certs/client.crt"), "\0");
+//! static KEY: &str = concat!(include_str!("../certs/client.key"), "\0");
+//!
+//! let config = Configuration {
+//!     client_certificate: Some(X509::pem_until_nul(CERT.as_bytes())),
+//!     private_key: Some(X509::pem_until_nul(KEY.as_bytes())),
+//!     crt_bundle_attach: Some(esp_idf_svc::sys::esp_crt_bundle_attach),
+//!     timeout: Some(core::time::Duration::from_secs(15)),
+//!     ..Default::default()
+//! };
+//! // A new connection whenever the old one is unusable.
+//! let client = SvcClient::new(|| EspHttpConnection::new(&config).map_err(|_| TransportError::Tls));
+//!
+//! let mut arena = [0u8; 8 * 1024];
+//! let mut buf = [0u8; 2 * 1024];
+//! // A random seed per boot spreads the retries of many gateways.
+//! let seed = u64::from(unsafe { esp_idf_svc::sys::esp_random() });
+//! let sender: Sender<_, 8, 16> = Sender::new(SenderConfig { seed, ..SenderConfig::default() }, &mut arena[..]);
+//! let mut gateway = Gateway::new(sender, client, &mut buf);
+//!
+//! let boot = std::time::Instant::now();
+//! let now = || Instant::from_millis(boot.elapsed().as_millis() as u64);
+//! let channel = ChannelUri::parse("https://sn1.notify.live.net/unthrottledthirdparty/01.00/AAG5O...")?;
+//! let toast = Notification::Toast(Toast { text1: Some("Door"), text2: Some("opened"), ..Toast::default() });
+//! gateway.submit(now(), channel, &toast, &Options::default())?;
+//! loop {
+//!     let round = gateway.poll(now());
+//!     while let Some(event) = gateway.poll_event() {
+//!         if let Event::ChannelExpired { channel } = event {
+//!             // delete the channel from your store
+//!         }
+//!     }
+//!     // sleep until round.next_timeout, or until new work arrives
+//! }
+//! ```
+//!
+//! # Core gaps
+//!
+//! Two things the core does not decide yet, handled here in one place each:
+//! a response that is not valid HTTP is reported to the sender as
+//! [`TransportError::Other`](mpns_proto::sender::TransportError::Other)
+//! ([`SendError::transport_error`]), and a request that cannot be sent for a
+//! local reason (a buffer too small, only possible around [`Gateway::submit`])
+//! ends as cancelled.
 
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
+
+#[macro_use]
+mod fmt;
+
+pub mod asynch;
+pub mod blocking;
+mod error;
+mod exchange;
+mod gateway;
+#[cfg(feature = "embedded-svc")]
+pub mod svc;
 
 pub use mpns_proto;
 
-use mpns_proto::{ChannelUri, EncodeError, Notification, Options};
+pub use error::{SendError, transport_error};
+pub use exchange::MAX_RESPONSE_HEADERS;
+pub use gateway::{Gateway, Round, SubmitError};
+
+use mpns_proto::{ChannelUri, EncodeError, Notification, Options, Request};
+
+/// What every transport tells the [`Gateway`]: how much exchange buffer a
+/// request needs. Sending is [`blocking::Exchange`] or [`asynch::Exchange`].
+pub trait Transport {
+    /// Bytes of exchange buffer `request` needs.
+    fn buffer_needed(&self, request: &Request<'_>) -> usize;
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn buffer_needed(&self, request: &Request<'_>) -> usize {
+        (**self).buffer_needed(request)
+    }
+}
 
 /// Writes the whole HTTP/1.1 request of `notification` into `buf`, returning its length.
 pub fn write_request(

@@ -1,0 +1,86 @@
+//! What can go wrong while moving one request and its response.
+
+use core::fmt;
+
+use embedded_io::ErrorKind;
+use mpns_proto::ReadError;
+use mpns_proto::sender::TransportError;
+
+/// Why a request got no response. Every transport of this crate reports this
+/// type; [`SendError::transport_error`] turns it into what the core's sender
+/// takes ([`mpns_proto::Sender::handle_transport_error`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SendError {
+    /// The exchange buffer cannot hold the request (the stream transports
+    /// need [`mpns_proto::Request::http_len`] bytes, the embedded-svc ones the
+    /// URI and the body). Nothing was sent: a configuration error, not the
+    /// server's fault.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+    },
+    /// Opening the connection failed, as the connector reported it.
+    Connect(TransportError),
+    /// Writing the request or reading the response failed.
+    Io(ErrorKind),
+    /// The server closed the connection before a complete response.
+    Closed,
+    /// The response is not HTTP/1.x, or its head does not fit in the
+    /// exchange buffer ([`ReadError::HeadTooLarge`]).
+    Response(ReadError),
+}
+
+impl SendError {
+    /// The transport failure to report to the sender.
+    pub const fn transport_error(&self) -> TransportError {
+        match *self {
+            SendError::Connect(e) => e,
+            SendError::Io(kind) => transport_error(kind),
+            SendError::Closed => TransportError::Reset,
+            // Not valid HTTP: nothing the core can classify. Retried like any
+            // other transport failure (see the crate docs, "Core gaps").
+            SendError::Response(_) | SendError::BufferTooSmall { .. } => TransportError::Other,
+        }
+    }
+}
+
+/// Maps a stream's error kind to the core's transport failure: refused,
+/// reset (also aborted, broken pipe, not connected, write zero), timed out,
+/// or other. `embedded-io` has no TLS kind: a connector that sees a TLS
+/// handshake fail reports [`TransportError::Tls`] itself.
+pub const fn transport_error(kind: ErrorKind) -> TransportError {
+    match kind {
+        ErrorKind::ConnectionRefused => TransportError::Refused,
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe
+        | ErrorKind::NotConnected
+        | ErrorKind::WriteZero => TransportError::Reset,
+        ErrorKind::TimedOut => TransportError::Timeout,
+        _ => TransportError::Other,
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::BufferTooSmall { needed } => {
+                write!(f, "the exchange buffer is too small: {needed} bytes needed")
+            }
+            SendError::Connect(e) => write!(f, "connecting failed: {e:?}"),
+            SendError::Io(kind) => write!(f, "the stream failed: {kind:?}"),
+            SendError::Closed => f.write_str("the server closed the connection before a response"),
+            SendError::Response(e) => write!(f, "unreadable response: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            SendError::Response(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,1480 @@
+//! The emulator over real loopback sockets, driven by a plain client written
+//! here: `std::net::TcpStream` (or rustls' `StreamOwned`) writing the exact
+//! bytes of `mpns_proto::Request::write_http`, or hand-made bytes, and reading
+//! answers with `mpns_proto::ResponseReader`.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mpns_hyper::emulator::schema::{Field, Payload, Sound, TileTemplate};
+use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
+use mpns_hyper::pki::{TestPki, other_ca_client};
+use mpns_proto::{
+    ChannelUri, Connection, DeviceStatus, HeaderValue, MessageId, Notification, NotificationStatus,
+    Options, ReaderLimits, Request, RequestKind, Response, ResponseReader, SubscriptionStatus,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+// ---- A plain HTTP/1.1 client ------------------------------------------------
+
+/// One answer: the parsed MPNS view, the raw head, and whether the connection stays.
+#[derive(Debug)]
+struct Reply {
+    response: Response,
+    head: String,
+    connection: Connection,
+}
+
+impl Reply {
+    fn status(&self) -> u16 {
+        self.response.status
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        let name = format!("\r\n{}:", name.to_ascii_lowercase());
+        self.head.to_ascii_lowercase().contains(&name)
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        let name = format!("{}:", name.to_ascii_lowercase());
+        self.head.split("\r\n").find_map(|line| {
+            line.to_ascii_lowercase()
+                .starts_with(&name)
+                .then(|| line[name.len()..].trim().to_owned())
+        })
+    }
+
+    /// Status and the three status headers, as known values.
+    fn statuses(
+        &self,
+    ) -> (
+        u16,
+        Option<NotificationStatus>,
+        Option<SubscriptionStatus>,
+        Option<DeviceStatus>,
+    ) {
+        (
+            self.response.status,
+            self.response.notification.known(),
+            self.response.subscription.known(),
+            self.response.device.known(),
+        )
+    }
+}
+
+struct Client<S> {
+    stream: S,
+    buf: Vec<u8>,
+}
+
+impl<S: Read + Write> Client<S> {
+    fn new(stream: S) -> Self {
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes `request` and reads one answer.
+    fn send(&mut self, request: &[u8]) -> io::Result<Reply> {
+        self.stream.write_all(request)?;
+        self.stream.flush()?;
+        self.read_reply()
+    }
+
+    fn read_reply(&mut self) -> io::Result<Reply> {
+        let mut reader: ResponseReader = ResponseReader::new(ReaderLimits::DEFAULT);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let progress = reader
+                .feed(&self.buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
+            if let Some(done) = progress.done {
+                let head = String::from_utf8_lossy(&self.buf[..progress.consumed]).into_owned();
+                self.buf.drain(..progress.consumed);
+                return Ok(Reply {
+                    response: done.response,
+                    head,
+                    connection: done.connection,
+                });
+            }
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                let head = String::from_utf8_lossy(&self.buf).into_owned();
+                return match reader.finish() {
+                    Ok(Some(done)) => Ok(Reply {
+                        response: done.response,
+                        head,
+                        connection: done.connection,
+                    }),
+                    _ => Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("connection closed mid-response after {:?}", head),
+                    )),
+                };
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn tcp(emulator: &Emulator) -> Client<TcpStream> {
+    let stream = TcpStream::connect(emulator.http_addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    Client::new(stream)
+}
+
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS client trusting `ca_pem`, with the client certificate `identity` if any.
+fn tls(
+    emulator: &Emulator,
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+) -> io::Result<Client<TlsStream>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let stream = TcpStream::connect(emulator.https_addr().expect("https"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(Client::new(rustls::StreamOwned::new(conn, stream)))
+}
+
+fn tls_ok(emulator: &Emulator, pki: &TestPki) -> Client<TlsStream> {
+    tls(
+        emulator,
+        &pki.ca_cert_pem,
+        Some((&pki.client_cert_pem, &pki.client_key_pem)),
+    )
+    .unwrap()
+}
+
+// ---- Requests -----------------------------------------------------------------
+
+/// The exact bytes the core writes for `notification` to `url`.
+fn encode(url: &str, notification: &Notification<'_>, options: &Options<'_>) -> Vec<u8> {
+    let channel = ChannelUri::parse(url).unwrap();
+    let request = Request::notification(channel, notification, options).unwrap();
+    let mut buf = vec![0; request.http_len()];
+    let n = request.write_http(&mut buf).unwrap();
+    assert_eq!(n, buf.len());
+    buf
+}
+
+fn toast(text: &str) -> Notification<'_> {
+    Notification::Toast(mpns_proto::Toast {
+        text1: Some(text),
+        ..Default::default()
+    })
+}
+
+fn toast_to(url: &str, text: &str) -> Vec<u8> {
+    encode(url, &toast(text), &Options::default())
+}
+
+/// A hand-made request: `Host` and `Content-Length` added, `headers` as given.
+fn post(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+const TOAST_HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", "text/xml"),
+    ("X-WindowsPhone-Target", "toast"),
+    ("X-NotificationClass", "2"),
+];
+
+const TOAST_BASIC: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Toast><wp:Text1>Bold Text</wp:Text1><wp:Text2>Normal text</wp:Text2><wp:Param>/Page2.xaml?NavigatedFrom=Toast</wp:Param></wp:Toast></wp:Notification>"#;
+const TOAST_X: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Toast><wp:Text1>x</wp:Text1></wp:Toast></wp:Notification>"#;
+const TILE_COUNT0: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Tile><wp:Count>0</wp:Count><wp:Title>Zero</wp:Title></wp:Tile></wp:Notification>"#;
+const TILE_CLEAR: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Tile><wp:Count Action="Clear"></wp:Count><wp:Title>Keep</wp:Title><wp:BackContent Action="Clear"></wp:BackContent></wp:Tile></wp:Notification>"#;
+const TILE_FLIP: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification" Version="2.0"><wp:Tile Id="/F.xaml" Template="FlipTile"><wp:SmallBackgroundImage>/s.png</wp:SmallBackgroundImage><wp:WideBackgroundImage>/w.png</wp:WideBackgroundImage><wp:WideBackBackgroundImage>/wb.png</wp:WideBackBackgroundImage><wp:WideBackContent>wide back</wp:WideBackContent><wp:BackgroundImage>/m.png</wp:BackgroundImage><wp:Count>12</wp:Count><wp:Title>Flip</wp:Title><wp:BackBackgroundImage>/mb.png</wp:BackBackgroundImage><wp:BackTitle>bt</wp:BackTitle><wp:BackContent>bc</wp:BackContent></wp:Tile></wp:Notification>"#;
+
+fn spawn() -> Emulator {
+    Emulator::spawn(EmulatorConfig::default()).expect("spawn")
+}
+
+fn spawn_with(config: EmulatorConfig) -> Emulator {
+    Emulator::spawn(config).expect("spawn")
+}
+
+fn spawn_tls() -> (Emulator, TestPki) {
+    let pki = TestPki::generate().unwrap();
+    let emulator = spawn_with(EmulatorConfig {
+        tls: Some(TlsConfig::from_test_pki(&pki)),
+        ..EmulatorConfig::default()
+    });
+    (emulator, pki)
+}
+
+const RECEIVED: (
+    u16,
+    Option<NotificationStatus>,
+    Option<SubscriptionStatus>,
+    Option<DeviceStatus>,
+) = (
+    200,
+    Some(NotificationStatus::Received),
+    Some(SubscriptionStatus::Active),
+    Some(DeviceStatus::Connected),
+);
+
+// ---- Vectors --------------------------------------------------------------------
+
+/// The bodies and headers of /work/shared/vectors/requests.jsonl (copied), all accepted.
+#[test]
+fn vector_bodies_are_accepted_and_recorded() {
+    let emulator = spawn();
+    let mut client = tcp(&emulator);
+    let path = "/throttledthirdparty/01.00/AAGvdLTQ?x=1&y=2";
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (TOAST_HEADERS, TOAST_BASIC),
+        (
+            &[
+                ("Content-Type", "text/xml"),
+                ("X-WindowsPhone-Target", "toast"),
+                ("X-NotificationClass", "22"),
+                ("X-MessageID", "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f"),
+            ],
+            TOAST_X,
+        ),
+        (
+            &[
+                ("Content-Type", "text/xml"),
+                ("X-WindowsPhone-Target", "token"),
+                ("X-NotificationClass", "1"),
+            ],
+            TILE_COUNT0,
+        ),
+        (
+            &[
+                ("Content-Type", "text/xml"),
+                ("X-WindowsPhone-Target", "token"),
+                ("X-NotificationClass", "1"),
+            ],
+            TILE_CLEAR,
+        ),
+        (
+            &[
+                ("Content-Type", "text/xml"),
+                ("X-WindowsPhone-Target", "token"),
+                ("X-NotificationClass", "1"),
+            ],
+            TILE_FLIP,
+        ),
+        (
+            &[("Content-Type", "text/xml"), ("X-NotificationClass", "3")],
+            "<root><v>1</v></root>",
+        ),
+        (
+            &[("Content-Type", "text/xml"), ("X-NotificationClass", "4")],
+            "<IncomingCall/>",
+        ),
+    ];
+    for (headers, body) in cases {
+        let reply = client.send(&post(path, headers, body.as_bytes())).unwrap();
+        assert_eq!(reply.statuses(), RECEIVED, "{body}\n{}", reply.head);
+        assert_eq!(reply.connection, Connection::KeepAlive);
+    }
+    let records = emulator.accepted();
+    assert_eq!(records.len(), 7);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.channel_id == "AAGvdLTQ" && !r.secure)
+    );
+    for (record, (_, body)) in records.iter().zip(cases) {
+        assert_eq!(record.body, body.as_bytes());
+    }
+    let kinds: Vec<_> = records
+        .iter()
+        .map(|r| (r.kind, r.notification_class))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (RequestKind::Toast, 2),
+            (RequestKind::Toast, 22),
+            (RequestKind::Tile, 1),
+            (RequestKind::Tile, 1),
+            (RequestKind::Tile, 1),
+            (RequestKind::Raw, 3),
+            (RequestKind::Raw, 4),
+        ]
+    );
+
+    let Some(Payload::Toast(t)) = &records[0].parsed else {
+        panic!("{:?}", records[0].parsed)
+    };
+    assert_eq!(t.text1.as_deref(), Some("Bold Text"));
+    assert_eq!(t.text2.as_deref(), Some("Normal text"));
+    assert_eq!(t.param.as_deref(), Some("/Page2.xaml?NavigatedFrom=Toast"));
+    assert_eq!(t.sound, None);
+
+    assert_eq!(
+        records[1].message_id.as_deref(),
+        Some("3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f")
+    );
+
+    let Some(Payload::Tile(t)) = &records[2].parsed else {
+        panic!()
+    };
+    assert_eq!(t.template, TileTemplate::Standard);
+    assert_eq!(t.count, Some(Field::Set(0)));
+    assert_eq!(t.title, Some(Field::Set("Zero".into())));
+    assert_eq!(t.version, None);
+
+    let Some(Payload::Tile(t)) = &records[3].parsed else {
+        panic!()
+    };
+    assert_eq!(t.count, Some(Field::Clear));
+    assert_eq!(t.back_content, Some(Field::Clear));
+    assert_eq!(t.title, Some(Field::Set("Keep".into())));
+
+    let Some(Payload::Tile(t)) = &records[4].parsed else {
+        panic!()
+    };
+    assert_eq!(t.template, TileTemplate::FlipTile);
+    assert_eq!(t.version.as_deref(), Some("2.0"));
+    assert_eq!(t.id.as_deref(), Some("/F.xaml"));
+    assert_eq!(t.count, Some(Field::Set(12)));
+    assert_eq!(t.wide_back_content, Some(Field::Set("wide back".into())));
+    assert_eq!(t.back_title, Some(Field::Set("bt".into())));
+
+    assert_eq!(records[5].parsed, None);
+    let stats = emulator.stats();
+    assert_eq!((stats.requests, stats.accepted, stats.rejected), (7, 7, 0));
+    assert_eq!(stats.connections, 1);
+}
+
+/// What the core encodes for every template (and escaping) the emulator accepts and reads back.
+#[test]
+fn core_encodings_round_trip() {
+    use mpns_proto::{CycleTile, Field as F, IconicTile, Raw, Tile, TileTemplate as T};
+    let emulator = spawn();
+    let url = emulator.channel_url("ROUND");
+    let mut client = tcp(&emulator);
+    let mut cycle = CycleTile {
+        title: F::Set("Cycle"),
+        ..Default::default()
+    };
+    cycle.cycle_images[0] = F::Set("/1.png");
+    cycle.cycle_images[8] = F::Clear;
+    let notifications = [
+        Notification::Toast(mpns_proto::Toast {
+            text1: Some("McDonald's & <Co> \"quoted\""),
+            text2: Some("line\ttab"),
+            param: Some("/P.xaml?a=1&b=2"),
+            sound: Some(mpns_proto::Sound::Silent),
+        }),
+        Notification::Tile(Tile {
+            id: Some("/S.xaml?id=1&x=\"y\""),
+            template: T::Iconic(IconicTile {
+                icon_image: F::Set("/i.png"),
+                wide_content1: F::Set("w1"),
+                count: F::Set(99),
+                background_color: F::Set("#FF112233"),
+                small_icon_image: F::Clear,
+                ..Default::default()
+            }),
+        }),
+        Notification::Tile(Tile {
+            id: None,
+            template: T::Cycle(cycle),
+        }),
+        Notification::Raw(Raw {
+            body: &[0, 159, 146, 150],
+            voip: false,
+        }),
+    ];
+    for n in &notifications {
+        let reply = client.send(&encode(&url, n, &Options::default())).unwrap();
+        assert_eq!(reply.statuses(), RECEIVED, "{n:?}\n{}", reply.head);
+    }
+    let records = emulator.accepted();
+    let Some(Payload::Toast(t)) = &records[0].parsed else {
+        panic!()
+    };
+    assert_eq!(t.text1.as_deref(), Some("McDonald's & <Co> \"quoted\""));
+    assert_eq!(t.text2.as_deref(), Some("line\ttab"));
+    assert_eq!(t.param.as_deref(), Some("/P.xaml?a=1&b=2"));
+    assert_eq!(t.sound, Some(Sound::Silent));
+    let Some(Payload::Tile(t)) = &records[1].parsed else {
+        panic!()
+    };
+    assert_eq!(t.template, TileTemplate::IconicTile);
+    assert_eq!(t.id.as_deref(), Some("/S.xaml?id=1&x=\"y\""));
+    assert_eq!(t.count, Some(Field::Set(99)));
+    assert_eq!(t.background_color, Some(Field::Set("#FF112233".into())));
+    assert_eq!(t.small_icon_image, Some(Field::Clear));
+    let Some(Payload::Tile(t)) = &records[2].parsed else {
+        panic!()
+    };
+    assert_eq!(t.template, TileTemplate::CycleTile);
+    assert_eq!(t.cycle_images[0], Some(Field::Set("/1.png".into())));
+    assert_eq!(t.cycle_images[8], Some(Field::Clear));
+    assert_eq!(t.cycle_images[1], None);
+    assert_eq!(records[3].body, [0, 159, 146, 150]);
+    assert_eq!(records[3].kind, RequestKind::Raw);
+}
+
+// ---- Refusals ------------------------------------------------------------------
+
+#[test]
+fn malformed_requests_get_their_status() {
+    let emulator = spawn();
+    let path = "/throttledthirdparty/01.00/BAD";
+    let toast = TOAST_X.as_bytes();
+    let tile_h: &[(&str, &str)] = &[
+        ("Content-Type", "text/xml"),
+        ("X-WindowsPhone-Target", "token"),
+    ];
+    let big_toast = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Toast><wp:Text1>{}</wp:Text1></wp:Toast></wp:Notification>"#,
+        "a".repeat(3000)
+    );
+    let long_header = "x".repeat(1024);
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "GET",
+            b"GET /throttledthirdparty/01.00/BAD HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            405,
+        ),
+        (
+            "PUT",
+            post(path, TOAST_HEADERS, toast)
+                .splitn(2, |&b| b == b' ')
+                .nth(1)
+                .map(|rest| [b"PUT ".as_slice(), rest].concat())
+                .unwrap(),
+            405,
+        ),
+        (
+            "target tile",
+            post(
+                path,
+                &[("Content-Type", "text/xml"), ("X-WindowsPhone-Target", "tile")],
+                TILE_COUNT0.as_bytes(),
+            ),
+            400,
+        ),
+        (
+            "target Toast",
+            post(
+                path,
+                &[("Content-Type", "text/xml"), ("X-WindowsPhone-Target", "Toast")],
+                toast,
+            ),
+            400,
+        ),
+        (
+            "class 1 for a toast",
+            post(
+                path,
+                &[
+                    ("Content-Type", "text/xml"),
+                    ("X-WindowsPhone-Target", "toast"),
+                    ("X-NotificationClass", "1"),
+                ],
+                toast,
+            ),
+            400,
+        ),
+        (
+            "class 4 for a tile",
+            post(
+                path,
+                &[
+                    ("Content-Type", "text/xml"),
+                    ("X-WindowsPhone-Target", "token"),
+                    ("X-NotificationClass", "4"),
+                ],
+                TILE_COUNT0.as_bytes(),
+            ),
+            400,
+        ),
+        (
+            "class 2 for raw",
+            post(
+                path,
+                &[("Content-Type", "text/xml"), ("X-NotificationClass", "2")],
+                b"raw",
+            ),
+            400,
+        ),
+        (
+            "class text",
+            post(
+                path,
+                &[("Content-Type", "text/xml"), ("X-NotificationClass", "three")],
+                b"raw",
+            ),
+            400,
+        ),
+        (
+            "toast body with tile target",
+            post(path, tile_h, toast),
+            400,
+        ),
+        (
+            "content type",
+            post(
+                path,
+                &[
+                    ("Content-Type", "application/xml"),
+                    ("X-WindowsPhone-Target", "toast"),
+                ],
+                toast,
+            ),
+            400,
+        ),
+        (
+            "no content type",
+            post(path, &[("X-WindowsPhone-Target", "toast")], toast),
+            400,
+        ),
+        (
+            "bad XML",
+            post(
+                path,
+                TOAST_HEADERS,
+                br#"<?xml version="1.0"?><wp:Notification xmlns:wp="WPNotification"><wp:Toast><wp:Text1>a</wp:Toast></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "not UTF-8",
+            post(path, TOAST_HEADERS, b"<wp:Notification \xff"),
+            400,
+        ),
+        (
+            "forbidden char",
+            post(
+                path,
+                TOAST_HEADERS,
+                b"<wp:Notification xmlns:wp=\"WPNotification\"><wp:Toast><wp:Text1>a\x01</wp:Text1></wp:Toast></wp:Notification>",
+            ),
+            400,
+        ),
+        (
+            "wrong schema: unknown element",
+            post(
+                path,
+                TOAST_HEADERS,
+                br#"<wp:Notification xmlns:wp="WPNotification"><wp:Toast><wp:Text4>a</wp:Text4></wp:Toast></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "wrong schema: namespace",
+            post(
+                path,
+                TOAST_HEADERS,
+                br#"<wp:Notification xmlns:wp="urn:other"><wp:Toast><wp:Text1>a</wp:Text1></wp:Toast></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "wrong schema: count 100",
+            post(
+                path,
+                tile_h,
+                br#"<wp:Notification xmlns:wp="WPNotification"><wp:Tile><wp:Count>100</wp:Count></wp:Tile></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "wrong schema: element of another template",
+            post(
+                path,
+                tile_h,
+                br#"<wp:Notification xmlns:wp="WPNotification" Version="2.0"><wp:Tile Template="IconicTile"><wp:WideBackContent>x</wp:WideBackContent></wp:Tile></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "wrong schema: Version on the standard tile",
+            post(
+                path,
+                tile_h,
+                br#"<wp:Notification xmlns:wp="WPNotification" Version="2.0"><wp:Tile><wp:Title>x</wp:Title></wp:Tile></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "wrong schema: unknown template",
+            post(
+                path,
+                tile_h,
+                br#"<wp:Notification xmlns:wp="WPNotification" Version="2.0"><wp:Tile Template="WideTile"><wp:Title>x</wp:Title></wp:Tile></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "wrong schema: color",
+            post(
+                path,
+                tile_h,
+                br#"<wp:Notification xmlns:wp="WPNotification" Version="2.0"><wp:Tile Template="IconicTile"><wp:BackgroundColor>#FFF</wp:BackgroundColor></wp:Tile></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "wrong schema: empty toast",
+            post(
+                path,
+                TOAST_HEADERS,
+                br#"<wp:Notification xmlns:wp="WPNotification"><wp:Toast></wp:Toast></wp:Notification>"#,
+            ),
+            400,
+        ),
+        (
+            "toast over 3072",
+            post(path, TOAST_HEADERS, big_toast.as_bytes()),
+            400,
+        ),
+        (
+            "raw over 1024",
+            post(path, &[("Content-Type", "text/xml")], &[b'r'; 1025]),
+            400,
+        ),
+        (
+            "headers over 1024",
+            post(
+                path,
+                &[
+                    ("Content-Type", "text/xml"),
+                    ("X-WindowsPhone-Target", "toast"),
+                    ("X-Padding", &long_header),
+                ],
+                toast,
+            ),
+            400,
+        ),
+        (
+            "message id",
+            post(
+                path,
+                &[
+                    ("Content-Type", "text/xml"),
+                    ("X-WindowsPhone-Target", "toast"),
+                    ("X-MessageID", "3f5c1d0e8a2b4c6d9e7f0a1b2c3d4e5f"),
+                ],
+                toast,
+            ),
+            400,
+        ),
+        (
+            "message id repeated",
+            post(
+                path,
+                &[
+                    ("Content-Type", "text/xml"),
+                    ("X-WindowsPhone-Target", "toast"),
+                    ("X-MessageID", "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f"),
+                    ("X-MessageID", "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f"),
+                ],
+                toast,
+            ),
+            400,
+        ),
+        (
+            "callback uri on http",
+            post(
+                path,
+                &[
+                    ("Content-Type", "text/xml"),
+                    ("X-WindowsPhone-Target", "toast"),
+                    ("X-CallbackURI", "https://example.com/cb"),
+                ],
+                toast,
+            ),
+            400,
+        ),
+        (
+            "callback registration on http",
+            post(
+                "/throttledthirdparty/01.00/BAD/callback",
+                &[
+                    ("Content-Type", "text/xml"),
+                    ("X-CallbackURI", "https://example.com/cb"),
+                ],
+                b"opaque",
+            ),
+            400,
+        ),
+        (
+            "chunked",
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nX-WindowsPhone-Target: toast\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{TOAST_X}\r\n0\r\n\r\n",
+                TOAST_X.len()
+            )
+            .into_bytes(),
+            400,
+        ),
+        (
+            "no content length",
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nX-NotificationClass: 3\r\n\r\n"
+            )
+            .into_bytes(),
+            400,
+        ),
+        (
+            "unthrottled path on http",
+            post("/unthrottledthirdparty/01.00/BAD", TOAST_HEADERS, toast),
+            404,
+        ),
+        (
+            "nested path",
+            post("/throttledthirdparty/01.00/A/B", TOAST_HEADERS, toast),
+            404,
+        ),
+        ("other path", post("/", TOAST_HEADERS, toast), 404),
+    ];
+    // One connection for all: every refusal keeps the connection usable.
+    let mut client = tcp(&emulator);
+    for (name, bytes, status) in &cases {
+        let reply = client.send(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(reply.status(), *status, "{name}:\n{}", reply.head);
+        // Refusals carry the MPNS headers: Dropped / N/A / N/A and the echo.
+        assert_eq!(
+            reply.response.notification,
+            HeaderValue::Known(NotificationStatus::Dropped),
+            "{name}"
+        );
+        assert_eq!(reply.response.subscription, HeaderValue::NotGiven, "{name}");
+        assert_eq!(reply.response.message_id, Some(MessageId::NIL), "{name}");
+        assert_eq!(
+            reply.header("content-length").as_deref(),
+            Some("0"),
+            "{name}"
+        );
+        assert!(reply.has_header("x-emulator-reason"), "{name}");
+        assert_eq!(reply.connection, Connection::KeepAlive, "{name}");
+    }
+    assert!(emulator.accepted().is_empty());
+    let stats = emulator.stats();
+    assert_eq!(stats.requests, cases.len() as u64);
+    assert_eq!(stats.rejected, cases.len() as u64);
+    assert_eq!(stats.accepted, 0);
+    assert_eq!(stats.connections, 1);
+    // Still serving on the same connection.
+    let reply = client.send(&post(path, TOAST_HEADERS, toast)).unwrap();
+    assert_eq!(reply.statuses(), RECEIVED);
+}
+
+#[test]
+fn smaller_limits_apply() {
+    let emulator = spawn_with(EmulatorConfig {
+        payload_limit: 200,
+        raw_limit: 10,
+        header_limit: 120,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    let path = "/throttledthirdparty/01.00/L";
+    let raw = |n: usize| post(path, &[("Content-Type", "text/xml")], &vec![b'r'; n]);
+    assert_eq!(client.send(&raw(10)).unwrap().status(), 200);
+    assert_eq!(client.send(&raw(11)).unwrap().status(), 400);
+    assert_eq!(
+        client
+            .send(&post(path, TOAST_HEADERS, TOAST_X.as_bytes()))
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .send(&post(path, TOAST_HEADERS, TOAST_BASIC.as_bytes()))
+            .unwrap()
+            .status(),
+        400
+    );
+    let padded = post(
+        path,
+        &[("Content-Type", "text/xml"), ("X-Pad", &"p".repeat(60))],
+        b"r",
+    );
+    assert_eq!(client.send(&padded).unwrap().status(), 400);
+}
+
+#[test]
+fn message_id_is_echoed() {
+    let emulator = spawn();
+    let url = emulator.channel_url("ECHO");
+    let mut client = tcp(&emulator);
+    let id = MessageId::parse("3F5C1D0E-8A2B-4C6D-9E7F-0A1B2C3D4E5F").unwrap();
+    let options = Options {
+        message_id: Some(id),
+        ..Options::default()
+    };
+    let reply = client.send(&encode(&url, &toast("hi"), &options)).unwrap();
+    assert_eq!(reply.statuses(), RECEIVED);
+    assert_eq!(reply.response.message_id, Some(id));
+    assert_eq!(
+        reply.header("x-messageid").as_deref(),
+        Some("3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f")
+    );
+    // None sent: the all-zero UUID.
+    let reply = client.send(&toast_to(&url, "hi")).unwrap();
+    assert_eq!(
+        reply.header("x-messageid").as_deref(),
+        Some("00000000-0000-0000-0000-000000000000")
+    );
+    // Echoed on refusals and behaviours too.
+    emulator.set_behaviour("ECHO", Behaviour::Inactive);
+    let reply = client.send(&encode(&url, &toast("hi"), &options)).unwrap();
+    assert_eq!(reply.status(), 412);
+    assert_eq!(reply.response.message_id, Some(id));
+    let records = emulator.accepted();
+    assert_eq!(
+        records[0].message_id.as_deref(),
+        Some("3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f")
+    );
+    assert_eq!(records[1].message_id, None);
+}
+
+// ---- Behaviours ------------------------------------------------------------------
+
+#[test]
+fn every_behaviour_answers_as_documented() {
+    use DeviceStatus as D;
+    use NotificationStatus as N;
+    use SubscriptionStatus as S;
+    let emulator = spawn();
+    let mut client = tcp(&emulator);
+    let mut send = |id: &str| {
+        client
+            .send(&toast_to(&emulator.channel_url(id), "t"))
+            .unwrap()
+    };
+
+    // Unknown ids are active.
+    assert_eq!(send("NEW").statuses(), RECEIVED);
+
+    let fixed = [
+        (
+            Behaviour::Active,
+            (200, Some(N::Received), Some(S::Active), Some(D::Connected)),
+        ),
+        (
+            Behaviour::Expired,
+            (404, Some(N::Dropped), Some(S::Expired), Some(D::Connected)),
+        ),
+        (
+            Behaviour::Suppressed,
+            (
+                200,
+                Some(N::Suppressed),
+                Some(S::Active),
+                Some(D::Connected),
+            ),
+        ),
+        (
+            Behaviour::Dropped,
+            (200, Some(N::Dropped), Some(S::Active), Some(D::Connected)),
+        ),
+        (
+            Behaviour::Inactive,
+            (412, Some(N::Dropped), Some(S::Active), Some(D::Inactive)),
+        ),
+        (
+            Behaviour::RateLimited,
+            (406, Some(N::Dropped), Some(S::Active), Some(D::Connected)),
+        ),
+    ];
+    for (i, (behaviour, expected)) in fixed.iter().enumerate() {
+        let id = format!("FIXED{i}");
+        emulator.set_behaviour(&id, behaviour.clone());
+        for _ in 0..3 {
+            let reply = send(&id);
+            assert_eq!(reply.statuses(), *expected, "{behaviour:?}");
+            assert!(reply.has_header("x-messageid"));
+        }
+    }
+
+    // Counted: QueueFull(2), Unavailable(2).
+    emulator.set_behaviour("QF", Behaviour::QueueFull(2));
+    for _ in 0..2 {
+        let reply = send("QF");
+        assert_eq!(
+            reply.statuses(),
+            (200, Some(N::QueueFull), Some(S::Active), Some(D::Connected))
+        );
+    }
+    assert_eq!(send("QF").statuses(), RECEIVED);
+
+    emulator.set_behaviour("UN", Behaviour::Unavailable(2));
+    for _ in 0..2 {
+        let reply = send("UN");
+        assert_eq!(reply.statuses(), (503, None, None, None));
+        assert!(!reply.has_header("x-notificationstatus"));
+        assert!(!reply.has_header("x-messageid"));
+    }
+    assert_eq!(send("UN").statuses(), RECEIVED);
+
+    for code in [400, 401, 403, 405, 429, 500] {
+        let id = format!("S{code}");
+        emulator.set_behaviour(&id, Behaviour::Status(code));
+        let reply = send(&id);
+        assert_eq!(reply.statuses(), (code, None, None, None), "{code}");
+        assert!(!reply.has_header("x-notificationstatus"));
+    }
+
+    let behaviours = emulator.behaviours();
+    assert!(behaviours.contains(&("QF".to_owned(), Behaviour::Active)));
+    assert!(behaviours.contains(&("UN".to_owned(), Behaviour::Active)));
+    assert!(behaviours.contains(&("FIXED1".to_owned(), Behaviour::Expired)));
+
+    // Only the 200 Received answers were recorded.
+    let ids: Vec<_> = emulator
+        .accepted()
+        .into_iter()
+        .map(|r| r.channel_id)
+        .collect();
+    assert_eq!(ids, ["NEW", "FIXED0", "FIXED0", "FIXED0", "QF", "UN"]);
+    let stats = emulator.stats();
+    // 404 x3, 412 x3, 406 x3, and 400/401/403/405/429.
+    assert_eq!(stats.rejected, 9 + 5);
+}
+
+#[test]
+fn unavailable_for_a_while() {
+    let emulator = spawn();
+    let mut client = tcp(&emulator);
+    let mut send = |id: &str| {
+        client
+            .send(&toast_to(&emulator.channel_url(id), "a"))
+            .unwrap()
+    };
+    emulator.set_behaviour("LONG", Behaviour::UnavailableFor(Duration::from_secs(600)));
+    emulator.set_behaviour("FOREVER", Behaviour::UnavailableFor(Duration::MAX));
+    emulator.set_behaviour(
+        "SHORT",
+        Behaviour::UnavailableFor(Duration::from_millis(50)),
+    );
+    for id in ["LONG", "LONG", "FOREVER"] {
+        let reply = send(id);
+        assert_eq!(reply.statuses(), (503, None, None, None), "{id}");
+        assert!(!reply.has_header("x-messageid"));
+    }
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(send("SHORT").statuses(), RECEIVED);
+    assert!(
+        emulator
+            .behaviours()
+            .contains(&("SHORT".to_owned(), Behaviour::Active))
+    );
+}
+
+#[test]
+fn slow_waits_then_accepts() {
+    let emulator = spawn();
+    let url = emulator.channel_url("SLOW");
+    emulator.set_behaviour("SLOW", Behaviour::Slow(Duration::from_millis(200)));
+    let mut client = tcp(&emulator);
+    let started = Instant::now();
+    let reply = client.send(&toast_to(&url, "a")).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(reply.statuses(), RECEIVED);
+    // Other channels are answered while a slow one waits.
+    emulator.set_behaviour("SLOW", Behaviour::Slow(Duration::from_secs(1)));
+    let mut slow = tcp(&emulator);
+    slow.stream.write_all(&toast_to(&url, "b")).unwrap();
+    let mut fast = tcp(&emulator);
+    let reply = fast
+        .send(&toast_to(&emulator.channel_url("FAST"), "c"))
+        .unwrap();
+    assert_eq!(reply.statuses(), RECEIVED);
+    slow.stream.set_nonblocking(true).unwrap();
+    let pending = slow.stream.read(&mut [0u8; 16]);
+    assert_eq!(
+        pending.map_err(|e| e.kind()).unwrap_err(),
+        io::ErrorKind::WouldBlock
+    );
+    slow.stream.set_nonblocking(false).unwrap();
+    assert_eq!(slow.read_reply().unwrap().statuses(), RECEIVED);
+    assert_eq!(emulator.accepted().len(), 3);
+}
+
+#[test]
+fn reset_mid_response_closes_the_connection() {
+    let emulator = spawn();
+    let url = emulator.channel_url("RESET");
+    emulator.set_behaviour("RESET", Behaviour::ResetMidResponse(2));
+    for _ in 0..2 {
+        let mut client = tcp(&emulator);
+        let error = client.send(&toast_to(&url, "a")).unwrap_err();
+        assert!(
+            matches!(
+                error.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ),
+            "{error:?}"
+        );
+        // Part of the head was written, not all of it.
+        let seen = String::from_utf8_lossy(&client.buf).into_owned();
+        assert!(seen.starts_with("HTTP/1.1 200"), "{seen:?}");
+        assert!(!seen.contains("\r\n\r\n"), "{seen:?}");
+        // And the connection is closed: a second request gets nothing back.
+        let again = client.send(&toast_to(&url, "b"));
+        assert!(again.is_err(), "{again:?}");
+    }
+    let mut client = tcp(&emulator);
+    assert_eq!(
+        client.send(&toast_to(&url, "c")).unwrap().statuses(),
+        RECEIVED
+    );
+    assert_eq!(emulator.accepted().len(), 1);
+    assert_eq!(emulator.stats().connections, 3);
+}
+
+#[test]
+fn strict_mode_refuses_unknown_channels() {
+    let emulator = spawn_with(EmulatorConfig {
+        strict: true,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    let reply = client
+        .send(&toast_to(&emulator.channel_url("WHO"), "a"))
+        .unwrap();
+    assert_eq!(
+        reply.statuses(),
+        (
+            404,
+            Some(NotificationStatus::Dropped),
+            Some(SubscriptionStatus::Expired),
+            Some(DeviceStatus::Connected)
+        )
+    );
+    emulator.set_behaviour("KNOWN", Behaviour::Active);
+    let reply = client
+        .send(&toast_to(&emulator.channel_url("KNOWN"), "a"))
+        .unwrap();
+    assert_eq!(reply.statuses(), RECEIVED);
+    assert_eq!(emulator.accepted().len(), 1);
+}
+
+#[test]
+fn quota_per_http_channel_in_a_rolling_window() {
+    // Within the window: daily_quota accepted, then 406, per channel.
+    let emulator = spawn_with(EmulatorConfig {
+        daily_quota: 3,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    let a = emulator.channel_url("QA");
+    let b = emulator.channel_url("QB");
+    for _ in 0..3 {
+        assert_eq!(
+            client.send(&toast_to(&a, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    for _ in 0..2 {
+        let over = client.send(&toast_to(&a, "a")).unwrap();
+        assert_eq!(
+            over.statuses(),
+            (
+                406,
+                Some(NotificationStatus::Dropped),
+                Some(SubscriptionStatus::Active),
+                Some(DeviceStatus::Connected)
+            )
+        );
+    }
+    assert_eq!(
+        client.send(&toast_to(&b, "b")).unwrap().statuses(),
+        RECEIVED
+    );
+    assert_eq!(emulator.accepted().len(), 4);
+    assert_eq!(emulator.stats().rejected, 2);
+
+    // The window rolls: once it has passed, the channel has its quota again.
+    let window = Duration::from_millis(200);
+    let emulator = spawn_with(EmulatorConfig {
+        daily_quota: 2,
+        quota_window: window,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    let a = emulator.channel_url("QA");
+    for _ in 0..2 {
+        assert_eq!(
+            client.send(&toast_to(&a, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    // One bucket (window / 1024) of lateness at most.
+    std::thread::sleep(window + Duration::from_millis(5));
+    for _ in 0..2 {
+        assert_eq!(
+            client.send(&toast_to(&a, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    // Secure channels have no quota (see tls_with_the_right_client_certificate).
+}
+
+#[test]
+fn default_quota_is_500_per_day() {
+    let emulator = spawn();
+    let url = emulator.channel_url("DAILY");
+    let mut client = tcp(&emulator);
+    let request = toast_to(&url, "a");
+    for i in 0..500 {
+        assert_eq!(client.send(&request).unwrap().status(), 200, "request {i}");
+    }
+    assert_eq!(client.send(&request).unwrap().status(), 406);
+    assert_eq!(client.send(&request).unwrap().status(), 406);
+    let stats = emulator.stats();
+    assert_eq!((stats.accepted, stats.rejected), (500, 2));
+}
+
+// ---- TLS -----------------------------------------------------------------------------
+
+#[test]
+fn tls_with_the_right_client_certificate() {
+    let (emulator, pki) = spawn_tls();
+    let url = emulator.secure_channel_url("SEC").unwrap();
+    assert!(url.starts_with("https://127.0.0.1:"));
+    assert!(url.ends_with("/unthrottledthirdparty/01.00/SEC"));
+    let mut client = tls_ok(&emulator, &pki);
+    // Many requests on one connection: one handshake. No quota on https.
+    for i in 0..600 {
+        let reply = client.send(&toast_to(&url, "secure")).unwrap();
+        assert_eq!(reply.statuses(), RECEIVED, "request {i}");
+    }
+    let stats = emulator.stats();
+    assert_eq!(stats.tls_handshakes, 1);
+    assert_eq!(stats.connections, 1);
+    assert_eq!(stats.accepted, 600);
+    let record = &emulator.accepted()[0];
+    assert!(record.secure);
+    assert_eq!(record.channel_id, "SEC");
+
+    // The throttled path is not on the https listener.
+    let wrong = toast_to(
+        &url.replace("/unthrottledthirdparty/", "/throttledthirdparty/"),
+        "x",
+    );
+    assert_eq!(client.send(&wrong).unwrap().status(), 404);
+    // Nor /inspect.
+    let reply = client
+        .send(b"GET /inspect HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(reply.status(), 404);
+
+    // The callback URI is allowed (and recorded) on https.
+    let options = Options {
+        callback_uri: Some("https://example.com/cb?x=1"),
+        ..Options::default()
+    };
+    let reply = client.send(&encode(&url, &toast("cb"), &options)).unwrap();
+    assert_eq!(reply.statuses(), RECEIVED);
+    let last = emulator.accepted().pop().unwrap();
+    assert_eq!(
+        last.callback_uri.as_deref(),
+        Some("https://example.com/cb?x=1")
+    );
+    assert_eq!(emulator.stats().tls_handshakes, 1);
+}
+
+#[test]
+fn tls_callback_registration() {
+    let (emulator, pki) = spawn_tls();
+    let url = emulator.secure_channel_url("CB").unwrap();
+    let channel = ChannelUri::parse(&url).unwrap();
+    let mut client = tls_ok(&emulator, &pki);
+    for uri in ["https://example.com/first", "https://example.com/second"] {
+        let request = Request::callback_registration(
+            channel,
+            uri,
+            b"<opaque/>",
+            &mpns_proto::Limits::DEFAULT,
+        )
+        .unwrap();
+        let mut buf = vec![0; request.http_len()];
+        request.write_http(&mut buf).unwrap();
+        let reply = client.send(&buf).unwrap();
+        assert_eq!(reply.statuses(), RECEIVED, "{}", reply.head);
+    }
+    let records = emulator.accepted();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1].kind, RequestKind::CallbackRegistration);
+    assert_eq!(records[1].channel_id, "CB");
+    assert_eq!(records[1].body, b"<opaque/>");
+    assert_eq!(
+        records[1].callback_uri.as_deref(),
+        Some("https://example.com/second")
+    );
+    assert_eq!(
+        emulator.callbacks(),
+        [("CB".to_owned(), "https://example.com/second".to_owned())]
+    );
+    // Refusals: no callback URI, a bad one, a body over 1 KB.
+    let path = "/unthrottledthirdparty/01.00/CB/callback";
+    for (headers, body) in [
+        (&[("Content-Type", "text/xml")][..], &b"x"[..]),
+        (
+            &[("Content-Type", "text/xml"), ("X-CallbackURI", "/relative")][..],
+            &b"x"[..],
+        ),
+        (
+            &[
+                ("Content-Type", "text/xml"),
+                ("X-CallbackURI", "https://e.com/"),
+            ][..],
+            &[b'x'; 1025][..],
+        ),
+    ] {
+        let reply = client.send(&post(path, headers, body)).unwrap();
+        assert_eq!(reply.status(), 400, "{}", reply.head);
+    }
+}
+
+#[test]
+fn tls_without_a_client_certificate_is_forbidden() {
+    let (emulator, pki) = spawn_tls();
+    let url = emulator.secure_channel_url("NOCERT").unwrap();
+    let mut client = tls(&emulator, &pki.ca_cert_pem, None).unwrap();
+    for _ in 0..3 {
+        let reply = client.send(&toast_to(&url, "a")).unwrap();
+        assert_eq!(reply.status(), 403, "{}", reply.head);
+        assert_eq!(
+            reply.response.notification,
+            HeaderValue::Known(NotificationStatus::Dropped)
+        );
+        assert_eq!(reply.connection, Connection::KeepAlive);
+    }
+    let stats = emulator.stats();
+    assert_eq!(stats.tls_handshakes, 1);
+    assert_eq!(stats.rejected, 3);
+    assert!(emulator.accepted().is_empty());
+}
+
+#[test]
+fn tls_with_another_cas_certificate_fails_the_handshake() {
+    let (emulator, pki) = spawn_tls();
+    let url = emulator.secure_channel_url("STRANGER").unwrap();
+    let stranger = other_ca_client().unwrap();
+    assert!(!format!("{stranger:?}").contains("PRIVATE KEY"));
+    let mut client = tls(
+        &emulator,
+        &pki.ca_cert_pem,
+        Some((&stranger.cert_pem, &stranger.key_pem)),
+    )
+    .unwrap();
+    let result = client.send(&toast_to(&url, "a"));
+    assert!(result.is_err(), "{result:?}");
+    // The server never completed a handshake and never saw a request.
+    std::thread::sleep(Duration::from_millis(50));
+    let stats = emulator.stats();
+    assert_eq!(stats.tls_handshakes, 0);
+    assert_eq!(stats.requests, 0);
+    assert_eq!(stats.connections, 1);
+    // A client that does not trust the server's CA fails too.
+    let other = other_ca_client().unwrap();
+    let mut client = tls(
+        &emulator,
+        &other.ca_cert_pem,
+        Some((&pki.client_cert_pem, &pki.client_key_pem)),
+    )
+    .unwrap();
+    assert!(client.send(&toast_to(&url, "a")).is_err());
+}
+
+#[test]
+fn pki_debug_redacts_keys() {
+    let pki = TestPki::generate().unwrap();
+    let shown = format!("{pki:?}");
+    assert!(!shown.contains("PRIVATE KEY"));
+    assert!(shown.contains("<redacted>"));
+    assert!(pki.server_key_pem.contains("PRIVATE KEY"));
+    let tls = TlsConfig::from_test_pki(&pki);
+    assert!(!format!("{tls:?}").contains("PRIVATE KEY"));
+}
+
+// ---- Inspection, lifecycle ------------------------------------------------------------
+
+#[test]
+fn inspect_returns_json() {
+    let emulator = spawn();
+    let mut client = tcp(&emulator);
+    let id = MessageId::parse("3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f").unwrap();
+    let options = Options {
+        message_id: Some(id),
+        ..Options::default()
+    };
+    let url = emulator.channel_url("INSPECT");
+    client
+        .send(&post(
+            "/throttledthirdparty/01.00/INSPECT",
+            TOAST_HEADERS,
+            TOAST_BASIC.as_bytes(),
+        ))
+        .unwrap();
+    client.send(&encode(&url, &toast("two"), &options)).unwrap();
+    client
+        .send(&post(
+            "/throttledthirdparty/01.00/INSPECT",
+            TOAST_HEADERS,
+            b"<bad",
+        ))
+        .unwrap();
+
+    let mut stream = TcpStream::connect(emulator.http_addr()).unwrap();
+    stream
+        .write_all(b"GET /inspect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json")
+    );
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    let accepted = json["accepted"].as_array().unwrap();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(accepted[0]["channel_id"], "INSPECT");
+    assert_eq!(accepted[0]["kind"], "toast");
+    assert_eq!(accepted[0]["notification_class"], 2);
+    assert_eq!(accepted[0]["body"], TOAST_BASIC);
+    assert_eq!(accepted[0]["parsed"]["toast"]["text1"], "Bold Text");
+    assert_eq!(
+        accepted[1]["message_id"],
+        "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f"
+    );
+    assert_eq!(json["stats"]["requests"], 3);
+    assert_eq!(json["stats"]["accepted"], 2);
+    assert_eq!(json["stats"]["rejected"], 1);
+    assert_eq!(json["stats"]["connections"], 2);
+    // POST /inspect is not allowed.
+    let reply = client.send(&post("/inspect", TOAST_HEADERS, b"")).unwrap();
+    assert_eq!(reply.status(), 405);
+}
+
+#[test]
+fn record_limit_keeps_the_most_recent() {
+    let emulator = spawn_with(EmulatorConfig {
+        record_limit: 2,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    for text in ["one", "two", "three"] {
+        client
+            .send(&toast_to(&emulator.channel_url("R"), text))
+            .unwrap();
+    }
+    let texts: Vec<_> = emulator
+        .accepted()
+        .into_iter()
+        .map(|r| match r.parsed {
+            Some(Payload::Toast(t)) => t.text1.unwrap(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, ["two", "three"]);
+    assert_eq!(emulator.stats().accepted, 3);
+}
+
+#[test]
+fn shutdown_closes_the_listeners() {
+    let (emulator, _pki) = spawn_tls();
+    let http = emulator.http_addr();
+    let https = emulator.https_addr().unwrap();
+    let mut client = tcp(&emulator);
+    assert_eq!(
+        client
+            .send(&toast_to(&emulator.channel_url("X"), "a"))
+            .unwrap()
+            .status(),
+        200
+    );
+    emulator.shutdown();
+    assert!(TcpStream::connect(http).is_err());
+    assert!(TcpStream::connect(https).is_err());
+    // The open keep-alive connection is closed too.
+    assert!(
+        client
+            .send(&toast_to(
+                "http://127.0.0.1:1/throttledthirdparty/01.00/X",
+                "a"
+            ))
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_from_async_code() {
+    let emulator = spawn();
+    let addr = emulator.http_addr();
+    let request = toast_to(&emulator.channel_url("ASYNC"), "a");
+    let reply = tokio::task::spawn_blocking(move || {
+        let stream = TcpStream::connect(addr).unwrap();
+        Client::new(stream).send(&request).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(reply.statuses(), RECEIVED);
+    // Dropped inside the async context: must not panic.
+    drop(emulator);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn works_from_a_current_thread_runtime() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let emulator = spawn();
+    let mut stream = tokio::net::TcpStream::connect(emulator.http_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(&toast_to(&emulator.channel_url("CT"), "a"))
+        .await
+        .unwrap();
+    let mut buf = vec![0; 1024];
+    let mut len = 0;
+    loop {
+        let n = stream.read(&mut buf[len..]).await.unwrap();
+        assert!(n > 0);
+        len += n;
+        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    emulator.shutdown();
+}
