@@ -40,7 +40,8 @@ impl SendError {
             SendError::Closed => TransportError::Reset,
             // Not valid HTTP: nothing the core can classify. Retried like any
             // other transport failure (see the crate docs, "Core gaps").
-            SendError::Response(_) | SendError::BufferTooSmall { .. } => TransportError::Other,
+            SendError::Response(_) => TransportError::Protocol,
+            SendError::BufferTooSmall { .. } => TransportError::Other,
         }
     }
 }

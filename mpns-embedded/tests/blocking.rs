@@ -462,7 +462,7 @@ fn transport_failures_reach_the_sender() {
         matches!(err, SendError::Response(ReadError::Malformed(_))),
         "{err:?}"
     );
-    assert_eq!(err.transport_error(), TransportError::Other);
+    assert_eq!(err.transport_error(), TransportError::Protocol);
     assert_eq!(client.open_connections(), 0);
 }
 

@@ -254,9 +254,26 @@ pub enum TransportError {
     Timeout,
     /// TLS handshake or certificate failure.
     Tls,
+    /// The answer could not be read as HTTP (see [`crate::http::ReadError`]).
+    Protocol,
     /// Anything else (DNS, I/O).
     Other,
 }
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportError::Refused => "connection refused",
+            TransportError::Reset => "connection reset or closed before a complete response",
+            TransportError::Timeout => "no response in time",
+            TransportError::Tls => "TLS handshake or certificate failure",
+            TransportError::Protocol => "the response is not readable HTTP",
+            TransportError::Other => "transport failure",
+        })
+    }
+}
+
+impl core::error::Error for TransportError {}
 
 /// Why [`Sender::submit`] took nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
