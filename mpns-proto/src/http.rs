@@ -511,10 +511,13 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
         let max = self.limits.max_head_len;
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Response::new(&mut headers);
-        let len = match parsed.parse(rest) {
+        // Never look past the limit, so that the error does not depend on how
+        // the bytes were split (a malformed byte past the limit is still too large).
+        let window = rest.get(..max).unwrap_or(rest);
+        let len = match parsed.parse(window) {
             Ok(Status::Complete(len)) if len > max => return Err(ReadError::HeadTooLarge { max }),
             Ok(Status::Complete(len)) => len,
-            Ok(Status::Partial) if rest.len() >= max => {
+            Ok(Status::Partial) if window.len() >= max => {
                 return Err(ReadError::HeadTooLarge { max });
             }
             Ok(Status::Partial) => {
@@ -604,7 +607,9 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
             }
             Body::ChunkSize => {
                 let max = self.limits.max_head_len;
-                match httparse::parse_chunk_size(rest) {
+                // As for the head: only the first `max` bytes are looked at.
+                let window = rest.get(..max).unwrap_or(rest);
+                match httparse::parse_chunk_size(window) {
                     Ok(Status::Complete((len, _))) if len > max => {
                         return Err(ReadError::ChunkLineTooLong { max });
                     }
@@ -621,7 +626,7 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
                         },
                     ),
                     Ok(Status::Complete((len, remaining))) => (len, Body::ChunkData { remaining }),
-                    Ok(Status::Partial) if rest.len() >= max => {
+                    Ok(Status::Partial) if window.len() >= max => {
                         return Err(ReadError::ChunkLineTooLong { max });
                     }
                     Ok(Status::Partial) => return Ok(Step::NeedMore),

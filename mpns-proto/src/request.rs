@@ -8,7 +8,7 @@
 use crate::error::{BufferTooSmall, EncodeError, FieldProblem};
 use crate::notification::{FieldName, Notification};
 use crate::options::{Limits, MESSAGE_ID_TEXT_LEN, Options};
-use crate::payload::{self, Write};
+use crate::payload::{self, Sink, Write};
 use crate::uri::{ChannelUri, RequestTarget, Uri};
 
 /// Header names in Microsoft's spelling.
@@ -381,18 +381,23 @@ impl<'a> Request<'a> {
         let buf = buf.get_mut(..self.body_len).ok_or(BufferTooSmall {
             needed: self.body_len,
         })?;
-        let mut w = Write::new(buf);
-        self.emit_body(&mut w);
-        Ok(w.position())
+        Ok(self.emit_body(buf))
     }
 
-    fn emit_body(&self, w: &mut Write<'_>) {
+    /// Writes the body at the front of `buf`, which holds at least `body_len`
+    /// bytes, and returns its length.
+    fn emit_body(&self, buf: &mut [u8]) -> usize {
         match self.body {
             // Validated when the request was built: this cannot fail.
             Body::Notification(n, os) => {
-                let _ = payload::emit(n, os, w);
+                let mut sink = Sink::write(buf);
+                let _ = payload::emit(n, os, &mut sink);
+                sink.len()
             }
-            Body::Bytes(bytes) => w.put(bytes),
+            Body::Bytes(bytes) => {
+                buf[..bytes.len()].copy_from_slice(bytes);
+                bytes.len()
+            }
         }
     }
 
@@ -426,8 +431,9 @@ impl<'a> Request<'a> {
             w.put(b"\r\n");
         }
         w.put(b"\r\n");
-        self.emit_body(&mut w);
-        Ok(w.position())
+        let head = w.position();
+        let body = self.emit_body(w.rest());
+        Ok(head + body)
     }
 }
 
@@ -457,9 +463,9 @@ impl<'a> Notification<'a> {
         let buf = buf
             .get_mut(..len)
             .ok_or(EncodeError::BufferTooSmall { needed: len })?;
-        let mut w = Write::new(buf);
-        payload::emit(self, options.target_os, &mut w)?;
-        Ok(w.position())
+        let mut sink = Sink::write(buf);
+        payload::emit(self, options.target_os, &mut sink)?;
+        Ok(sink.len())
     }
 }
 

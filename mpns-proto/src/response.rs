@@ -165,9 +165,10 @@ impl Response {
             notification: lenient(header("X-NotificationStatus"), &NOTIFICATION_STATUSES),
             subscription: lenient(header("X-SubscriptionStatus"), &SUBSCRIPTION_STATUSES),
             device: lenient(header("X-DeviceConnectionStatus"), &DEVICE_STATUSES),
+            // Trimmed of HTTP's (ASCII) whitespace, as the other headers are.
             message_id: header("X-MessageID")
-                .and_then(|v| core::str::from_utf8(v).ok())
-                .and_then(|v| MessageId::parse(v.trim()).ok()),
+                .and_then(|v| core::str::from_utf8(v.trim_ascii()).ok())
+                .and_then(|v| MessageId::parse(v).ok()),
             retry_after_s: header("Retry-After").and_then(parse_delay_seconds),
         }
     }
@@ -182,16 +183,16 @@ impl Response {
     }
 }
 
-/// `Retry-After` as delta-seconds (HTTP dates are not used by MPNS and are ignored).
+/// `Retry-After` as delta-seconds, saturating at `u32::MAX` (a longer wait
+/// than that is still the longest); HTTP dates are not used by MPNS and are ignored.
 fn parse_delay_seconds(value: &[u8]) -> Option<u32> {
     let digits = value.trim_ascii();
-    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n = digits
-        .iter()
-        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
-    Some(u32::try_from(n).unwrap_or(u32::MAX))
+    Some(digits.iter().fold(0u32, |acc, d| {
+        acc.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+    }))
 }
 
 /// Why a notification should be tried again.
@@ -483,7 +484,7 @@ impl RetryPolicy {
         retry_after_s: Option<u32>,
         jitter: Jitter,
     ) -> Duration {
-        let (policy, jitter) = match backoff {
+        let (policy, shorter) = match backoff {
             Backoff::Exponential => {
                 let doublings = failures.saturating_sub(1).min(63);
                 let d = self
@@ -491,14 +492,24 @@ impl RetryPolicy {
                     .as_millis()
                     .saturating_mul(1u64 << doublings)
                     .min(self.cap.as_millis());
-                (d, i64::from(jitter.0))
+                (d, jitter.0 < 0)
             }
-            Backoff::ChannelPause => (self.channel_pause.as_millis(), i64::from(jitter.0).abs()),
+            Backoff::ChannelPause => (self.channel_pause.as_millis(), false),
         };
-        // policy × (1 + jitter/1000 × percent/100), in integers.
-        let spread =
-            i128::from(policy) * i128::from(jitter) * i128::from(self.jitter_percent) / 100_000;
-        let jittered = u64::try_from((i128::from(policy) + spread).max(0)).unwrap_or(u64::MAX);
+        // policy × (1 ± |jitter|/1000 × percent/100), in integers, the spread
+        // rounded toward zero. policy × k / 100,000 is computed as
+        // (policy / 100,000) × k + (policy % 100,000) × k / 100,000, which is
+        // exact and stays in 64 bits (a spread too large saturates, as does the
+        // delay it makes).
+        let k = u64::from(jitter.0.unsigned_abs()) * u64::from(self.jitter_percent);
+        let spread = (policy / 100_000)
+            .saturating_mul(k)
+            .saturating_add(policy % 100_000 * k / 100_000);
+        let jittered = if shorter {
+            policy.saturating_sub(spread)
+        } else {
+            policy.saturating_add(spread)
+        };
         let asked = retry_after_s.map_or(0, |s| u64::from(s).saturating_mul(1000));
         Duration::from_millis(jittered.max(asked))
     }

@@ -117,35 +117,42 @@ impl<'a> Uri<'a> {
         if text.is_empty() {
             return Err(UriError::Empty);
         }
-        if let Some(offset) = text.bytes().position(|b| !(0x21..0x7f).contains(&b)) {
+        let bytes = text.as_bytes();
+        if let Some(offset) = bytes.iter().position(|b| !(0x21..0x7f).contains(b)) {
             return Err(UriError::ForbiddenChar {
                 offset,
-                byte: text.as_bytes()[offset],
+                byte: bytes[offset],
             });
         }
-        let (scheme_text, rest) = text.split_once("://").ok_or(UriError::NotAbsolute)?;
+        // Every byte is now printable ASCII: the parts are found byte by byte,
+        // and every index is a character boundary.
+        let scheme_end = bytes
+            .windows(3)
+            .position(|w| w == b"://")
+            .ok_or(UriError::NotAbsolute)?;
+        let (scheme_text, rest) = (&text[..scheme_end], &text[scheme_end + 3..]);
         let scheme = if scheme_text.eq_ignore_ascii_case("http") {
             Scheme::Http
         } else if scheme_text.eq_ignore_ascii_case("https") {
             Scheme::Https
-        } else if scheme_text.is_empty() || scheme_text.contains(['/', '?', '#']) {
+        } else if scheme_text.is_empty() || has_any(scheme_text, b"/?#") {
             return Err(UriError::NotAbsolute);
         } else {
             return Err(UriError::UnsupportedScheme);
         };
-        if rest.contains('#') {
+        if has_any(rest, b"#") {
             return Err(UriError::Fragment);
         }
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority_end = position_of_any(rest, b"/?").unwrap_or(rest.len());
         let (authority, path_and_query) = rest.split_at(authority_end);
-        if authority.contains('@') {
+        if has_any(authority, b"@") {
             return Err(UriError::UserInfo);
         }
         let (host, port) = split_host_port(authority)?;
         if host.is_empty() {
             return Err(UriError::MissingHost);
         }
-        let (path, query) = match path_and_query.find('?') {
+        let (path, query) = match position_of_any(path_and_query, b"?") {
             Some(q) => path_and_query.split_at(q),
             None => (path_and_query, ""),
         };
@@ -258,32 +265,43 @@ impl fmt::Display for RequestTarget<'_> {
     }
 }
 
+/// The offset of the first byte of `s` that is one of `set` (ASCII).
+fn position_of_any(s: &str, set: &[u8]) -> Option<usize> {
+    s.bytes().position(|b| set.contains(&b))
+}
+
+/// Whether `s` holds a byte of `set` (ASCII).
+fn has_any(s: &str, set: &[u8]) -> bool {
+    position_of_any(s, set).is_some()
+}
+
 fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), UriError> {
-    let port_sep = if authority.starts_with('[') {
+    let bytes = authority.as_bytes();
+    let port_sep = if bytes.first() == Some(&b'[') {
         // IPv6 literal: the port separator comes after the closing bracket.
-        let close = authority.find(']').ok_or(UriError::MissingHost)?;
-        match &authority[close + 1..] {
-            "" => None,
-            rest if rest.starts_with(':') => Some(close + 1),
-            _ => return Err(UriError::BadPort),
+        let close = position_of_any(authority, b"]").ok_or(UriError::MissingHost)?;
+        match bytes.get(close + 1) {
+            None => None,
+            Some(b':') => Some(close + 1),
+            Some(_) => return Err(UriError::BadPort),
         }
     } else {
-        authority.rfind(':')
+        bytes.iter().rposition(|&b| b == b':')
     };
     let Some(sep) = port_sep else {
         return Ok((authority, None));
     };
-    let digits = &authority[sep + 1..];
-    if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let (host, digits) = (&authority[..sep], &bytes[sep + 1..]);
+    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(UriError::BadPort);
     }
     let port = digits
-        .bytes()
+        .iter()
         .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
-    if port == 0 || port > u32::from(u16::MAX) {
-        return Err(UriError::BadPort);
+    match u16::try_from(port) {
+        Ok(port @ 1..) => Ok((host, Some(port))),
+        _ => Err(UriError::BadPort),
     }
-    Ok((&authority[..sep], Some(port as u16)))
 }
 
 fn host_ends_with(host: &str, suffix: &str) -> bool {

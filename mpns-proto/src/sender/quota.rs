@@ -28,19 +28,48 @@ fn bucket_len(window: Duration) -> u64 {
     (window.as_millis() / BUCKETS_PER_WINDOW).max(1)
 }
 
+/// The place of bucket `b` in the ring.
+fn ring_index(b: u64) -> usize {
+    (b % RING as u64) as usize
+}
+
 impl QuotaWindow {
     fn bucket(now: Instant, window: Duration) -> u64 {
         now.as_millis() / bucket_len(window)
     }
 
+    /// Visits the buckets counted in the window that ends in bucket
+    /// `current`, oldest first, with each bucket's index and count, until
+    /// `f` returns `Some`. They are the ring's buckets from the window's start
+    /// (and not older than the ring) to the newest written: the ring is read
+    /// in order from one place, without a 64-bit division per bucket.
+    fn find_live<T>(&self, current: u64, mut f: impl FnMut(u64, u32) -> Option<T>) -> Option<T> {
+        let first = current
+            .saturating_sub(BUCKETS_PER_WINDOW)
+            .max(self.newest.saturating_sub(BUCKETS_PER_WINDOW));
+        let mut i = ring_index(first);
+        for b in first..=current.min(self.newest) {
+            if let Some(found) = f(b, u32::from(self.counts[i])) {
+                return Some(found);
+            }
+            i = if i + 1 == RING { 0 } else { i + 1 };
+        }
+        None
+    }
+
+    /// Sends counted in the window that ends in bucket `current`.
+    fn count_at(&self, current: u64) -> u32 {
+        let mut sum = 0;
+        self.find_live(current, |_, n| {
+            sum += n;
+            None::<()>
+        });
+        sum
+    }
+
     /// Sends counted in the window that ends at `now`.
     pub(crate) fn count(&self, now: Instant, window: Duration) -> u32 {
-        let current = Self::bucket(now, window);
-        let oldest = current.saturating_sub(BUCKETS_PER_WINDOW);
-        (oldest..=current.min(self.newest))
-            .filter(|b| *b + RING as u64 > self.newest)
-            .map(|b| u32::from(self.counts[(b % RING as u64) as usize]))
-            .sum()
+        self.count_at(Self::bucket(now, window))
     }
 
     /// Counts one send at `now`.
@@ -48,39 +77,41 @@ impl QuotaWindow {
         let current = Self::bucket(now, window);
         if current > self.newest {
             // Clear the buckets that the ring reuses between the newest and now.
-            let stale = (current - self.newest).min(RING as u64);
-            for b in current + 1 - stale..=current {
-                self.counts[(b % RING as u64) as usize] = 0;
+            let stale = current - self.newest;
+            if stale >= RING as u64 {
+                self.counts = [0; RING];
+            } else {
+                let mut i = ring_index(self.newest);
+                for _ in 0..stale {
+                    i = if i + 1 == RING { 0 } else { i + 1 };
+                    self.counts[i] = 0;
+                }
             }
             self.newest = current;
         }
-        // A clock that went backwards counts in the newest bucket.
-        let slot = &mut self.counts[(current.min(self.newest) % RING as u64) as usize];
+        // `current` is not past the newest bucket now (it is older when the
+        // clock went back, and then counts in its own bucket).
+        let slot = &mut self.counts[ring_index(current)];
         *slot = slot.saturating_add(1);
     }
 
     /// When the next send is allowed, if `limit` sends are already counted at `now`.
     pub(crate) fn next_free(&self, now: Instant, window: Duration, limit: u32) -> Option<Instant> {
-        if self.count(now, window) < limit {
+        let current = Self::bucket(now, window);
+        let mut remaining = self.count_at(current);
+        if remaining < limit {
             return None;
         }
-        // Drop buckets from the oldest until the count falls under the limit.
-        let len = bucket_len(window);
-        let current = Self::bucket(now, window);
-        let oldest = current.saturating_sub(BUCKETS_PER_WINDOW);
-        let mut remaining = self.count(now, window);
-        for b in oldest..=current {
-            if b + (RING as u64) <= self.newest || b > self.newest {
-                continue;
-            }
-            remaining -= u32::from(self.counts[(b % RING as u64) as usize]);
-            if remaining < limit {
-                // Bucket b leaves the window when bucket b + 25 begins.
-                return Some(Instant::from_millis((b + RING as u64).saturating_mul(len)));
-            }
-        }
+        // Drop buckets from the oldest until the count falls under the limit:
+        // bucket b leaves the window when bucket b + 25 begins.
+        let leaves = self
+            .find_live(current, |b, n| {
+                remaining -= n;
+                (remaining < limit).then_some(b)
+            })
+            .unwrap_or(current);
         Some(Instant::from_millis(
-            (current + RING as u64).saturating_mul(len),
+            (leaves + RING as u64).saturating_mul(bucket_len(window)),
         ))
     }
 

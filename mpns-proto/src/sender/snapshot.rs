@@ -178,7 +178,20 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 index,
             )?;
             if slot.stage == Stage::InFlight {
-                slot.stage = Stage::Queued;
+                // Its answer was lost with the old sender: send it again, as
+                // the next attempt, unless that would pass the attempt limit.
+                slot.stage = if slot.attempts >= state.config.max_attempts {
+                    let order = state.next_order;
+                    state.next_order += 1;
+                    Stage::Done {
+                        result: super::Finished::GaveUp {
+                            last: slot.last_reason,
+                        },
+                        order,
+                    }
+                } else {
+                    Stage::Queued
+                };
             }
         }
         let mut free = heapless::Vec::new();

@@ -1,0 +1,860 @@
+//! `sender`: the [`Sender`] state machine driven by any sequence of submits,
+//! cancels, transmits, responses, transport failures, clock moves (forwards
+//! and backwards), forgets and snapshot/restore round trips.
+//!
+//! A model beside it checks on every step:
+//!
+//! - at most one final event per ticket, only for tickets it handed out, with
+//!   the attempts counted, and a result that follows from what happened to
+//!   the ticket (its last response, a cancel, a supersede, an expiry, the
+//!   reason of its last retry);
+//! - never two requests in flight on one channel, and per channel first in
+//!   first out;
+//! - never a send to a paused channel, host or notification before its time
+//!   (after `Retry-After` too), never more than the quota in any window on an
+//!   http channel, never more than `max_attempts` sends, never a send after
+//!   the deadline;
+//! - every transmitted request is byte for byte the one submitted;
+//! - `pending` is the number of tickets without a polled final event, never
+//!   more than `Q`; submit refusals are the right ones;
+//! - after a drain, `poll_timeout` is in the future, or `None` only when
+//!   nothing is pending or something is in flight;
+//! - a snapshot restores (postcard round trip) into a sender that carries on;
+//!
+//! and at the end everything drains to exactly one final event per ticket.
+//!
+//! Input: one byte of configuration, two of seed, then operations of a tag
+//! byte and a few argument bytes each (see [`Harness::step`]).
+
+use mpns_proto::sender::{
+    Cancellation, Event, Finished, Snapshot, SubmitError, TicketError, TransportError,
+};
+use mpns_proto::{
+    ChannelUri, Delivery, Duration, Field, FlipTile, Instant, Limits, MessageId, Notification,
+    Options, Outcome, Raw, Request, RequestKind, Response, RetryPolicy, RetryReason, Scope, Sender,
+    SenderConfig, StandardTile, TargetOs, Ticket, Tile, TileTemplate, Toast, classify,
+};
+
+use super::Bytes;
+
+/// Notifications pending at once.
+pub const Q: usize = 4;
+/// Channels known at once (fewer than [`CHANNELS`], so the table fills).
+pub const C: usize = 3;
+/// The sender under test.
+pub type TestSender = Sender<Vec<u8>, Q, C>;
+
+/// The channels: two share a host, one is another host, one is https.
+pub const CHANNELS: [&str; 4] = [
+    "http://db3.notify.live.net/throttledthirdparty/01.00/A",
+    "http://DB3.notify.live.net:80/throttledthirdparty/01.00/B?x=1&y=2",
+    "http://127.0.0.1:47001/C",
+    "https://db3.notify.live.net/unthrottledthirdparty/01.00/S",
+];
+/// Host of each channel (scheme, host case-insensitively, port).
+const HOSTS: [usize; 4] = [0, 0, 1, 2];
+const CALLBACK: &str = "https://callback.example/mpns?app=1";
+
+/// The configuration and arena chosen by the first byte.
+pub fn setup(sel: u8, seed: u64) -> (SenderConfig, usize) {
+    let mut config = SenderConfig {
+        retry: RetryPolicy::DEFAULT,
+        max_attempts: 6,
+        deadline: Duration::from_hours(6),
+        quota: 3,
+        quota_window: Duration::from_hours(1),
+        supersede_tiles: sel & 1 == 1,
+        seed,
+    };
+    match (sel >> 1) & 3 {
+        0 => {}
+        1 => {
+            config.max_attempts = 1;
+            config.deadline = Duration::from_mins(20);
+        }
+        2 => {
+            config.retry.jitter_percent = 0;
+            config.quota = 1;
+            config.quota_window = Duration::from_mins(10);
+            config.deadline = Duration::from_millis(u64::MAX);
+        }
+        _ => {
+            config.retry = RetryPolicy {
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(10),
+                channel_pause: Duration::from_secs(30),
+                jitter_percent: 100,
+            };
+            config.max_attempts = 30;
+            config.quota = 500;
+            config.quota_window = Duration::from_hours(24);
+            config.deadline = Duration::from_hours(24);
+        }
+    }
+    let arena = if sel & 8 == 0 { Q * 1024 } else { Q * 160 };
+    (config, arena)
+}
+
+/// What the model knows of one ticket.
+#[derive(Clone, Debug)]
+struct Model {
+    ticket: Ticket,
+    channel: usize,
+    /// The HTTP/1.1 bytes of the request as submitted.
+    http: Vec<u8>,
+    message_id: Option<MessageId>,
+    deadline: Instant,
+    /// For tiles: the `Id` (superseding).
+    tile: Option<Option<String>>,
+    transmits: u16,
+    in_flight: bool,
+    finished: bool,
+    cancelled: bool,
+    cancel_in_flight: bool,
+    answered: Option<Outcome>,
+    last_retry: Option<RetryReason>,
+    /// Earliest next send after QueueFull (its own wait).
+    not_before: Instant,
+    /// Earliest time a `Retrying` event may name.
+    retry_bound: Instant,
+    queue_full: u32,
+    mismatch: bool,
+    /// The final result is already known (cancelled while queued).
+    expect: Option<Finished>,
+}
+
+/// The sender and its model.
+pub struct Harness {
+    sender: TestSender,
+    config: SenderConfig,
+    arena: usize,
+    now: Instant,
+    tickets: Vec<Model>,
+    channel_not_before: [Instant; 4],
+    host_not_before: [Instant; 3],
+    expired: [bool; 4],
+    expiry_reported: [bool; 4],
+    ever_expired: [bool; 4],
+    sends: [Vec<Instant>; 4],
+}
+
+fn channel(i: usize) -> ChannelUri<'static> {
+    ChannelUri::parse(CHANNELS[i]).expect("fixed channel")
+}
+
+/// A response with these header values (empty: not sent).
+fn response(status: u16, values: [&str; 5]) -> Response {
+    const NAMES: [&str; 5] = [
+        "X-NotificationStatus",
+        "X-SubscriptionStatus",
+        "X-DeviceConnectionStatus",
+        "Retry-After",
+        "X-MessageID",
+    ];
+    Response::from_parts(status, |name| {
+        let i = NAMES.iter().position(|n| n.eq_ignore_ascii_case(name))?;
+        (!values[i].is_empty()).then_some(values[i].as_bytes())
+    })
+}
+
+const STATUSES: [u16; 16] = [
+    200, 200, 200, 200, 400, 401, 403, 404, 405, 406, 412, 429, 500, 503, 302, 0,
+];
+const NOTIFICATION: [&str; 7] = [
+    "Received",
+    "QueueFull",
+    "Suppressed",
+    "Dropped",
+    "",
+    "N/A",
+    "Bogus",
+];
+const SUBSCRIPTION: [&str; 3] = ["Active", "", "Expired"];
+const DEVICE: [&str; 4] = ["Connected", "", "Inactive", "Temp Disconnected"];
+const RETRY_AFTER: [&str; 6] = ["", "", "30", "7200", "4294967295", " 0 "];
+
+impl Harness {
+    /// A new sender with the configuration byte `sel`.
+    pub fn new(sel: u8, seed: u64) -> Self {
+        let (config, arena) = setup(sel, seed);
+        Harness {
+            sender: Sender::new(config, vec![0; arena]),
+            config,
+            arena,
+            now: Instant::ZERO,
+            tickets: Vec::new(),
+            channel_not_before: [Instant::ZERO; 4],
+            host_not_before: [Instant::ZERO; 3],
+            expired: [false; 4],
+            expiry_reported: [false; 4],
+            ever_expired: [false; 4],
+            sends: Default::default(),
+        }
+    }
+
+    fn model(&mut self, ticket: Ticket) -> &mut Model {
+        self.tickets
+            .iter_mut()
+            .find(|t| t.ticket == ticket)
+            .unwrap_or_else(|| panic!("{ticket:?} was never handed out"))
+    }
+
+    /// Shortest delay the policy may give for `failures` consecutive failures.
+    fn min_exponential(&self, failures: u32) -> Duration {
+        let p = self.config.retry;
+        let d = p
+            .base
+            .as_millis()
+            .saturating_mul(1u64 << failures.saturating_sub(1).min(63))
+            .min(p.cap.as_millis());
+        let keep = 100u64.saturating_sub(u64::from(p.jitter_percent));
+        Duration::from_millis((u128::from(d) * u128::from(keep) / 100).saturating_sub(1) as u64)
+    }
+
+    fn check_counts(&self) {
+        let open = self.tickets.iter().filter(|t| !t.finished).count();
+        assert_eq!(self.sender.pending(), open, "pending");
+        assert!(self.sender.pending() <= Q);
+    }
+
+    /// One operation from the input.
+    pub fn step(&mut self, b: &mut Bytes<'_>) {
+        let op = b.u8() % 16;
+        let peek = b.clone().take(7).to_vec();
+        super::trace(|| format!("t={} op {op} args {peek:?}", self.now));
+        match op {
+            0 | 1 => {
+                let (ch, kind, opts, extra) = (b.u8(), b.u8(), b.u8(), b.u8());
+                let text = b.take(usize::from(extra % 32));
+                self.submit(usize::from(ch % 4), kind, opts, extra, text);
+            }
+            2 => {
+                let (ch, len) = (b.u8(), b.u8());
+                self.submit_callback(usize::from(ch % 4), usize::from(len) * 5);
+            }
+            3 => self.cancel(b.u8()),
+            4 => {
+                self.transmit();
+            }
+            5 => while self.transmit().is_some() {},
+            6 | 7 => {
+                let (nth, status, n, sd, ra, echo) =
+                    (b.u8(), b.u8(), b.u8(), b.u8(), b.u8(), b.u8());
+                self.respond(nth, status, n, sd, ra, echo);
+            }
+            8 => {
+                let nth = b.u8();
+                self.transport_failure(nth);
+            }
+            9 => {
+                let ms = u64::from(b.u16()) * 1000;
+                self.now = self.now + Duration::from_millis(ms);
+                self.sender.handle_timeout(self.now);
+            }
+            10 => {
+                if let Some(at) = self.sender.poll_timeout() {
+                    self.now = self.now.max(at);
+                    self.sender.handle_timeout(self.now);
+                }
+            }
+            11 => {
+                // The caller's clock went backwards: the sender keeps its own.
+                let back = Duration::from_millis(u64::from(b.u16()) * 1000);
+                let earlier =
+                    Instant::from_millis(self.now.as_millis().saturating_sub(back.as_millis()));
+                self.sender.handle_timeout(earlier);
+                self.transmit_at(earlier);
+            }
+            12 => self.events(),
+            13 => {
+                let ch = usize::from(b.u8() % 4);
+                let id = self.sender.channel_id(&channel(ch));
+                self.sender.forget_channel(id);
+                if self.expired[ch] && self.expiry_reported[ch] {
+                    // Forgotten: the entry is idle again, its pause dropped.
+                    self.expired[ch] = false;
+                    self.channel_not_before[ch] = Instant::ZERO;
+                }
+            }
+            14 => self.snapshot_restore(),
+            _ => {
+                let which = b.u8();
+                self.bogus(which);
+                self.drain_and_check_timeout();
+            }
+        }
+        self.check_counts();
+    }
+
+    fn submit(&mut self, ch: usize, kind: u8, opts: u8, extra: u8, text: &[u8]) {
+        let big = "a".repeat(usize::from(extra) * 8);
+        let text = core::str::from_utf8(text).unwrap_or("?");
+        let id = if extra & 1 == 0 {
+            "/S.xaml"
+        } else {
+            "/T.xaml?x=1&y=2"
+        };
+        let n = match kind % 10 {
+            0 => Notification::Toast(Toast {
+                text1: Some("Bold Text"),
+                text2: Some("Normal text"),
+                param: Some("/Page2.xaml?NavigatedFrom=Toast"),
+                sound: None,
+            }),
+            1 => Notification::Toast(Toast {
+                text1: Some("x"),
+                ..Toast::default()
+            }),
+            2 => Notification::Tile(Tile {
+                id: None,
+                template: TileTemplate::Standard(StandardTile {
+                    count: Field::Set(extra % 100),
+                    title: Field::Set("Zero"),
+                    ..StandardTile::default()
+                }),
+            }),
+            3 => Notification::Tile(Tile {
+                id: Some(id),
+                template: TileTemplate::Standard(StandardTile {
+                    title: Field::Set("Keep"),
+                    count: Field::Clear,
+                    back_content: Field::Clear,
+                    ..StandardTile::default()
+                }),
+            }),
+            4 => Notification::Tile(Tile {
+                id: Some(id),
+                template: TileTemplate::Flip(FlipTile {
+                    small_background_image: Field::Set("/s.png"),
+                    wide_back_content: Field::Set("wide back"),
+                    count: Field::Set(12),
+                    title: Field::Set("Flip"),
+                    ..FlipTile::default()
+                }),
+            }),
+            5 => Notification::Raw(Raw {
+                body: b"<root><v>1</v></root>",
+                voip: false,
+            }),
+            6 => Notification::Raw(Raw {
+                body: b"<IncomingCall/>",
+                voip: true,
+            }),
+            7 => Notification::Toast(Toast::default()),
+            8 => Notification::Toast(Toast {
+                text1: Some(&big),
+                ..Toast::default()
+            }),
+            _ => Notification::Toast(Toast {
+                text1: Some(text),
+                text2: Some(text),
+                ..Toast::default()
+            }),
+        };
+        let options = Options {
+            delivery: match (opts >> 1) & 3 {
+                1 => Delivery::Within450s,
+                2 => Delivery::Within900s,
+                _ => Delivery::Immediate,
+            },
+            message_id: (opts & 1 == 1).then_some(MessageId([extra; 16])),
+            callback_uri: (opts & 8 == 8).then_some(CALLBACK),
+            target_os: if opts & 16 == 16 {
+                TargetOs::Wp70
+            } else {
+                TargetOs::Wp80Gdr3
+            },
+            limits: Limits::DEFAULT,
+        };
+        let uri = channel(ch);
+        let request = Request::notification(uri, &n, &options);
+        let tile = match n {
+            Notification::Tile(t) => Some(t.id.map(str::to_string)),
+            _ => None,
+        };
+        let result = self.sender.submit(self.now, uri, &n, &options);
+        super::trace(|| format!("  submit ch{ch} {:?} -> {result:?}", RequestKind::of(&n)));
+        self.submitted(ch, result, request, tile, options.message_id);
+    }
+
+    fn submit_callback(&mut self, ch: usize, len: usize) {
+        let body = vec![b'b'; len];
+        let uri = channel(ch);
+        let limits = Limits::DEFAULT;
+        let request = Request::callback_registration(uri, CALLBACK, &body, &limits);
+        let result = self
+            .sender
+            .submit_callback_registration(self.now, uri, CALLBACK, &body, &limits);
+        self.submitted(ch, result, request, None, None);
+    }
+
+    fn submitted(
+        &mut self,
+        ch: usize,
+        result: Result<Ticket, SubmitError>,
+        request: Result<Request<'_>, mpns_proto::EncodeError>,
+        tile: Option<Option<String>>,
+        message_id: Option<MessageId>,
+    ) {
+        let slot = self.arena / Q;
+        match (result, request) {
+            (Err(SubmitError::Encode(e)), Err(want)) => assert_eq!(e, want),
+            (Err(SubmitError::Encode(e)), Ok(_)) => panic!("submit refused {e:?}, Request took it"),
+            (Ok(_) | Err(_), Err(e)) => panic!("Request refused {e:?}, submit did not"),
+            (Err(SubmitError::TooLarge { needed, slot: s }), Ok(r)) => {
+                assert_eq!(s, slot);
+                let cb = r.callback_uri().map_or(0, str::len);
+                assert_eq!(needed, CHANNELS[ch].len() + cb + r.body_len());
+                assert!(needed > slot);
+            }
+            (Err(SubmitError::QueueFull), Ok(_)) => assert_eq!(self.sender.pending(), Q),
+            (Err(SubmitError::ChannelExpired(id)), Ok(_)) => {
+                assert!(self.expired[ch], "channel {ch} refused as expired");
+                assert_eq!(id, self.sender.channel_id(&channel(ch)));
+            }
+            (Err(SubmitError::ChannelTableFull), Ok(_)) => {}
+            (Ok(ticket), Ok(r)) => {
+                assert!(!self.expired[ch], "submit to expired channel {ch} taken");
+                assert!(
+                    self.tickets.iter().all(|t| t.ticket < ticket),
+                    "ticket {ticket:?} not new"
+                );
+                let mut http = vec![0; r.http_len()];
+                r.write_http(&mut http).expect("exact buffer");
+                self.tickets.push(Model {
+                    ticket,
+                    channel: ch,
+                    http,
+                    message_id,
+                    deadline: self.now + self.config.deadline,
+                    tile,
+                    transmits: 0,
+                    in_flight: false,
+                    finished: false,
+                    cancelled: false,
+                    cancel_in_flight: false,
+                    answered: None,
+                    last_retry: None,
+                    not_before: Instant::ZERO,
+                    retry_bound: Instant::ZERO,
+                    queue_full: 0,
+                    mismatch: false,
+                    expect: None,
+                });
+            }
+        }
+    }
+
+    fn cancel(&mut self, which: u8) {
+        let Some(t) = self.tickets.get(usize::from(which)).cloned() else {
+            let bogus = Ticket(u64::MAX - u64::from(which));
+            assert_eq!(self.sender.cancel(bogus), Err(TicketError::Unknown(bogus)));
+            return;
+        };
+        let result = self.sender.cancel(t.ticket);
+        let m = self.model(t.ticket);
+        match result {
+            Err(TicketError::Unknown(_)) => assert!(m.finished, "cancel: unknown live ticket"),
+            Err(TicketError::AlreadyFinished(_)) => assert!(!m.finished && !m.in_flight),
+            Err(TicketError::NotInFlight(_)) => panic!("cancel answered NotInFlight"),
+            Ok(Cancellation::AfterResponse) => {
+                assert!(m.in_flight, "AfterResponse for a ticket not in flight");
+                m.cancelled = true;
+                m.cancel_in_flight = true;
+            }
+            Ok(Cancellation::Done) => {
+                assert!(!m.in_flight && !m.finished);
+                m.cancelled = true;
+                m.expect = Some(Finished::Cancelled);
+            }
+        }
+    }
+
+    fn transmit(&mut self) -> Option<Ticket> {
+        self.transmit_at(self.now)
+    }
+
+    fn transmit_at(&mut self, at: Instant) -> Option<Ticket> {
+        let now = self.now;
+        let tx = self.sender.poll_transmit(at)?;
+        let ticket = tx.ticket;
+        super::trace(|| format!("  transmit {ticket:?} attempt {}", tx.attempt));
+        let attempt = tx.attempt;
+        let id = tx.channel;
+        let uri = tx.request.channel().as_str().to_string();
+        let mut http = vec![0; tx.request.http_len()];
+        let n = tx.request.write_http(&mut http).expect("exact buffer");
+        assert_eq!(n, http.len());
+        let ch = CHANNELS
+            .iter()
+            .position(|c| *c == uri)
+            .expect("known channel");
+        assert_eq!(id, self.sender.channel_id(&channel(ch)));
+        let max_attempts = self.config.max_attempts;
+        let (quota, window) = (self.config.quota, self.config.quota_window);
+        assert!(
+            !self.tickets.iter().any(|t| t.in_flight && t.channel == ch),
+            "two requests in flight on channel {ch}"
+        );
+        // First in, first out: every older ticket on the channel has ended
+        // (asking about it is non-mutating: it is not in flight).
+        let older: Vec<Ticket> = self
+            .tickets
+            .iter()
+            .filter(|t| !t.finished && t.channel == ch && t.ticket < ticket)
+            .map(|t| t.ticket)
+            .collect();
+        for t in older {
+            let probe = response(200, ["Received", "", "", "", ""]);
+            assert_eq!(
+                self.sender.handle_response(now, t, &probe),
+                Err(TicketError::AlreadyFinished(t)),
+                "{ticket:?} sent before the older {t:?} on channel {ch}"
+            );
+        }
+        assert!(!self.expired[ch], "sent to an expired channel");
+        assert!(now >= self.channel_not_before[ch], "channel {ch} paused");
+        assert!(now >= self.host_not_before[HOSTS[ch]], "host paused");
+        let m = self.model(ticket);
+        assert!(!m.finished && !m.in_flight);
+        assert!(now >= m.not_before, "sent while waiting after QueueFull");
+        assert!(now < m.deadline, "sent after the deadline");
+        assert_eq!(attempt, m.transmits + 1, "attempt number");
+        assert!(attempt <= max_attempts, "more than max_attempts sends");
+        assert!(http == m.http, "the request sent is not the one submitted");
+        m.transmits = attempt;
+        m.in_flight = true;
+        if ch != 3 {
+            let sends = &mut self.sends[ch];
+            sends.push(now);
+            let recent = sends.iter().filter(|s| (now - **s) < window).count();
+            assert!(
+                recent <= quota as usize,
+                "{recent} sends within {window} on http channel {ch}"
+            );
+        }
+        Some(ticket)
+    }
+
+    fn nth_in_flight(&self, nth: u8) -> Option<Ticket> {
+        let in_flight: Vec<Ticket> = self
+            .tickets
+            .iter()
+            .filter(|t| t.in_flight)
+            .map(|t| t.ticket)
+            .collect();
+        (!in_flight.is_empty()).then(|| in_flight[usize::from(nth) % in_flight.len()])
+    }
+
+    fn respond(&mut self, nth: u8, status: u8, n: u8, sd: u8, ra: u8, echo: u8) {
+        let Some(ticket) = self.nth_in_flight(nth) else {
+            return;
+        };
+        let sent = self.model(ticket).message_id;
+        let id = match echo % 4 {
+            0 => String::new(),
+            1 => sent.unwrap_or(MessageId::NIL).to_string(),
+            2 => MessageId([0xEE; 16]).to_string(),
+            _ => "not-a-uuid".to_string(),
+        };
+        let r = response(
+            STATUSES[usize::from(status % 16)],
+            [
+                NOTIFICATION[usize::from(n % 7)],
+                SUBSCRIPTION[usize::from(sd % 3)],
+                DEVICE[usize::from((sd >> 2) % 4)],
+                RETRY_AFTER[usize::from(ra % 6)],
+                &id,
+            ],
+        );
+        self.sender
+            .handle_response(self.now, ticket, &r)
+            .expect("response to a request in flight");
+        let mismatch = r
+            .message_id
+            .is_some_and(|e| e != sent.unwrap_or(MessageId::NIL));
+        self.model(ticket).mismatch |= mismatch;
+        super::trace(|| format!("  respond {ticket:?} {r:?} -> {:?}", classify(&r)));
+        self.answered(ticket, classify(&r));
+    }
+
+    fn transport_failure(&mut self, nth: u8) {
+        let Some(ticket) = self.nth_in_flight(nth) else {
+            return;
+        };
+        let kind = [
+            TransportError::Refused,
+            TransportError::Reset,
+            TransportError::Timeout,
+            TransportError::Tls,
+            TransportError::Protocol,
+            TransportError::Other,
+        ][usize::from(nth % 6)];
+        self.sender
+            .handle_transport_error(self.now, ticket, kind)
+            .expect("failure of a request in flight");
+        self.answered(ticket, Outcome::transport_failure());
+    }
+
+    fn answered(&mut self, ticket: Ticket, outcome: Outcome) {
+        let now = self.now;
+        let pause = self.config.retry.channel_pause;
+        let first = self.min_exponential(1);
+        let m = self.model(ticket);
+        let ch = m.channel;
+        m.in_flight = false;
+        m.answered = Some(outcome);
+        match outcome {
+            Outcome::Retry {
+                reason,
+                scope,
+                retry_after_s,
+                ..
+            } => {
+                m.last_retry = Some(reason);
+                let asked = Duration::from_secs(retry_after_s.map_or(0, u64::from));
+                match scope {
+                    Scope::Message => {
+                        m.queue_full += 1;
+                        let n = m.queue_full;
+                        let d = self.min_exponential(n).max(asked);
+                        let m = self.model(ticket);
+                        m.not_before = now + d;
+                        m.retry_bound = now + d;
+                    }
+                    Scope::Channel => {
+                        let at = now + pause.max(asked);
+                        self.channel_not_before[ch] = self.channel_not_before[ch].max(at);
+                        self.model(ticket).retry_bound = at;
+                    }
+                    Scope::Host => {
+                        let at = now + first.max(asked);
+                        let h = HOSTS[ch];
+                        self.host_not_before[h] = self.host_not_before[h].max(at);
+                        self.model(ticket).retry_bound = at;
+                    }
+                }
+            }
+            Outcome::Expired => {
+                self.expired[ch] = true;
+                self.expiry_reported[ch] = false;
+                self.ever_expired[ch] = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Handling a ticket that is not in flight is refused and changes nothing.
+    fn bogus(&mut self, which: u8) {
+        let ticket = match self.tickets.get(usize::from(which)) {
+            Some(t) if !t.in_flight => t.ticket,
+            Some(_) => return,
+            None => Ticket(u64::MAX - u64::from(which)),
+        };
+        let before = self.sender.pending();
+        let r = response(200, ["Received", "Active", "", "", ""]);
+        let e = self
+            .sender
+            .handle_response(self.now, ticket, &r)
+            .expect_err("response to a ticket not in flight");
+        let e2 = self
+            .sender
+            .handle_transport_error(self.now, ticket, TransportError::Reset)
+            .expect_err("failure of a ticket not in flight");
+        assert_eq!(e, e2);
+        match self.tickets.iter().find(|t| t.ticket == ticket) {
+            None => assert_eq!(e, TicketError::Unknown(ticket)),
+            Some(t) if t.finished => assert_eq!(e, TicketError::Unknown(ticket)),
+            Some(_) => assert!(matches!(
+                e,
+                TicketError::NotInFlight(_) | TicketError::AlreadyFinished(_)
+            )),
+        }
+        assert_eq!(self.sender.pending(), before);
+    }
+
+    /// Polls every event and checks it against the model.
+    pub fn events(&mut self) {
+        while let Some(event) = self.sender.poll_event() {
+            super::trace(|| format!("  event {event:?}"));
+            match event {
+                Event::Finished {
+                    ticket,
+                    result,
+                    attempts,
+                } => {
+                    let supersede = self.config.supersede_tiles;
+                    let others: Vec<(Ticket, usize, Option<Option<String>>)> = self
+                        .tickets
+                        .iter()
+                        .map(|t| (t.ticket, t.channel, t.tile.clone()))
+                        .collect();
+                    let ever_expired = self.ever_expired;
+                    let m = self.model(ticket);
+                    assert!(!m.finished, "two final events for {ticket:?}");
+                    assert!(!m.in_flight, "final event while in flight");
+                    assert!(!m.mismatch, "final event before the MessageIdMismatch");
+                    assert_eq!(attempts, m.transmits, "attempts of {ticket:?}");
+                    if let Some(want) = m.expect {
+                        assert_eq!(result, want);
+                    }
+                    let answered = m.answered;
+                    match result {
+                        Finished::Accepted { device } => {
+                            assert_eq!(answered, Some(Outcome::Accepted { device }));
+                        }
+                        Finished::Suppressed => assert_eq!(answered, Some(Outcome::Suppressed)),
+                        Finished::Dropped => assert_eq!(answered, Some(Outcome::Dropped)),
+                        Finished::Rejected { reason, status } => {
+                            assert_eq!(answered, Some(Outcome::Rejected { reason, status }));
+                        }
+                        Finished::Anomaly { reason, status } => {
+                            assert_eq!(answered, Some(Outcome::Anomaly { reason, status }));
+                        }
+                        Finished::ChannelExpired => assert!(ever_expired[m.channel]),
+                        Finished::Superseded { by } => {
+                            assert!(supersede, "superseded with supersede_tiles off");
+                            let (_, by_channel, by_tile) = others
+                                .iter()
+                                .find(|(t, ..)| *t == by)
+                                .expect("superseded by an unknown ticket");
+                            assert!(by > ticket);
+                            assert_eq!(*by_channel, m.channel);
+                            assert!(m.tile.is_some() && *by_tile == m.tile);
+                        }
+                        Finished::Cancelled => assert!(m.cancelled),
+                        Finished::GaveUp { last } => assert_eq!(last, m.last_retry),
+                    }
+                    m.finished = true;
+                }
+                Event::ChannelExpired { channel: id } => {
+                    let ch = (0..4)
+                        .find(|&c| self.sender.channel_id(&channel(c)) == id)
+                        .expect("expiry of an unknown channel");
+                    assert!(self.expired[ch], "expiry event for a live channel");
+                    self.expiry_reported[ch] = true;
+                }
+                Event::Retrying { ticket, reason, at } => {
+                    let m = self.model(ticket);
+                    assert!(!m.finished);
+                    assert_eq!(m.last_retry, Some(reason));
+                    assert!(
+                        at >= m.retry_bound,
+                        "retry at {at} before {}",
+                        m.retry_bound
+                    );
+                    assert!(at <= m.deadline, "retry announced after the deadline");
+                }
+                Event::Deferred { ticket, .. } => {
+                    let m = self.model(ticket);
+                    assert!(!m.finished);
+                    assert_ne!(m.channel, 3, "https channels have no quota");
+                }
+                Event::MessageIdMismatch { ticket } => {
+                    let m = self.model(ticket);
+                    assert!(m.mismatch, "mismatch event without a mismatched echo");
+                    m.mismatch = false;
+                }
+            }
+        }
+        assert!(self.tickets.iter().all(|t| !t.mismatch || t.finished));
+    }
+
+    /// Transmits everything due and polls every event; then `poll_timeout`
+    /// is in the future, or `None` only when nothing waits.
+    fn drain_and_check_timeout(&mut self) {
+        while self.transmit().is_some() {}
+        self.events();
+        let in_flight = self.tickets.iter().any(|t| t.in_flight);
+        match self.sender.poll_timeout() {
+            Some(at) => assert!(
+                at > self.now,
+                "poll_timeout {at} not after now {}",
+                self.now
+            ),
+            None => assert!(
+                self.sender.pending() == 0 || in_flight,
+                "pending notifications, nothing in flight, no timeout"
+            ),
+        }
+    }
+
+    fn snapshot_restore(&mut self) {
+        let bytes = postcard::to_allocvec(&self.sender.snapshot()).expect("postcard");
+        let snapshot: Snapshot<'_, Q, C> = postcard::from_bytes(&bytes).expect("own snapshot");
+        let restored = TestSender::restore(snapshot, vec![0; self.arena]).expect("own snapshot");
+        assert_eq!(restored.pending(), self.sender.pending());
+        // In-flight requests are sent again.
+        for t in &mut self.tickets {
+            t.in_flight = false;
+        }
+        self.sender = restored;
+        let again = postcard::to_allocvec(&self.sender.snapshot()).expect("postcard");
+        let snapshot: Snapshot<'_, Q, C> = postcard::from_bytes(&again).expect("own snapshot");
+        let twice = TestSender::restore(snapshot, vec![0; self.arena]).expect("own snapshot");
+        let third = postcard::to_allocvec(&twice.snapshot()).expect("postcard");
+        assert_eq!(again, third, "restore is not idempotent");
+    }
+
+    /// Answers everything with `200 Received` and lets time pass until no
+    /// notification is pending; every ticket must end in one final event.
+    pub fn finish(&mut self) {
+        for _ in 0..2000 {
+            let in_flight: Vec<Ticket> = self
+                .tickets
+                .iter()
+                .filter(|t| t.in_flight)
+                .map(|t| t.ticket)
+                .collect();
+            for ticket in in_flight {
+                self.accept(ticket);
+            }
+            while let Some(ticket) = self.transmit() {
+                self.accept(ticket);
+            }
+            self.events();
+            self.check_counts();
+            if self.sender.pending() == 0 {
+                break;
+            }
+            let at = self
+                .sender
+                .poll_timeout()
+                .expect("pending notifications, nothing in flight, no timeout");
+            assert!(
+                at > self.now,
+                "poll_timeout {at} not after now {}",
+                self.now
+            );
+            self.now = at;
+            self.sender.handle_timeout(at);
+        }
+        assert_eq!(self.sender.pending(), 0, "livelock");
+        assert!(
+            self.tickets.iter().all(|t| t.finished),
+            "a ticket without a final event"
+        );
+    }
+
+    fn accept(&mut self, ticket: Ticket) {
+        let r = response(200, ["Received", "Active", "Connected", "", ""]);
+        self.sender
+            .handle_response(self.now, ticket, &r)
+            .expect("in flight");
+        self.answered(ticket, classify(&r));
+    }
+}
+
+/// Runs the check on raw fuzz input.
+pub fn check(data: &[u8]) {
+    let mut b = Bytes::new(data);
+    let sel = b.u8();
+    let seed = u64::from(b.u16()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut h = Harness::new(sel, seed);
+    let mut steps = 0;
+    while !b.is_empty() && steps < 512 {
+        h.step(&mut b);
+        steps += 1;
+    }
+    h.finish();
+}
