@@ -423,14 +423,34 @@ impl<'a> Request<'a> {
         for part in self.target.parts() {
             w.put(part.as_bytes());
         }
-        w.put(b" HTTP/1.1\r\n");
-        for (name, value) in self.header_lines() {
-            w.put(name.as_bytes());
-            w.put(b": ");
-            w.put(value.as_bytes());
+        // The lines of `header_lines`, with constant pieces written at once
+        // (the test `write_http_agrees_with_header_lines` keeps them in step).
+        w.put(b" HTTP/1.1\r\nHost: ");
+        w.put(self.channel.host_header().as_bytes());
+        w.put(b"\r\nContent-Type: text/xml\r\n");
+        match self.kind {
+            RequestKind::Toast => w.put(b"X-WindowsPhone-Target: toast\r\n"),
+            RequestKind::Tile => w.put(b"X-WindowsPhone-Target: token\r\n"),
+            RequestKind::Raw | RequestKind::CallbackRegistration => {}
+        }
+        if let Some(class) = self.notification_class {
+            w.put(b"X-NotificationClass: ");
+            w.put(class_text(class).as_bytes());
             w.put(b"\r\n");
         }
-        w.put(b"\r\n");
+        if let Some(id) = &self.message_id {
+            w.put(b"X-MessageID: ");
+            w.put(id);
+            w.put(b"\r\n");
+        }
+        if let Some(uri) = self.callback_uri {
+            w.put(b"X-CallbackURI: ");
+            w.put(uri.as_bytes());
+            w.put(b"\r\n");
+        }
+        w.put(b"Content-Length: ");
+        w.put(self.content_length.as_str().as_bytes());
+        w.put(b"\r\n\r\n");
         let head = w.position();
         let body = self.emit_body(w.rest());
         Ok(head + body)
@@ -477,4 +497,74 @@ pub fn encode_request(
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
     Ok(Request::notification(channel, notification, options)?.write_http(buf)?)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate alloc;
+    extern crate std;
+    use alloc::{format, vec, vec::Vec};
+
+    use super::*;
+    use crate::{Delivery, MessageId, Raw, Tile, Toast};
+
+    /// `write_http` spells the header lines itself: it must write exactly `header_lines`.
+    #[test]
+    fn write_http_agrees_with_header_lines() {
+        let http = ChannelUri::parse("http://h:1/p?q=1").unwrap();
+        let https = ChannelUri::parse("https://h/p").unwrap();
+        let toast = Notification::Toast(Toast {
+            text1: Some("a"),
+            ..Toast::default()
+        });
+        let tile = Notification::Tile(Tile::default());
+        let raw = Notification::Raw(Raw {
+            body: b"x",
+            voip: false,
+        });
+        let voip = Notification::Raw(Raw {
+            body: b"x",
+            voip: true,
+        });
+        let mut requests = Vec::new();
+        for n in [&toast, &tile, &raw, &voip] {
+            for delivery in [
+                Delivery::Immediate,
+                Delivery::Within450s,
+                Delivery::Within900s,
+            ] {
+                for message_id in [None, Some(MessageId([7; 16]))] {
+                    let options = Options {
+                        delivery,
+                        message_id,
+                        ..Options::default()
+                    };
+                    requests.extend(Request::notification(http, n, &options));
+                    let options = Options {
+                        callback_uri: Some("https://cb/x"),
+                        ..options
+                    };
+                    requests.extend(Request::notification(https, n, &options));
+                }
+            }
+        }
+        assert_eq!(requests.len(), 40);
+        requests.push(
+            Request::callback_registration(https, "https://cb/x", b"body", &Limits::DEFAULT)
+                .unwrap(),
+        );
+        for r in requests {
+            let mut expected = format!("POST {} HTTP/1.1\r\n", r.target());
+            for (name, value) in r.header_lines() {
+                expected += &format!("{name}: {value}\r\n");
+            }
+            expected += "\r\n";
+            let mut body = vec![0; r.body_len()];
+            r.write_body(&mut body).unwrap();
+            let mut wire = vec![0; r.http_len()];
+            assert_eq!(r.write_http(&mut wire).unwrap(), wire.len());
+            assert_eq!(&wire[..expected.len()], expected.as_bytes());
+            assert_eq!(&wire[expected.len()..], &body[..]);
+        }
+    }
 }

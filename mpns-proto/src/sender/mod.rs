@@ -90,9 +90,10 @@
 //!
 //! With the `serde` feature, [`Sender::snapshot`] captures the whole state and
 //! the queued requests, and [`Sender::restore`] carries on after a reboot. A
-//! request that was in flight when the snapshot was taken is sent again
-//! (at least once, never lost); take snapshots after `handle_response` to
-//! avoid that. Snapshots need a binary format such as postcard.
+//! request that was in flight when the snapshot was taken is sent again as
+//! its next attempt (at least once, never lost), or ends as given up if it
+//! had used its last attempt; take snapshots after `handle_response` to
+//! avoid both. Snapshots need a binary format such as postcard.
 
 mod lifecycle;
 mod quota;
