@@ -157,3 +157,24 @@ fn restore_does_not_send_past_max_attempts() {
         "../../fuzz/corpus/sender/seed-crash-resent-after-restore-beyond-max-attempts"
     ));
 }
+
+/// snapshot_restore: a snapshot whose `next_ticket` is `u64::MAX` restores,
+/// and the next submit overflows it (`next_ticket += 1`: a panic with
+/// overflow checks, a wrapped ticket 0 and then duplicate tickets without).
+/// The input is `seed-empty` with `next_ticket` set to `u64::MAX`, then a
+/// submit to channel 0.
+#[test]
+fn restored_ticket_counter_never_overflows() {
+    checks::snapshot::check(include_bytes!(
+        "../../fuzz/corpus/snapshot_restore/seed-crash-next-ticket-at-max"
+    ));
+}
+
+/// snapshot_restore: the same for `next_order` (the order of final events):
+/// the first final event after the restore overflows `next_order += 1`.
+#[test]
+fn restored_order_counter_never_overflows() {
+    checks::snapshot::check(include_bytes!(
+        "../../fuzz/corpus/snapshot_restore/seed-crash-next-order-at-max"
+    ));
+}

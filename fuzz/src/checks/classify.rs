@@ -85,7 +85,8 @@ fn lenient<T: Copy>(value: Option<&[u8]>, table: &[(&str, T)]) -> HeaderValue<T>
 }
 
 fn message_id(value: &[u8]) -> Option<MessageId> {
-    let text = core::str::from_utf8(value).ok()?.trim();
+    // Trimmed of HTTP's (ASCII) whitespace, as every header value.
+    let text = core::str::from_utf8(value.trim_ascii()).ok()?;
     let b = text.as_bytes();
     if b.len() != 36 {
         return None;

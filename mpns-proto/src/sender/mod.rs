@@ -546,7 +546,9 @@ impl<const Q: usize, const C: usize> State<Q, C> {
         let slot = &mut self.slots[i];
         if let Some(stage) = transition(slot.stage, input, order) {
             if matches!(stage, Stage::Done { .. }) && !matches!(slot.stage, Stage::Done { .. }) {
-                self.next_order += 1;
+                // Only the relative order matters; saturating keeps a restored
+                // counter near the end from overflowing.
+                self.next_order = self.next_order.saturating_add(1);
                 slot.notice = None;
             }
             slot.stage = stage;
@@ -718,7 +720,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             let _ = self.free.push(arena);
             return Err(SubmitError::QueueFull);
         }
-        self.state.next_ticket += 1;
+        // Restore bounds the counter far below the end, so this never saturates.
+        self.state.next_ticket = self.state.next_ticket.saturating_add(1);
         Ok(ticket)
     }
 
@@ -778,7 +781,9 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         };
         let now = self.state.now;
         let idle = (0..self.state.hosts.len()).find(|&i| {
+            // A host with failures keeps its entry, so its backoff goes on doubling.
             self.state.hosts[i].paused_until <= now
+                && self.state.hosts[i].failures == 0
                 && !self.state.channels.iter().any(|c| usize::from(c.host) == i)
         });
         if let Some(i) = idle {

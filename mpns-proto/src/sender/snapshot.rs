@@ -182,7 +182,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 // the next attempt, unless that would pass the attempt limit.
                 slot.stage = if slot.attempts >= state.config.max_attempts {
                     let order = state.next_order;
-                    state.next_order += 1;
+                    state.next_order = state.next_order.saturating_add(1);
                     Stage::Done {
                         result: super::Finished::GaveUp {
                             last: slot.last_reason,
@@ -210,10 +210,15 @@ fn check_references<const Q: usize, const C: usize>(
     state: &State<Q, C>,
 ) -> Result<(), RestoreError> {
     let bad = RestoreError::Inconsistent;
-    if state
-        .channels
-        .iter()
-        .any(|c| usize::from(c.host) >= state.hosts.len())
+    // A sender counts one up per notification and per final event: half the
+    // range is more than any sender reaches, and keeps the counters from overflowing.
+    const COUNTER_LIMIT: u64 = u64::MAX / 2;
+    if state.next_ticket > COUNTER_LIMIT
+        || state.next_order > COUNTER_LIMIT
+        || state
+            .channels
+            .iter()
+            .any(|c| usize::from(c.host) >= state.hosts.len())
     {
         return Err(bad);
     }
