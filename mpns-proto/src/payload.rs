@@ -1,9 +1,10 @@
 //! The body encoder: compact UTF-8 XML for toasts and tiles, bytes as given for raw.
 //!
 //! One function, [`emit`], describes every document. It runs twice: first into
-//! a measuring [`Sink`], which validates every value and counts the exact
-//! length, then into a writing one, which copies bytes into a buffer known to
-//! be large enough. The length reported is therefore the length written.
+//! a measuring [`Sink`], which validates every value, counts the exact length
+//! and notes which values need escaping, then into a writing one, which copies
+//! bytes into a buffer known to be large enough (values with nothing to escape
+//! in one copy each). The length reported is therefore the length written.
 //!
 //! The sink is one type that does either, rather than two types behind a
 //! trait: `emit`, every tile template included, is then compiled once rather
@@ -16,13 +17,27 @@ use crate::options::TargetOs;
 const DECLARATION_AND_ROOT: &str =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?><wp:Notification xmlns:wp=\"WPNotification\"";
 
-/// Where [`emit`] sends the document: a count, or a buffer.
+/// Where [`emit`] sends the document. It writes what fits into `out` and
+/// counts everything, so one type measures (with an empty `out`), writes a
+/// measured document, or does both at once.
 pub(crate) struct Sink<'b> {
-    /// `None` to measure: count the bytes and validate every value.
-    /// `Some` to write into a buffer at least as long as the measured length.
-    out: Option<&'b mut [u8]>,
-    /// Bytes so far.
+    out: &'b mut [u8],
+    /// Bytes counted so far (written too, where they fit).
     len: usize,
+    /// Whether values are checked: not when they were checked by a measure.
+    validate: bool,
+    /// Which values need escaping: bit `i` for the `i`-th value (bit 63 for
+    /// the 63rd and later). Found when validating; lets a later write copy the others.
+    escapes: u64,
+    /// Values seen so far.
+    values: u32,
+}
+
+/// What measuring a body found: its length, and which values need escaping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Measured {
+    pub(crate) len: usize,
+    pub(crate) escapes: u64,
 }
 
 /// Copies bytes into a buffer large enough for them (the request's header lines).
@@ -36,117 +51,228 @@ impl<'b> Write<'b> {
         Write { buf, pos: 0 }
     }
 
-    pub(crate) fn position(&self) -> usize {
-        self.pos
-    }
-
     #[inline(always)]
     pub(crate) fn put(&mut self, b: &[u8]) {
         let end = self.pos + b.len();
         self.buf[self.pos..end].copy_from_slice(b);
         self.pos = end;
     }
-
-    /// The part of the buffer not written yet.
-    pub(crate) fn rest(self) -> &'b mut [u8] {
-        &mut self.buf[self.pos..]
-    }
 }
 
-// Escape classes. Text escapes the five XML specials and CR (so that a CR is
+// How each byte of a value is written, as a little-endian word: its
+// replacement (or the byte itself) in bytes 0 to 5, flags in byte 6, the
+// width in byte 7. Text escapes the five XML specials and CR (so that a CR is
 // not turned into LF by the reader's end-of-line handling); attributes also
-// escape TAB and LF, which attribute-value normalisation would turn into spaces.
-const PLAIN: u8 = 0;
-const ESCAPE: u8 = 1;
-const FORBIDDEN: u8 = 2;
-/// 0xEF starts U+FFFE and U+FFFF, which XML forbids.
-const CHECK_EF: u8 = 3;
+// escape TAB and LF, which attribute-value normalisation would turn into
+// spaces. Control characters and 0xEF (which starts U+FFFE and U+FFFF) are
+// flagged for a closer look, as XML forbids some of them.
 
-const fn class_table(attribute: bool) -> [u8; 256] {
-    let mut t = [PLAIN; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = FORBIDDEN;
-        b += 1;
+/// Flag: the byte is replaced.
+const ESCAPED: u64 = 1 << 48;
+/// Flag: the byte may start a character XML forbids.
+const CHECK: u64 = 2 << 48;
+
+/// The word of byte `b` (see above), from its replacement if it has one.
+const fn word(b: u8, replacement: &[u8]) -> u64 {
+    if replacement.is_empty() {
+        let check = if b < 0x20 || b == 0xEF { CHECK } else { 0 };
+        return (1 << 56) | check | b as u64;
     }
-    t[b'\r' as usize] = ESCAPE;
-    t[b'\t' as usize] = if attribute { ESCAPE } else { PLAIN };
-    t[b'\n' as usize] = if attribute { ESCAPE } else { PLAIN };
-    t[b'&' as usize] = ESCAPE;
-    t[b'<' as usize] = ESCAPE;
-    t[b'>' as usize] = ESCAPE;
-    t[b'"' as usize] = ESCAPE;
-    t[b'\'' as usize] = ESCAPE;
-    t[0xEF] = CHECK_EF;
-    t
+    let mut w = ((replacement.len() as u64) << 56) | ESCAPED;
+    let mut i = 0;
+    while i < replacement.len() {
+        w |= (replacement[i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
 }
 
-const TEXT_CLASS: [u8; 256] = class_table(false);
-const ATTRIBUTE_CLASS: [u8; 256] = class_table(true);
-
-/// The replacement of a byte of class [`ESCAPE`].
-#[inline]
-fn replacement(b: u8) -> &'static [u8] {
+/// The replacement of byte `b` (empty for none).
+const fn replacement_of(b: u8, attribute: bool) -> &'static [u8] {
     match b {
         b'&' => b"&amp;",
         b'<' => b"&lt;",
         b'>' => b"&gt;",
         b'"' => b"&quot;",
         b'\'' => b"&apos;",
-        b'\t' => b"&#9;",
-        b'\n' => b"&#10;",
-        _ => b"&#13;",
+        b'\r' => b"&#13;",
+        b'\t' if attribute => b"&#9;",
+        b'\n' if attribute => b"&#10;",
+        _ => b"",
     }
 }
 
-/// Escaped length of `s`, or the offset and code point of a forbidden character.
-fn escaped_len(s: &str, classes: &[u8; 256]) -> Result<usize, FieldProblem> {
-    let bytes = s.as_bytes();
-    let mut len = bytes.len();
-    for (offset, &b) in bytes.iter().enumerate() {
-        match classes[usize::from(b)] {
-            PLAIN => {}
-            ESCAPE => len += replacement(b).len() - 1,
-            CHECK_EF => {
-                if let [0xBF, last @ (0xBE | 0xBF), ..] = bytes[offset + 1..] {
-                    return Err(FieldProblem::ForbiddenXmlChar {
-                        offset,
-                        code_point: 0xFFC0 | u32::from(last & 0x3F),
-                    });
-                }
-            }
-            _ => {
-                return Err(FieldProblem::ForbiddenXmlChar {
-                    offset,
-                    code_point: u32::from(b),
-                });
-            }
+/// The words of every byte: one load per byte, for hosts.
+#[cfg(target_pointer_width = "64")]
+type Escapes = [u64; 256];
+
+#[cfg(target_pointer_width = "64")]
+const fn escapes(attribute: bool) -> Escapes {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = word(b as u8, replacement_of(b as u8, attribute));
+        b += 1;
+    }
+    t
+}
+
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+fn word_of(b: u8, escapes: &Escapes) -> u64 {
+    escapes[usize::from(b)]
+}
+
+/// Which bytes are replaced, by index into [`REPLACED`]: 256 bytes rather than
+/// 2 KiB, for microcontrollers.
+#[cfg(not(target_pointer_width = "64"))]
+type Escapes = [u8; 256];
+
+#[cfg(not(target_pointer_width = "64"))]
+const REPLACED: [u64; 9] = {
+    let mut r = [0; 9];
+    let specials = *b"&<>\"'\r\t\n";
+    let mut i = 0;
+    while i < specials.len() {
+        r[i + 1] = word(specials[i], replacement_of(specials[i], true));
+        i += 1;
+    }
+    r
+};
+
+#[cfg(not(target_pointer_width = "64"))]
+const fn escapes(attribute: bool) -> Escapes {
+    let mut t = [0; 256];
+    let mut i = 0;
+    let specials = *b"&<>\"'\r\t\n";
+    while i < specials.len() {
+        if !replacement_of(specials[i], attribute).is_empty() {
+            t[specials[i] as usize] = i as u8 + 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+#[inline(always)]
+fn word_of(b: u8, escapes: &Escapes) -> u64 {
+    match escapes[usize::from(b)] {
+        0 => word(b, b""),
+        i => REPLACED[usize::from(i) % REPLACED.len()],
+    }
+}
+
+const TEXT: Escapes = escapes(false);
+const ATTRIBUTE: Escapes = escapes(true);
+
+/// Escaped length of `s`, whether it needs escaping, or the offset and code
+/// point of a forbidden character.
+#[inline]
+fn escaped_len(s: &[u8], escapes: &Escapes) -> Result<(usize, bool), FieldProblem> {
+    // No branch per byte: sum the widths, collect the flags.
+    let mut len = 0;
+    let mut seen = 0;
+    for &b in s {
+        let w = word_of(b, escapes);
+        len += (w >> 56) as usize;
+        seen |= w;
+    }
+    if seen & CHECK != 0 {
+        find_forbidden(s)?;
+    }
+    Ok((len, seen & ESCAPED != 0))
+}
+
+/// The first character of `s` that XML forbids, if any.
+#[cold]
+fn find_forbidden(s: &[u8]) -> Result<(), FieldProblem> {
+    for (offset, &b) in s.iter().enumerate() {
+        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
+            return Err(FieldProblem::ForbiddenXmlChar {
+                offset,
+                code_point: u32::from(b),
+            });
+        }
+        if let [0xEF, 0xBF, last @ (0xBE | 0xBF), ..] = s[offset..] {
+            return Err(FieldProblem::ForbiddenXmlChar {
+                offset,
+                code_point: 0xFFC0 | u32::from(last & 0x3F),
+            });
         }
     }
-    Ok(len)
+    Ok(())
+}
+
+/// Writes `s` escaped into `out` at `at`, which has room for it, and returns
+/// where it ended: one eight-byte store per byte, no branch on the byte
+/// (escapes are common in real texts and unpredictable). The bytes stored
+/// past a replacement are overwritten by what follows.
+fn escape_into(out: &mut [u8], mut at: usize, s: &[u8], escapes: &Escapes) -> usize {
+    for &b in s {
+        let w = word_of(b, escapes);
+        let width = (w >> 56) as usize;
+        match out.get_mut(at..at + 8) {
+            Some(dst) => dst.copy_from_slice(&w.to_le_bytes()),
+            // Markup follows every value, so the store fits but near the end
+            // of a buffer sized to the document.
+            None => write_exact(out, at, &w.to_le_bytes()[..width]),
+        }
+        at += width;
+    }
+    at
+}
+
+#[cold]
+fn write_exact(out: &mut [u8], at: usize, bytes: &[u8]) {
+    if let Some(dst) = out.get_mut(at..at + bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
 }
 
 impl<'b> Sink<'b> {
     /// A sink that validates and counts.
-    pub(crate) const fn measure() -> Self {
-        Sink { out: None, len: 0 }
+    pub(crate) fn measure() -> Self {
+        Sink::validating(&mut [])
     }
 
-    /// A sink that writes into `buf`, which has room for the measured length.
-    pub(crate) const fn write(buf: &'b mut [u8]) -> Self {
+    /// A sink that validates, counts, and writes what fits into `buf`.
+    pub(crate) fn validating(buf: &'b mut [u8]) -> Self {
         Sink {
-            out: Some(buf),
+            out: buf,
             len: 0,
+            validate: true,
+            escapes: 0,
+            values: 0,
         }
     }
 
-    /// Bytes counted or written so far.
+    /// A sink that writes a measured document into `buf`, which has room for it.
+    pub(crate) fn write(buf: &'b mut [u8], measured: Measured) -> Self {
+        Sink {
+            out: buf,
+            len: 0,
+            validate: false,
+            escapes: measured.escapes,
+            values: 0,
+        }
+    }
+
+    /// What was counted.
+    pub(crate) const fn measured(&self) -> Measured {
+        Measured {
+            len: self.len,
+            escapes: self.escapes,
+        }
+    }
+
+    /// Bytes counted (or written) so far.
     pub(crate) const fn len(&self) -> usize {
         self.len
     }
 
     /// Markup, copied as is.
-    #[inline]
+    #[inline(always)]
     fn markup(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
@@ -155,55 +281,48 @@ impl<'b> Sink<'b> {
     #[inline(always)]
     fn bytes(&mut self, b: &[u8]) {
         let end = self.len + b.len();
-        if let Some(out) = &mut self.out {
-            out[self.len..end].copy_from_slice(b);
+        if let Some(dst) = self.out.get_mut(self.len..end) {
+            dst.copy_from_slice(b);
         }
         self.len = end;
     }
 
     /// Element text: validated, then escaped.
     fn text(&mut self, field: FieldName, s: &str) -> Result<(), EncodeError> {
-        self.value(field, s, &TEXT_CLASS)
+        self.value(field, s, &TEXT)
     }
 
     /// Attribute value (inside double quotes): validated, then escaped.
     fn attribute(&mut self, field: FieldName, s: &str) -> Result<(), EncodeError> {
-        self.value(field, s, &ATTRIBUTE_CLASS)
+        self.value(field, s, &ATTRIBUTE)
     }
 
-    /// A value: validated and counted, or escaped into the buffer.
+    /// A value: validated unless it was before, then written (escaped only
+    /// if it needs it) where it fits, and counted.
     #[inline(always)]
-    fn value(&mut self, field: FieldName, s: &str, classes: &[u8; 256]) -> Result<(), EncodeError> {
-        match &mut self.out {
-            None => {
-                self.len += escaped_len(s, classes).map_err(|p| EncodeError::field(field, p))?;
+    fn value(&mut self, field: FieldName, s: &str, escapes: &Escapes) -> Result<(), EncodeError> {
+        let bit = 1u64 << self.values.min(63);
+        self.values += 1;
+        let s = s.as_bytes();
+        let len = if self.validate {
+            let (len, escaped) =
+                escaped_len(s, escapes).map_err(|p| EncodeError::field(field, p))?;
+            if escaped {
+                self.escapes |= bit;
             }
-            // Validated when measured: only escaping is left.
-            Some(out) => self.len = escape_into(out, self.len, s, classes),
+            len
+        } else {
+            0
+        };
+        if self.escapes & bit == 0 {
+            self.bytes(s);
+        } else if self.validate && self.out.len() < self.len + len {
+            self.len += len; // counted only: it does not fit
+        } else {
+            self.len = escape_into(self.out, self.len, s, escapes);
         }
         Ok(())
     }
-}
-
-/// Writes `s` escaped into `out` at `at`, copying runs of plain bytes at once
-/// and replacing each special byte; returns where it ended.
-fn escape_into(out: &mut [u8], mut at: usize, s: &str, classes: &[u8; 256]) -> usize {
-    let mut put = |b: &[u8]| {
-        let end = at + b.len();
-        out[at..end].copy_from_slice(b);
-        at = end;
-    };
-    let bytes = s.as_bytes();
-    let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if classes[usize::from(b)] == ESCAPE {
-            put(&bytes[run_start..i]);
-            put(replacement(b));
-            run_start = i + 1;
-        }
-    }
-    put(&bytes[run_start..]);
-    at
 }
 
 /// Refuses `field` when the target OS is older than `since`.
@@ -235,6 +354,7 @@ fn element(sink: &mut Sink<'_>, field: FieldName, text: &str) -> Result<(), Enco
     Ok(())
 }
 
+#[inline(always)]
 fn tile_element(
     sink: &mut Sink<'_>,
     field: FieldName,
@@ -356,8 +476,8 @@ pub(crate) fn emit(
 pub(crate) fn measure(
     notification: &Notification<'_>,
     target: TargetOs,
-) -> Result<usize, EncodeError> {
+) -> Result<Measured, EncodeError> {
     let mut m = Sink::measure();
     emit(notification, target, &mut m)?;
-    Ok(m.len())
+    Ok(m.measured())
 }

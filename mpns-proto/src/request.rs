@@ -8,7 +8,7 @@
 use crate::error::{BufferTooSmall, EncodeError, FieldProblem};
 use crate::notification::{FieldName, Notification};
 use crate::options::{Limits, MESSAGE_ID_TEXT_LEN, Options};
-use crate::payload::{self, Sink, Write};
+use crate::payload::{self, Measured, Sink, Write};
 use crate::uri::{ChannelUri, RequestTarget, Uri};
 
 /// Header names in Microsoft's spelling.
@@ -88,7 +88,7 @@ impl RequestKind {
 #[derive(Clone, Copy, Debug)]
 enum Body<'a> {
     /// A toast or tile, encoded on write; or a raw body, copied.
-    Notification(&'a Notification<'a>, crate::options::TargetOs),
+    Notification(&'a Notification<'a>, crate::options::TargetOs, u64),
     /// Bytes sent as they are: a callback registration's body, or a stored request's.
     Bytes(&'a [u8]),
 }
@@ -99,7 +99,6 @@ enum Body<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
     channel: ChannelUri<'a>,
-    target: RequestTarget<'a>,
     body: Body<'a>,
     kind: RequestKind,
     notification_class: Option<u8>,
@@ -107,7 +106,6 @@ pub struct Request<'a> {
     callback_uri: Option<&'a str>,
     body_len: usize,
     content_length: Digits,
-    headers_len: usize,
 }
 
 /// The decimal text of a `usize`, without allocating.
@@ -118,6 +116,17 @@ struct Digits {
 }
 
 impl Digits {
+    /// Before the body is known.
+    const UNKNOWN: Digits = Digits {
+        buf: [b'0'; 20],
+        start: 19,
+    };
+
+    /// How many digits `n` has.
+    fn count(n: usize) -> usize {
+        n.checked_ilog10().map_or(1, |d| d as usize + 1)
+    }
+
     fn new(mut n: usize) -> Self {
         let mut buf = [b'0'; 20];
         let mut start = buf.len();
@@ -135,9 +144,13 @@ impl Digits {
         }
     }
 
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[usize::from(self.start)..]
+    }
+
     fn as_str(&self) -> &str {
         // Only ASCII digits were written.
-        core::str::from_utf8(&self.buf[usize::from(self.start)..]).unwrap_or("0")
+        core::str::from_utf8(self.as_bytes()).unwrap_or("0")
     }
 }
 
@@ -195,7 +208,18 @@ impl<'a> Request<'a> {
         notification: &'a Notification<'a>,
         options: &Options<'a>,
     ) -> Result<Self, EncodeError> {
-        let body_len = payload::measure(notification, options.target_os)?;
+        let mut request = Self::prepare(channel, notification, options)?;
+        request.set_body(payload::measure(notification, options.target_os)?);
+        request.check_limits(notification.body_limit(&options.limits), &options.limits)?;
+        Ok(request)
+    }
+
+    /// The request with every check made but those of the body, which is left empty.
+    fn prepare(
+        channel: ChannelUri<'a>,
+        notification: &'a Notification<'a>,
+        options: &Options<'a>,
+    ) -> Result<Self, EncodeError> {
         if matches!(notification, Notification::Raw(raw) if raw.voip)
             && options.delivery != crate::options::Delivery::Immediate
         {
@@ -208,22 +232,25 @@ impl<'a> Request<'a> {
             Some(uri) => Some(check_callback_uri(&channel, uri)?),
             None => None,
         };
-        Self::finish(
-            Request {
-                channel,
-                target: channel.request_target(),
-                body: Body::Notification(notification, options.target_os),
-                kind: RequestKind::of(notification),
-                notification_class: Some(notification_class(notification, options)),
-                message_id: options.message_id.map(|id| id.to_text()),
-                callback_uri,
-                body_len,
-                content_length: Digits::new(body_len),
-                headers_len: 0,
-            },
-            notification.body_limit(&options.limits),
-            &options.limits,
-        )
+        Ok(Request {
+            channel,
+            body: Body::Notification(notification, options.target_os, 0),
+            kind: RequestKind::of(notification),
+            notification_class: Some(notification_class(notification, options)),
+            message_id: options.message_id.map(|id| id.to_text()),
+            callback_uri,
+            body_len: 0,
+            content_length: Digits::UNKNOWN,
+        })
+    }
+
+    /// Records the measured body of a notification request.
+    fn set_body(&mut self, measured: Measured) {
+        self.body_len = measured.len;
+        self.content_length = Digits::new(measured.len);
+        if let Body::Notification(_, _, escapes) = &mut self.body {
+            *escapes = measured.escapes;
+        }
     }
 
     /// Registers `callback_uri` for an authenticated channel: `POST {channel}/callback`
@@ -236,41 +263,35 @@ impl<'a> Request<'a> {
         limits: &Limits,
     ) -> Result<Self, EncodeError> {
         let callback_uri = check_callback_uri(&channel, callback_uri)?;
-        Self::finish(
-            Request {
-                channel,
-                target: channel
-                    .request_target()
-                    .with_suffix(RequestKind::CallbackRegistration.path_suffix()),
-                body: Body::Bytes(body),
-                kind: RequestKind::CallbackRegistration,
-                notification_class: None,
-                message_id: None,
-                callback_uri: Some(callback_uri),
-                body_len: body.len(),
-                content_length: Digits::new(body.len()),
-                headers_len: 0,
-            },
-            limits.callback_body,
-            limits,
-        )
+        let request = Request {
+            channel,
+            body: Body::Bytes(body),
+            kind: RequestKind::CallbackRegistration,
+            notification_class: None,
+            message_id: None,
+            callback_uri: Some(callback_uri),
+            body_len: body.len(),
+            content_length: Digits::new(body.len()),
+        };
+        request.check_limits(limits.callback_body, limits)?;
+        Ok(request)
     }
 
-    fn finish(mut self, body_limit: usize, limits: &Limits) -> Result<Self, EncodeError> {
+    fn check_limits(&self, body_limit: usize, limits: &Limits) -> Result<(), EncodeError> {
         if self.body_len > body_limit {
             return Err(EncodeError::BodyTooLarge {
                 len: self.body_len,
                 limit: body_limit,
             });
         }
-        self.headers_len = self.measure_headers();
-        if self.headers_len > limits.headers {
+        let len = self.headers_len();
+        if len > limits.headers {
             return Err(EncodeError::HeadersTooLarge {
-                len: self.headers_len,
+                len,
                 limit: limits.headers,
             });
         }
-        Ok(self)
+        Ok(())
     }
 
     /// Rebuilds a request from parts validated earlier (a queued request in
@@ -283,9 +304,8 @@ impl<'a> Request<'a> {
         callback_uri: Option<&'a str>,
         body: &'a [u8],
     ) -> Self {
-        let mut request = Request {
+        Request {
             channel,
-            target: channel.request_target().with_suffix(kind.path_suffix()),
             body: Body::Bytes(body),
             kind,
             notification_class,
@@ -293,10 +313,7 @@ impl<'a> Request<'a> {
             callback_uri,
             body_len: body.len(),
             content_length: Digits::new(body.len()),
-            headers_len: 0,
-        };
-        request.headers_len = request.measure_headers();
-        request
+        }
     }
 
     /// What the request is.
@@ -322,10 +339,27 @@ impl<'a> Request<'a> {
         self.callback_uri
     }
 
-    fn measure_headers(&self) -> usize {
-        self.header_lines()
-            .map(|(name, value)| name.len() + value.len() + 4)
-            .sum()
+    /// Total length of the header lines (`Name: value\r\n` each), as checked
+    /// against the limit; counted without walking [`Self::headers`].
+    pub fn headers_len(&self) -> usize {
+        const LINE: usize = ": \r\n".len();
+        let line = |name: &str, value_len: usize| name.len() + LINE + value_len;
+        let mut len = line(header::HOST, self.channel.host_header().len())
+            + line(header::CONTENT_TYPE, CONTENT_TYPE.len())
+            + line(header::CONTENT_LENGTH, self.content_length.as_bytes().len());
+        if let Some(target) = self.kind.windows_phone_target() {
+            len += line(header::TARGET, target.len());
+        }
+        if let Some(class) = self.notification_class {
+            len += line(header::NOTIFICATION_CLASS, class_text(class).len());
+        }
+        if self.message_id.is_some() {
+            len += line(header::MESSAGE_ID, MESSAGE_ID_TEXT_LEN);
+        }
+        if let Some(uri) = self.callback_uri {
+            len += line(header::CALLBACK_URI, uri.len());
+        }
+        len
     }
 
     /// The channel the request goes to.
@@ -335,7 +369,9 @@ impl<'a> Request<'a> {
 
     /// The request target (path and query; `/callback` appended to the path for a registration).
     pub const fn target(&self) -> RequestTarget<'a> {
-        self.target
+        self.channel
+            .request_target()
+            .with_suffix(self.kind.path_suffix())
     }
 
     /// Headers for clients that write HTTP themselves (hyper, embedded-svc):
@@ -366,11 +402,6 @@ impl<'a> Request<'a> {
         .flatten()
     }
 
-    /// Total length of the header lines (`Name: value\r\n` each), as checked against the limit.
-    pub const fn headers_len(&self) -> usize {
-        self.headers_len
-    }
-
     /// Exact length of the body in bytes (the `Content-Length`).
     pub const fn body_len(&self) -> usize {
         self.body_len
@@ -389,8 +420,12 @@ impl<'a> Request<'a> {
     fn emit_body(&self, buf: &mut [u8]) -> usize {
         match self.body {
             // Validated when the request was built: this cannot fail.
-            Body::Notification(n, os) => {
-                let mut sink = Sink::write(buf);
+            Body::Notification(n, os, escapes) => {
+                let measured = Measured {
+                    len: self.body_len,
+                    escapes,
+                };
+                let mut sink = Sink::write(buf, measured);
                 let _ = payload::emit(n, os, &mut sink);
                 sink.len()
             }
@@ -403,13 +438,12 @@ impl<'a> Request<'a> {
 
     /// Exact length of the whole HTTP/1.1 request in bytes.
     pub fn http_len(&self) -> usize {
-        METHOD.len()
-            + 1
-            + self.target.len()
-            + " HTTP/1.1\r\n".len()
-            + self.headers_len
-            + 2
-            + self.body_len
+        self.head_len() + self.body_len
+    }
+
+    /// Length of the request line, header lines and blank line.
+    fn head_len(&self) -> usize {
+        METHOD.len() + 1 + self.target().len() + " HTTP/1.1\r\n".len() + self.headers_len() + 2
     }
 
     /// Writes the whole HTTP/1.1 request (request line, headers, blank line,
@@ -417,10 +451,18 @@ impl<'a> Request<'a> {
     pub fn write_http(&self, buf: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let needed = self.http_len();
         let buf = buf.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
-        let mut w = Write::new(buf);
+        let (head, body) = buf.split_at_mut(needed - self.body_len);
+        self.write_head(head);
+        Ok(head.len() + self.emit_body(body))
+    }
+
+    /// Writes the request line, header lines and blank line into `head`,
+    /// which is [`Self::head_len`] long.
+    fn write_head(&self, head: &mut [u8]) {
+        let mut w = Write::new(head);
         w.put(METHOD.as_bytes());
         w.put(b" ");
-        for part in self.target.parts() {
+        for part in self.target().parts() {
             w.put(part.as_bytes());
         }
         // The lines of `header_lines`, with constant pieces written at once
@@ -449,11 +491,8 @@ impl<'a> Request<'a> {
             w.put(b"\r\n");
         }
         w.put(b"Content-Length: ");
-        w.put(self.content_length.as_str().as_bytes());
+        w.put(self.content_length.as_bytes());
         w.put(b"\r\n\r\n");
-        let head = w.position();
-        let body = self.emit_body(w.rest());
-        Ok(head + body)
     }
 }
 
@@ -468,35 +507,73 @@ impl<'a> Notification<'a> {
 
     /// Exact body length under `options`, after every check [`Request`] makes on the body.
     pub fn encoded_len(&self, options: &Options<'_>) -> Result<usize, EncodeError> {
-        let len = payload::measure(self, options.target_os)?;
+        Ok(self.measure(options)?.len)
+    }
+
+    fn measure(&self, options: &Options<'_>) -> Result<Measured, EncodeError> {
+        let measured = payload::measure(self, options.target_os)?;
         let limit = self.body_limit(&options.limits);
-        if len > limit {
-            return Err(EncodeError::BodyTooLarge { len, limit });
+        if measured.len > limit {
+            return Err(EncodeError::BodyTooLarge {
+                len: measured.len,
+                limit,
+            });
         }
-        Ok(len)
+        Ok(measured)
     }
 
     /// Writes the body (XML for toasts and tiles, bytes for raw) into `buf`
     /// and returns its length. A buffer that is too small is left unchanged.
     pub fn encode(&self, options: &Options<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let len = self.encoded_len(options)?;
+        let measured = self.measure(options)?;
+        let len = measured.len;
         let buf = buf
             .get_mut(..len)
             .ok_or(EncodeError::BufferTooSmall { needed: len })?;
-        let mut sink = Sink::write(buf);
+        let mut sink = Sink::write(buf, measured);
         payload::emit(self, options.target_os, &mut sink)?;
         Ok(sink.len())
     }
 }
 
-/// Validates a notification and writes its whole HTTP/1.1 request into `buf`.
+/// Validates a notification and writes its whole HTTP/1.1 request into `buf`;
+/// returns its length. The same bytes as [`Request::notification`] then
+/// [`Request::write_http`], and the same errors.
+///
+/// When `buf` can hold the longest request the body limit allows, the body
+/// is written in one pass behind room for the longest head, then moved up
+/// against the head written before it (with the real `Content-Length`).
+/// Otherwise the body is measured first, so that a buffer too small is left
+/// unchanged.
 pub fn encode_request(
     channel: ChannelUri<'_>,
     notification: &Notification<'_>,
     options: &Options<'_>,
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
-    Ok(Request::notification(channel, notification, options)?.write_http(buf)?)
+    let mut request = Request::prepare(channel, notification, options)?;
+    let limit = notification.body_limit(&options.limits);
+    let longest_head =
+        request.head_len() - request.content_length.as_bytes().len() + Digits::count(limit);
+    let Some(body_room) = buf
+        .get_mut(longest_head..)
+        .filter(|room| room.len() >= limit)
+    else {
+        request.set_body(payload::measure(notification, options.target_os)?);
+        request.check_limits(limit, &options.limits)?;
+        return Ok(request.write_http(buf)?);
+    };
+    let mut sink = Sink::validating(body_room);
+    payload::emit(notification, options.target_os, &mut sink)?;
+    request.set_body(sink.measured());
+    request.check_limits(limit, &options.limits)?;
+    let head = request.head_len();
+    let len = request.body_len;
+    if head < longest_head {
+        buf.copy_within(longest_head..longest_head + len, head);
+    }
+    request.write_head(&mut buf[..head]);
+    Ok(head + len)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use mpns_proto::{
     ChannelUri, CycleTile, EncodeError, Field, FieldProblem, FlipTile, IconicTile, Notification,
-    Options, Request, Sound, StandardTile, Tile, TileTemplate, Toast,
+    Options, Request, Sound, StandardTile, Tile, TileTemplate, Toast, encode_request,
 };
 use proptest::prelude::*;
 use quick_xml::XmlVersion;
@@ -408,6 +408,19 @@ proptest! {
         let head = std::str::from_utf8(&wire[..wire.len() - len]).unwrap();
         let content_length = format!("\r\nContent-Length: {len}\r\n\r\n");
         prop_assert!(head.ends_with(&content_length));
+        // `encode_request` writes the same bytes in one pass into a roomy
+        // buffer, in two into a tight one, and refuses a short one untouched.
+        for room in [8192, wire.len()] {
+            let mut out = vec![0xAA; room];
+            prop_assert_eq!(encode_request(channel, &n, &options, &mut out), Ok(wire.len()));
+            prop_assert_eq!(&out[..wire.len()], &wire[..]);
+        }
+        let mut short = vec![0xAA; wire.len() - 1];
+        prop_assert_eq!(
+            encode_request(channel, &n, &options, &mut short),
+            Err(EncodeError::BufferTooSmall { needed: wire.len() })
+        );
+        prop_assert!(short.iter().all(|&b| b == 0xAA));
     }
 
     #[test]
@@ -421,6 +434,12 @@ proptest! {
             let forbidden = |s: &str| s.char_indices().find(|&(_, c)| {
                 (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}'
             });
+            // The one-pass request encoder refuses exactly what the two-pass one does.
+            let channel = ChannelUri::parse("http://127.0.0.1:9/throttledthirdparty/01.00/p").unwrap();
+            let mut wire = vec![0u8; 8192];
+            let one_pass = encode_request(channel, &n, &Options::default(), &mut wire);
+            let two_pass = Request::notification(channel, &n, &Options::default()).map(|r| r.http_len());
+            prop_assert_eq!(one_pass, two_pass);
             let mut buf = vec![0u8; 4096];
             match n.encode(&Options::default(), &mut buf) {
                 Ok(len) => {
