@@ -184,7 +184,7 @@ pub fn write_request(
         .map_err(WriteRequestError::Encode)
 }
 
-/// Why [`write_request`] wrote nothing.
+/// Why [`write_request`] failed (a buffer too small is left unchanged).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum WriteRequestError {

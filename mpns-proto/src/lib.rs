@@ -50,6 +50,9 @@
 //! - Building a [`Request`] validates everything (fields, OS gating, limits)
 //!   before anything is written; writing can then only fail for a buffer that
 //!   is too small, which reports the bytes needed and is left unchanged.
+//! - [`encode_request`] is the fast path for byte-stream senders: the same
+//!   bytes and errors, with the body written once when the buffer can hold
+//!   any request the limits allow.
 //! - Lengths ([`Request::http_len`], [`Request::body_len`],
 //!   [`Notification::encoded_len`]) are exact.
 //! - Values are XML-escaped exactly once; characters XML 1.0 forbids are refused

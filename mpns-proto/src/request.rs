@@ -544,7 +544,8 @@ impl<'a> Notification<'a> {
 /// is written in one pass behind room for the longest head, then moved up
 /// against the head written before it (with the real `Content-Length`).
 /// Otherwise the body is measured first, so that a buffer too small is left
-/// unchanged.
+/// unchanged. After any other error, and past the returned length, the
+/// contents of `buf` are unspecified.
 pub fn encode_request(
     channel: ChannelUri<'_>,
     notification: &Notification<'_>,
