@@ -94,10 +94,9 @@ pub use http::{
     BodyFraming, ChunkProblem, Connection, HttpVersion, MalformedReason, Parsed, Progress,
     ReadError, ReadResponse, ReaderLimits, ResponseReader, parse_response,
 };
-pub use notification::{
-    CycleTile, Field, FieldName, FlipTile, IconicTile, Notification, Raw, Sound, StandardTile,
-    Tile, TileTemplate, Toast,
-};
+#[cfg(feature = "tiles")]
+pub use notification::{CycleTile, Field, FlipTile, IconicTile, StandardTile, Tile, TileTemplate};
+pub use notification::{FieldName, Notification, Raw, Sound, Toast};
 pub use options::{Delivery, Limits, MessageId, MessageIdError, Options, TargetOs, UnknownName};
 pub use request::{Request, RequestKind, encode_request};
 pub use response::{

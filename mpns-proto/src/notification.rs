@@ -1,5 +1,6 @@
-//! The notification model: toast, tile (standard and the three templates) and raw
-//! (MPNS.md sections 3 and 4). Values are borrowed; nothing is validated until encoding.
+//! The notification model: toast, tile (standard and the three templates;
+//! feature `tiles`) and raw (MPNS.md sections 3 and 4). Values are borrowed;
+//! nothing is validated until encoding.
 
 use crate::options::TargetOs;
 
@@ -10,6 +11,7 @@ use crate::options::TargetOs;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg(feature = "tiles")]
 pub enum Field<T> {
     /// Not sent: the phone keeps what it shows.
     #[default]
@@ -20,6 +22,7 @@ pub enum Field<T> {
     Clear,
 }
 
+#[cfg(feature = "tiles")]
 impl<T> Field<T> {
     /// Whether the element is not sent.
     pub const fn is_absent(&self) -> bool {
@@ -27,6 +30,7 @@ impl<T> Field<T> {
     }
 }
 
+#[cfg(feature = "tiles")]
 impl<T> From<T> for Field<T> {
     fn from(value: T) -> Self {
         Field::Set(value)
@@ -76,6 +80,7 @@ pub struct Toast<'a> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.2.
+#[cfg(feature = "tiles")]
 pub struct StandardTile<'a> {
     #[cfg_attr(feature = "serde", serde(borrow))]
     pub background_image: Field<&'a str>,
@@ -97,6 +102,7 @@ pub struct StandardTile<'a> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.3.
+#[cfg(feature = "tiles")]
 pub struct FlipTile<'a> {
     #[cfg_attr(feature = "serde", serde(borrow))]
     pub small_background_image: Field<&'a str>,
@@ -126,6 +132,7 @@ pub struct FlipTile<'a> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.3.
+#[cfg(feature = "tiles")]
 pub struct IconicTile<'a> {
     #[cfg_attr(feature = "serde", serde(borrow))]
     pub small_icon_image: Field<&'a str>,
@@ -151,6 +158,7 @@ pub struct IconicTile<'a> {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[cfg(feature = "tiles")]
 pub struct CycleTile<'a> {
     /// `SmallBackgroundImage`.
     #[cfg_attr(feature = "serde", serde(borrow))]
@@ -171,6 +179,7 @@ pub struct CycleTile<'a> {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[cfg(feature = "tiles")]
 pub enum TileTemplate<'a> {
     /// The standard tile: no `Template` attribute, no `Version="2.0"`.
     Standard(#[cfg_attr(feature = "serde", serde(borrow))] StandardTile<'a>),
@@ -182,6 +191,7 @@ pub enum TileTemplate<'a> {
     Cycle(#[cfg_attr(feature = "serde", serde(borrow))] CycleTile<'a>),
 }
 
+#[cfg(feature = "tiles")]
 impl Default for TileTemplate<'_> {
     fn default() -> Self {
         TileTemplate::Standard(StandardTile::default())
@@ -194,6 +204,7 @@ impl Default for TileTemplate<'_> {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[cfg(feature = "tiles")]
 pub struct Tile<'a> {
     /// Navigation URI of a secondary tile (7.1 and later); `None` updates the main tile.
     #[cfg_attr(feature = "serde", serde(borrow))]
@@ -221,8 +232,12 @@ pub struct Raw<'a> {
 }
 
 /// One notification to one channel.
+///
+/// Without the `tiles` feature there is no `Tile` variant; the enum is
+/// non-exhaustive so that code matching on it builds either way.
 // No allocator to box the larger tile variants; a notification is a short-lived value.
 #[allow(clippy::large_enum_variant)]
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -231,7 +246,8 @@ pub struct Raw<'a> {
 pub enum Notification<'a> {
     /// A toast (`X-WindowsPhone-Target: toast`).
     Toast(#[cfg_attr(feature = "serde", serde(borrow))] Toast<'a>),
-    /// A tile update (`X-WindowsPhone-Target: token`).
+    /// A tile update (`X-WindowsPhone-Target: token`), with the `tiles` feature.
+    #[cfg(feature = "tiles")]
     Tile(#[cfg_attr(feature = "serde", serde(borrow))] Tile<'a>),
     /// Raw bytes (no `X-WindowsPhone-Target`).
     Raw(#[cfg_attr(feature = "serde", serde(borrow))] Raw<'a>),
@@ -243,6 +259,7 @@ impl<'a> From<Toast<'a>> for Notification<'a> {
     }
 }
 
+#[cfg(feature = "tiles")]
 impl<'a> From<Tile<'a>> for Notification<'a> {
     fn from(t: Tile<'a>) -> Self {
         Notification::Tile(t)
@@ -384,11 +401,13 @@ impl core::fmt::Display for FieldName {
 
 /// The value of one tile element as the encoder sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg(feature = "tiles")]
 pub(crate) enum Value<'a> {
     Text(&'a str),
     Count(u8),
 }
 
+#[cfg(feature = "tiles")]
 impl<'a> TileTemplate<'a> {
     /// The `Template` attribute value, or `None` for the standard tile.
     pub const fn template_name(&self) -> Option<&'static str> {

@@ -11,7 +11,9 @@
 //! than once per pass (2 KB less on a Cortex-M4).
 
 use crate::error::{EncodeError, FieldProblem};
-use crate::notification::{Field, FieldName, Notification, Sound, Value};
+#[cfg(feature = "tiles")]
+use crate::notification::{Field, Value};
+use crate::notification::{FieldName, Notification, Sound};
 use crate::options::TargetOs;
 
 const DECLARATION_AND_ROOT: &str =
@@ -164,6 +166,7 @@ fn word_of(b: u8, escapes: &Escapes) -> u64 {
 }
 
 const TEXT: Escapes = escapes(false);
+#[cfg(feature = "tiles")]
 const ATTRIBUTE: Escapes = escapes(true);
 
 /// Escaped length of `s`, whether it needs escaping, or the offset and code
@@ -293,6 +296,7 @@ impl<'b> Sink<'b> {
     }
 
     /// Attribute value (inside double quotes): validated, then escaped.
+    #[cfg(feature = "tiles")]
     fn attribute(&mut self, field: FieldName, s: &str) -> Result<(), EncodeError> {
         self.value(field, s, &ATTRIBUTE)
     }
@@ -338,6 +342,7 @@ fn gate(field: FieldName, since: TargetOs, target: TargetOs) -> Result<(), Encod
 }
 
 /// `#AARRGGBB`.
+#[cfg(feature = "tiles")]
 fn is_color(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 9 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)
@@ -354,6 +359,7 @@ fn element(sink: &mut Sink<'_>, field: FieldName, text: &str) -> Result<(), Enco
     Ok(())
 }
 
+#[cfg(feature = "tiles")]
 #[inline(always)]
 fn tile_element(
     sink: &mut Sink<'_>,
@@ -431,6 +437,7 @@ pub(crate) fn emit(
             }
             sink.markup("</wp:Toast></wp:Notification>");
         }
+        #[cfg(feature = "tiles")]
         Notification::Tile(tile) => {
             let template = tile.template.template_name();
             if template.is_some() {

@@ -62,6 +62,7 @@ impl RequestKind {
     pub const fn of(notification: &Notification<'_>) -> Self {
         match notification {
             Notification::Toast(_) => RequestKind::Toast,
+            #[cfg(feature = "tiles")]
             Notification::Tile(_) => RequestKind::Tile,
             Notification::Raw(_) => RequestKind::Raw,
         }
@@ -158,6 +159,7 @@ impl Digits {
 /// for a later delivery; 4 for VoIP.
 fn notification_class(n: &Notification<'_>, options: &Options<'_>) -> u8 {
     let base = match n {
+        #[cfg(feature = "tiles")]
         Notification::Tile(_) => 1,
         Notification::Toast(_) => 2,
         Notification::Raw(raw) if raw.voip => return 4,

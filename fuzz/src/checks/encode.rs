@@ -356,6 +356,7 @@ fn body_oracle(n: &Notification<'_>, target: TargetOs) -> Body {
                 elements,
             };
         }
+        other => panic!("a kind the oracle does not know: {other:?}"),
     }
     Body {
         problems,
@@ -391,6 +392,7 @@ fn header_oracle(
         }
         Notification::Raw(r) if r.voip => 4,
         Notification::Raw(_) => 3 + offset,
+        other => panic!("a kind the oracle does not know: {other:?}"),
     };
     h.push(("X-NotificationClass", class.to_string()));
     if let Some(id) = o.message_id {

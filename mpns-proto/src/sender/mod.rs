@@ -624,6 +624,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let request =
             Request::notification(channel, notification, options).map_err(SubmitError::Encode)?;
         let tile = match notification {
+            #[cfg(feature = "tiles")]
             Notification::Tile(tile) => Some(keyed_hash(
                 self.state.config.seed,
                 &[tile.id.map_or(b"\0main".as_slice(), str::as_bytes)],
