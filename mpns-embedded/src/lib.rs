@@ -65,6 +65,9 @@
 //!
 //! # Features
 //!
+//! - `tiles` (default): tile notifications, forwarded to mpns-proto. A
+//!   toast- and raw-only gateway turns default features off to save about
+//!   5 KB of flash.
 //! - `embedded-svc`: the `svc` transports.
 //! - `defmt`: `defmt::Format` on the public types, forwarded to mpns-proto,
 //!   heapless, embedded-io and embedded-svc; the crate logs through defmt.

@@ -60,6 +60,10 @@
 //!
 //! # Features
 //!
+//! - `tiles` (default): tile notifications, the [`Tile`] model and its
+//!   encoder. A toast- and raw-only firmware leaves it out (about 5 KB of flash
+//!   on a Cortex-M4); [`Notification`] is `non_exhaustive` so that matching
+//!   code builds either way.
 //! - `serde`: `Serialize`/`Deserialize` on the model and options, borrowing strings.
 //! - `defmt`: `defmt::Format` on public types.
 //! - `arbitrary`: `arbitrary::Arbitrary` on the model and options, for the fuzz targets in `fuzz/` (needs `std`).
