@@ -233,6 +233,47 @@ fn write_exact(out: &mut [u8], at: usize, bytes: &[u8]) {
     }
 }
 
+/// Whether a value with room for any escaping is written while it is
+/// validated (a look for a plain prefix, then one escaping pass) rather than
+/// scanned then written. Faster on hosts; on microcontrollers, where flash
+/// counts more, the second copy of the loops is left out.
+const WRITE_WHILE_VALIDATING: bool = cfg!(target_pointer_width = "64");
+
+/// How many leading bytes of `s` are written as they are, in steps of eight
+/// (all of `s` if none is special): a cheap look before copying them at once.
+fn plain_prefix(s: &[u8], escapes: &Escapes) -> usize {
+    let special = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .fold(0, |flags, &b| flags | word_of(b, escapes))
+            & (ESCAPED | CHECK)
+            != 0
+    };
+    let mut plain = 0;
+    for chunk in s.chunks_exact(8) {
+        if special(chunk) {
+            return plain;
+        }
+        plain += 8;
+    }
+    if special(&s[plain..]) { plain } else { s.len() }
+}
+
+/// [`escape_into`] for a buffer with room for six bytes per byte and eight
+/// more; also returns the flags seen.
+fn escape_checked(out: &mut [u8], mut at: usize, s: &[u8], escapes: &Escapes) -> (usize, u64) {
+    let mut seen = 0;
+    for &b in s {
+        let w = word_of(b, escapes);
+        if let Some(dst) = out.get_mut(at..at + 8) {
+            dst.copy_from_slice(&w.to_le_bytes());
+        }
+        at += (w >> 56) as usize;
+        seen |= w;
+    }
+    (at, seen)
+}
+
 impl<'b> Sink<'b> {
     /// A sink that validates and counts.
     pub(crate) fn measure() -> Self {
@@ -308,6 +349,23 @@ impl<'b> Sink<'b> {
         let bit = 1u64 << self.values.min(63);
         self.values += 1;
         let s = s.as_bytes();
+        if WRITE_WHILE_VALIDATING && self.validate && self.out.len() >= self.len + 6 * s.len() + 8 {
+            // Room for any escaping: write while validating, in one pass.
+            let plain = plain_prefix(s, escapes);
+            let (head, tail) = s.split_at(plain);
+            self.bytes(head);
+            if !tail.is_empty() {
+                let (end, seen) = escape_checked(self.out, self.len, tail, escapes);
+                if seen & CHECK != 0 {
+                    find_forbidden(s).map_err(|p| EncodeError::field(field, p))?;
+                }
+                if seen & ESCAPED != 0 {
+                    self.escapes |= bit;
+                }
+                self.len = end;
+            }
+            return Ok(());
+        }
         let len = if self.validate {
             let (len, escaped) =
                 escaped_len(s, escapes).map_err(|p| EncodeError::field(field, p))?;

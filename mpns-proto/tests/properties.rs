@@ -377,6 +377,16 @@ fn expected(spec: &Spec) -> Vec<Element> {
     out
 }
 
+/// Any string, or one made of the characters the encoder treats specially:
+/// controls, the five XML specials, U+FFFE and U+FFFF (which start with the
+/// byte 0xEF, as does the allowed U+FEFF).
+fn tricky_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[\\x00-\\x1f&<>\"'a-z\u{fffe}\u{ffff}\u{feff}]{0,12}",
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -424,7 +434,13 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_strings_are_refused_or_well_formed(text1 in any::<String>(), id in any::<String>()) {
+    fn arbitrary_strings_are_refused_or_well_formed(
+        // Plain prefixes of every length put the interesting bytes at every
+        // offset, also past the runs the encoder copies at once.
+        prefixes in ("[a-zA-Z0-9 /.]{0,40}", "[a-zA-Z0-9 /.]{0,40}"),
+        texts in (tricky_text(), tricky_text()),
+    ) {
+        let (text1, id) = (format!("{}{}", prefixes.0, texts.0), format!("{}{}", prefixes.1, texts.1));
         let toast = Notification::Toast(Toast { text1: Some(&text1), text2: Some("x"), ..Toast::default() });
         let tile = Notification::Tile(Tile {
             id: Some(&id),
