@@ -280,13 +280,23 @@ impl<'a> Request<'a> {
     }
 
     fn check_limits(&self, body_limit: usize, limits: &Limits) -> Result<(), EncodeError> {
+        self.check_limits_of(body_limit, limits, self.headers_len())
+    }
+
+    /// [`Self::check_limits`] with the header lines' length counted already.
+    fn check_limits_of(
+        &self,
+        body_limit: usize,
+        limits: &Limits,
+        headers_len: usize,
+    ) -> Result<(), EncodeError> {
         if self.body_len > body_limit {
             return Err(EncodeError::BodyTooLarge {
                 len: self.body_len,
                 limit: body_limit,
             });
         }
-        let len = self.headers_len();
+        let len = headers_len;
         if len > limits.headers {
             return Err(EncodeError::HeadersTooLarge {
                 len,
@@ -445,7 +455,12 @@ impl<'a> Request<'a> {
 
     /// Length of the request line, header lines and blank line.
     fn head_len(&self) -> usize {
-        METHOD.len() + 1 + self.target().len() + " HTTP/1.1\r\n".len() + self.headers_len() + 2
+        self.request_line_len() + self.headers_len() + 2
+    }
+
+    /// Length of `POST {target} HTTP/1.1\r\n`.
+    fn request_line_len(&self) -> usize {
+        METHOD.len() + 1 + self.target().len() + " HTTP/1.1\r\n".len()
     }
 
     /// Writes the whole HTTP/1.1 request (request line, headers, blank line,
@@ -556,8 +571,10 @@ pub fn encode_request(
 ) -> Result<usize, EncodeError> {
     let mut request = Request::prepare(channel, notification, options)?;
     let limit = notification.body_limit(&options.limits);
-    let longest_head =
-        request.head_len() - request.content_length.as_bytes().len() + Digits::count(limit);
+    // The head with the most Content-Length digits the limit allows.
+    let request_line = request.request_line_len();
+    let headers_but_length = request.headers_len() - request.content_length.as_bytes().len();
+    let longest_head = request_line + headers_but_length + Digits::count(limit) + 2;
     let Some(body_room) = buf
         .get_mut(longest_head..)
         .filter(|room| room.len() >= limit)
@@ -569,8 +586,9 @@ pub fn encode_request(
     let mut sink = Sink::validating(body_room);
     payload::emit(notification, options.target_os, &mut sink)?;
     request.set_body(sink.measured());
-    request.check_limits(limit, &options.limits)?;
-    let head = request.head_len();
+    let headers_len = headers_but_length + request.content_length.as_bytes().len();
+    request.check_limits_of(limit, &options.limits, headers_len)?;
+    let head = request_line + headers_len + 2;
     let len = request.body_len;
     if head < longest_head {
         buf.copy_within(longest_head..longest_head + len, head);
