@@ -216,6 +216,24 @@ impl<'a> Request<'a> {
         Ok(request)
     }
 
+    /// [`Request::notification`] that also writes the body into `out` in the
+    /// same pass, for a caller that keeps it (the sender's arena). `out` holds
+    /// the body when [`Request::body_len`] is at most its length; otherwise,
+    /// and past the body, its bytes are unspecified.
+    pub(crate) fn notification_with_body(
+        channel: ChannelUri<'a>,
+        notification: &'a Notification<'a>,
+        options: &Options<'a>,
+        out: &mut [u8],
+    ) -> Result<Self, EncodeError> {
+        let mut request = Self::prepare(channel, notification, options)?;
+        let mut sink = Sink::validating(out);
+        payload::emit(notification, options.target_os, &mut sink)?;
+        request.set_body(sink.measured());
+        request.check_limits(notification.body_limit(&options.limits), &options.limits)?;
+        Ok(request)
+    }
+
     /// The request with every check made but those of the body, which is left empty.
     fn prepare(
         channel: ChannelUri<'a>,

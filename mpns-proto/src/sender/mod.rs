@@ -621,8 +621,22 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         notification: &Notification<'_>,
         options: &Options<'_>,
     ) -> Result<Ticket, SubmitError> {
-        let request =
-            Request::notification(channel, notification, options).map_err(SubmitError::Encode)?;
+        // With a free slot, the body is encoded straight into it in one pass;
+        // without, the notification is only validated (its errors come first).
+        let uri = channel.as_str().len();
+        let callback = options.callback_uri.map_or(0, str::len);
+        let slot_size = self.slot_size();
+        let (request, written) = match self.free.last() {
+            Some(&arena) if uri + callback <= slot_size => {
+                let start = usize::from(arena) * slot_size + uri + callback;
+                let end = (usize::from(arena) + 1) * slot_size;
+                let out = &mut self.storage.as_mut()[start..end];
+                let request = Request::notification_with_body(channel, notification, options, out);
+                (request, Some(arena))
+            }
+            _ => (Request::notification(channel, notification, options), None),
+        };
+        let request = request.map_err(SubmitError::Encode)?;
         let tile = match notification {
             #[cfg(feature = "tiles")]
             Notification::Tile(tile) => Some(keyed_hash(
@@ -631,7 +645,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             )),
             _ => None,
         };
-        self.enqueue(now, &request, tile)
+        self.enqueue(now, &request, tile, written)
     }
 
     /// Queues a callback registration for an authenticated `channel`
@@ -646,14 +660,16 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     ) -> Result<Ticket, SubmitError> {
         let request = Request::callback_registration(channel, callback_uri, body, limits)
             .map_err(SubmitError::Encode)?;
-        self.enqueue(now, &request, None)
+        self.enqueue(now, &request, None, None)
     }
 
+    /// Queues `request`, whose body is already in arena slot `written` if given.
     fn enqueue(
         &mut self,
         now: Instant,
         request: &Request<'_>,
         tile: Option<u64>,
+        written: Option<u16>,
     ) -> Result<Ticket, SubmitError> {
         self.advance(now);
         let channel = *request.channel();
@@ -692,8 +708,10 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         region[..uri.len()].copy_from_slice(uri);
         region[uri.len()..uri.len() + callback.len()].copy_from_slice(callback);
         let body_start = uri.len() + callback.len();
-        // Cannot fail: the slot holds `needed` bytes.
-        let _ = request.write_body(&mut region[body_start..needed]);
+        if written != Some(arena) {
+            // Cannot fail: the slot holds `needed` bytes.
+            let _ = request.write_body(&mut region[body_start..needed]);
+        }
         let slot = Slot {
             ticket,
             stage: Stage::Queued,
