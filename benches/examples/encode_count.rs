@@ -2,7 +2,7 @@
 //! callgrind or on-CPU time under `perf stat -e task-clock`:
 //! `valgrind --tool=callgrind target/release/examples/encode_count toast 10000`.
 //! Cases: toast, dense, flip, raw (`encode_request`); add `2` for the two-step
-//! `Request::notification` then `write_http` (`toast2`).
+//! `Request::notification` then `write_http` (`toast2`); `uri` for `ChannelUri::parse`.
 
 use std::hint::black_box;
 
@@ -15,6 +15,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args.next().unwrap_or_else(|| "toast".into());
     let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    if case == "uri" {
+        let mut ok = 0;
+        for _ in 0..n {
+            ok += usize::from(ChannelUri::parse(black_box(LIVE_CHANNEL)).is_ok());
+        }
+        println!("uri: {ok} of {n} parsed");
+        return;
+    }
     let (channel, notification) = match case.trim_end_matches('2') {
         "toast" => (TOAST_CHANNEL, toast_basic()),
         "dense" => (TOAST_CHANNEL, toast_dense_escape()),
