@@ -419,95 +419,6 @@ impl<'a> TileTemplate<'a> {
         }
     }
 
-    /// The elements of this template, in Microsoft's documented order.
-    pub const fn field_names(&self) -> &'static [FieldName] {
-        use FieldName::*;
-        match self {
-            TileTemplate::Standard(_) => &[
-                BackgroundImage,
-                Count,
-                Title,
-                BackBackgroundImage,
-                BackTitle,
-                BackContent,
-            ],
-            TileTemplate::Flip(_) => &[
-                SmallBackgroundImage,
-                WideBackgroundImage,
-                WideBackBackgroundImage,
-                WideBackContent,
-                BackgroundImage,
-                Count,
-                Title,
-                BackBackgroundImage,
-                BackTitle,
-                BackContent,
-            ],
-            TileTemplate::Iconic(_) => &[
-                SmallIconImage,
-                IconImage,
-                WideContent1,
-                WideContent2,
-                WideContent3,
-                Count,
-                Title,
-                BackgroundColor,
-            ],
-            TileTemplate::Cycle(_) => &[
-                SmallBackgroundImage,
-                CycleImage1,
-                CycleImage2,
-                CycleImage3,
-                CycleImage4,
-                CycleImage5,
-                CycleImage6,
-                CycleImage7,
-                CycleImage8,
-                CycleImage9,
-                Count,
-                Title,
-            ],
-        }
-    }
-
-    /// The text element `name` of this template, to set or clear it by name;
-    /// `None` when the template has no such text element (`Count` is [`Self::count_mut`]).
-    pub fn text_mut(&mut self, name: FieldName) -> Option<&mut Field<&'a str>> {
-        use FieldName as N;
-        Some(match (self, name) {
-            (TileTemplate::Standard(t), N::BackgroundImage) => &mut t.background_image,
-            (TileTemplate::Standard(t), N::Title) => &mut t.title,
-            (TileTemplate::Standard(t), N::BackBackgroundImage) => &mut t.back_background_image,
-            (TileTemplate::Standard(t), N::BackTitle) => &mut t.back_title,
-            (TileTemplate::Standard(t), N::BackContent) => &mut t.back_content,
-            (TileTemplate::Flip(t), N::SmallBackgroundImage) => &mut t.small_background_image,
-            (TileTemplate::Flip(t), N::WideBackgroundImage) => &mut t.wide_background_image,
-            (TileTemplate::Flip(t), N::WideBackBackgroundImage) => {
-                &mut t.wide_back_background_image
-            }
-            (TileTemplate::Flip(t), N::WideBackContent) => &mut t.wide_back_content,
-            (TileTemplate::Flip(t), N::BackgroundImage) => &mut t.background_image,
-            (TileTemplate::Flip(t), N::Title) => &mut t.title,
-            (TileTemplate::Flip(t), N::BackBackgroundImage) => &mut t.back_background_image,
-            (TileTemplate::Flip(t), N::BackTitle) => &mut t.back_title,
-            (TileTemplate::Flip(t), N::BackContent) => &mut t.back_content,
-            (TileTemplate::Iconic(t), N::SmallIconImage) => &mut t.small_icon_image,
-            (TileTemplate::Iconic(t), N::IconImage) => &mut t.icon_image,
-            (TileTemplate::Iconic(t), N::WideContent1) => &mut t.wide_content1,
-            (TileTemplate::Iconic(t), N::WideContent2) => &mut t.wide_content2,
-            (TileTemplate::Iconic(t), N::WideContent3) => &mut t.wide_content3,
-            (TileTemplate::Iconic(t), N::Title) => &mut t.title,
-            (TileTemplate::Iconic(t), N::BackgroundColor) => &mut t.background_color,
-            (TileTemplate::Cycle(t), N::SmallBackgroundImage) => &mut t.small_background_image,
-            (TileTemplate::Cycle(t), N::Title) => &mut t.title,
-            (TileTemplate::Cycle(t), name) => {
-                let i = N::CYCLE_IMAGES.iter().position(|n| *n == name)?;
-                &mut t.cycle_images[i]
-            }
-            _ => return None,
-        })
-    }
-
     /// The `Count` element, which every template has.
     pub fn count_mut(&mut self) -> &mut Field<u8> {
         match self {
@@ -517,65 +428,112 @@ impl<'a> TileTemplate<'a> {
             TileTemplate::Cycle(t) => &mut t.count,
         }
     }
+}
 
-    /// Calls `f` for every element in Microsoft's documented order, absent ones included.
-    pub(crate) fn try_for_each<E>(
-        &self,
-        mut f: impl FnMut(FieldName, Field<Value<'a>>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        use FieldName as N;
-        let text = |v: &Field<&'a str>| match *v {
+/// Defines, from one list per template of its elements in Microsoft's
+/// documented order, [`TileTemplate::field_names`], [`TileTemplate::text_mut`]
+/// and the encoder's walk over the elements.
+macro_rules! template_elements {
+    ($(
+        $template:ident {
+            $($kind:ident $field:ident $([$index:literal])? => $name:ident,)*
+        }
+    )*) => {
+        #[cfg(feature = "tiles")]
+        impl<'a> TileTemplate<'a> {
+            /// The elements of this template, in Microsoft's documented order.
+            pub const fn field_names(&self) -> &'static [FieldName] {
+                match self {
+                    $(TileTemplate::$template(_) => &[$(FieldName::$name),*],)*
+                }
+            }
+
+            /// The text element `name` of this template, to set or clear it by name;
+            /// `None` when the template has no such text element (`Count` is [`Self::count_mut`]).
+            pub fn text_mut(&mut self, name: FieldName) -> Option<&mut Field<&'a str>> {
+                match (self, name) {
+                    $($((TileTemplate::$template(t), FieldName::$name) => {
+                        template_elements!(@text_mut $kind t.$field $([$index])?)
+                    })*)*
+                    _ => None,
+                }
+            }
+
+            /// Calls `f` for every element in Microsoft's documented order, absent ones included.
+            pub(crate) fn try_for_each<E>(
+                &self,
+                mut f: impl FnMut(FieldName, Field<Value<'a>>) -> Result<(), E>,
+            ) -> Result<(), E> {
+                match self {
+                    $(TileTemplate::$template(t) => {
+                        $(f(FieldName::$name, template_elements!(@value $kind t.$field $([$index])?))?;)*
+                    })*
+                }
+                Ok(())
+            }
+        }
+    };
+    (@text_mut text $($place:tt)*) => { Some(&mut $($place)*) };
+    (@text_mut count $($place:tt)*) => {{ let _ = &$($place)*; None }};
+    (@value text $($place:tt)*) => {
+        match $($place)* {
             Field::Absent => Field::Absent,
             Field::Set(s) => Field::Set(Value::Text(s)),
             Field::Clear => Field::Clear,
-        };
-        let count = |v: &Field<u8>| match *v {
+        }
+    };
+    (@value count $($place:tt)*) => {
+        match $($place)* {
             Field::Absent => Field::Absent,
             Field::Set(n) => Field::Set(Value::Count(n)),
             Field::Clear => Field::Clear,
-        };
-        match self {
-            TileTemplate::Standard(t) => {
-                f(N::BackgroundImage, text(&t.background_image))?;
-                f(N::Count, count(&t.count))?;
-                f(N::Title, text(&t.title))?;
-                f(N::BackBackgroundImage, text(&t.back_background_image))?;
-                f(N::BackTitle, text(&t.back_title))?;
-                f(N::BackContent, text(&t.back_content))
-            }
-            TileTemplate::Flip(t) => {
-                f(N::SmallBackgroundImage, text(&t.small_background_image))?;
-                f(N::WideBackgroundImage, text(&t.wide_background_image))?;
-                f(
-                    N::WideBackBackgroundImage,
-                    text(&t.wide_back_background_image),
-                )?;
-                f(N::WideBackContent, text(&t.wide_back_content))?;
-                f(N::BackgroundImage, text(&t.background_image))?;
-                f(N::Count, count(&t.count))?;
-                f(N::Title, text(&t.title))?;
-                f(N::BackBackgroundImage, text(&t.back_background_image))?;
-                f(N::BackTitle, text(&t.back_title))?;
-                f(N::BackContent, text(&t.back_content))
-            }
-            TileTemplate::Iconic(t) => {
-                f(N::SmallIconImage, text(&t.small_icon_image))?;
-                f(N::IconImage, text(&t.icon_image))?;
-                f(N::WideContent1, text(&t.wide_content1))?;
-                f(N::WideContent2, text(&t.wide_content2))?;
-                f(N::WideContent3, text(&t.wide_content3))?;
-                f(N::Count, count(&t.count))?;
-                f(N::Title, text(&t.title))?;
-                f(N::BackgroundColor, text(&t.background_color))
-            }
-            TileTemplate::Cycle(t) => {
-                f(N::SmallBackgroundImage, text(&t.small_background_image))?;
-                for (name, image) in N::CYCLE_IMAGES.iter().zip(&t.cycle_images) {
-                    f(*name, text(image))?;
-                }
-                f(N::Count, count(&t.count))?;
-                f(N::Title, text(&t.title))
-            }
         }
+    };
+}
+
+template_elements! {
+    Standard {
+        text background_image => BackgroundImage,
+        count count => Count,
+        text title => Title,
+        text back_background_image => BackBackgroundImage,
+        text back_title => BackTitle,
+        text back_content => BackContent,
+    }
+    Flip {
+        text small_background_image => SmallBackgroundImage,
+        text wide_background_image => WideBackgroundImage,
+        text wide_back_background_image => WideBackBackgroundImage,
+        text wide_back_content => WideBackContent,
+        text background_image => BackgroundImage,
+        count count => Count,
+        text title => Title,
+        text back_background_image => BackBackgroundImage,
+        text back_title => BackTitle,
+        text back_content => BackContent,
+    }
+    Iconic {
+        text small_icon_image => SmallIconImage,
+        text icon_image => IconImage,
+        text wide_content1 => WideContent1,
+        text wide_content2 => WideContent2,
+        text wide_content3 => WideContent3,
+        count count => Count,
+        text title => Title,
+        text background_color => BackgroundColor,
+    }
+    Cycle {
+        text small_background_image => SmallBackgroundImage,
+        text cycle_images[0] => CycleImage1,
+        text cycle_images[1] => CycleImage2,
+        text cycle_images[2] => CycleImage3,
+        text cycle_images[3] => CycleImage4,
+        text cycle_images[4] => CycleImage5,
+        text cycle_images[5] => CycleImage6,
+        text cycle_images[6] => CycleImage7,
+        text cycle_images[7] => CycleImage8,
+        text cycle_images[8] => CycleImage9,
+        count count => Count,
+        text title => Title,
     }
 }
