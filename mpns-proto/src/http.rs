@@ -79,10 +79,11 @@
 //! Responses to `HEAD` requests are not supported (MPNS only takes `POST`).
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
 use httparse::{Header, Status};
 
-use crate::response::Response;
+use crate::response::{HEADERS, Response};
 
 /// The number of header fields [`ResponseReader`] accepts by default.
 pub const DEFAULT_MAX_HEADERS: usize = 32;
@@ -509,12 +510,17 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
             return Ok(Step::NeedMore);
         }
         let max = self.limits.max_head_len;
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut headers);
+        // httparse fills the headers it finds: no need to clear them first.
+        let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut []);
         // Never look past the limit, so that the error does not depend on how
         // the bytes were split (a malformed byte past the limit is still too large).
         let window = rest.get(..max).unwrap_or(rest);
-        let len = match parsed.parse(window) {
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut parsed,
+            window,
+            &mut headers,
+        ) {
             Ok(Status::Complete(len)) if len > max => return Err(ReadError::HeadTooLarge { max }),
             Ok(Status::Complete(len)) => len,
             Ok(Status::Partial) if window.len() >= max => {
@@ -551,14 +557,9 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
             }
             _ => {}
         }
-        let headers: &[Header<'_>] = parsed.headers;
-        let response = Response::from_parts(code, |name| {
-            headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| h.value)
-        });
-        let (framing, connection) = framing(code, version, headers)?;
+        let fields = Fields::read(parsed.headers);
+        let response = Response::from_values(code, fields.mpns);
+        let (framing, connection) = framing(code, version, &fields)?;
         let read = ReadResponse {
             response,
             version,
@@ -728,50 +729,141 @@ fn take(remaining: u64, rest: &[u8]) -> (usize, u64) {
     (usize::try_from(n).unwrap_or(rest.len()), n)
 }
 
-/// The comma-separated, trimmed, non-empty elements of the header values named `name`.
-fn tokens<'a>(headers: &'a [Header<'a>], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .flat_map(|h| h.value.split(|&b| b == b','))
+/// The header fields the reader looks at: those of [`HEADERS`], then the framing ones.
+const NAMES: [&str; 8] = [
+    HEADERS[0],
+    HEADERS[1],
+    HEADERS[2],
+    HEADERS[3],
+    HEADERS[4],
+    "Connection",
+    "Transfer-Encoding",
+    "Content-Length",
+];
+const CONNECTION: usize = 5;
+const TRANSFER_ENCODING: usize = 6;
+const CONTENT_LENGTH: usize = 7;
+
+/// The index of `name` in [`NAMES`], ASCII case-insensitively. Each length
+/// has one candidate, except 11 and 20, whose third letters differ.
+fn name_index(name: &str) -> Option<usize> {
+    let b = name.as_bytes();
+    let i = match (b.len(), b.get(2).map(u8::to_ascii_lowercase)) {
+        (20, Some(b'n')) => 0,
+        (20, _) => 1,
+        (24, _) => 2,
+        (11, Some(b'm')) => 3,
+        (11, _) => 4,
+        (10, _) => CONNECTION,
+        (17, _) => TRANSFER_ENCODING,
+        (14, _) => CONTENT_LENGTH,
+        _ => return None,
+    };
+    eq_ignore_case(NAMES[i].as_bytes(), b).then_some(i)
+}
+
+/// `name.eq_ignore_ascii_case(canonical)` for a canonical name of letters
+/// and `-`, with one OR per byte and no early exit. Setting bit 5 lower-cases
+/// letters, and maps no other byte onto a letter or `-` but CR, which
+/// httparse keeps out of names.
+fn eq_ignore_case(canonical: &[u8], name: &[u8]) -> bool {
+    canonical.len() == name.len()
+        && canonical
+            .iter()
+            .zip(name)
+            .fold(0, |diff, (a, b)| diff | ((a | 0x20) ^ (b | 0x20)))
+            == 0
+}
+
+/// What a head's header fields say, read in one pass.
+struct Fields<'b> {
+    /// The first value of each of the [`HEADERS`].
+    mpns: [Option<&'b [u8]>; 5],
+    /// `Connection` lists `close`.
+    close: bool,
+    /// `Connection` lists `keep-alive`.
+    keep_alive: bool,
+    /// The last `Transfer-Encoding` coding.
+    transfer_coding: Option<&'b [u8]>,
+    has_content_length: bool,
+    /// The length every `Content-Length` value (repeated fields and comma
+    /// lists) agrees on, or the first problem.
+    content_length: Result<Option<u64>, ReadError>,
+}
+
+impl<'b> Fields<'b> {
+    fn read(headers: &[Header<'b>]) -> Self {
+        let mut f = Fields {
+            mpns: [None; 5],
+            close: false,
+            keep_alive: false,
+            transfer_coding: None,
+            has_content_length: false,
+            content_length: Ok(None),
+        };
+        for h in headers {
+            match name_index(h.name) {
+                Some(i @ 0..5) => {
+                    f.mpns[i].get_or_insert(h.value);
+                }
+                Some(CONNECTION) => {
+                    for token in tokens(h.value) {
+                        f.close |= token.eq_ignore_ascii_case(b"close");
+                        f.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                    }
+                }
+                Some(TRANSFER_ENCODING) => {
+                    if let Some(last) = tokens(h.value).last() {
+                        f.transfer_coding = Some(last);
+                    }
+                }
+                Some(_) => {
+                    f.has_content_length = true;
+                    if let Ok(found) = f.content_length {
+                        f.content_length = content_length(found, h.value);
+                    }
+                }
+                None => {}
+            }
+        }
+        f
+    }
+}
+
+/// The comma-separated, trimmed, non-empty elements of a header value.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
 }
 
 /// The body framing and connection reuse of a final response (RFC 9112 sections 6 and 9.3).
+// Inlined into `head`, it costs the firmware flash.
+#[inline(never)]
 fn framing(
     code: u16,
     version: HttpVersion,
-    headers: &[Header<'_>],
+    fields: &Fields<'_>,
 ) -> Result<(BodyFraming, Connection), ReadError> {
-    let (mut close, mut keep_alive) = (false, false);
-    for token in tokens(headers, "Connection") {
-        close |= token.eq_ignore_ascii_case(b"close");
-        keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-    }
-    let mut transfer_coding = None;
-    for token in tokens(headers, "Transfer-Encoding") {
-        transfer_coding = Some(token);
-    }
-    let has_content_length = headers
-        .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("Content-Length"));
+    let mut close = fields.close;
     let framing = if matches!(code, 204 | 304) {
         BodyFraming::Empty
-    } else if let Some(last) = transfer_coding {
+    } else if let Some(last) = fields.transfer_coding {
         // Suspect framing (smuggling): read it, then close.
-        close |= has_content_length || version == HttpVersion::Http10;
+        close |= fields.has_content_length || version == HttpVersion::Http10;
         if last.eq_ignore_ascii_case(b"chunked") {
             BodyFraming::Chunked
         } else {
             BodyFraming::UntilClose
         }
-    } else if let Some(len) = content_length(headers)? {
+    } else if let Some(len) = fields.content_length? {
         BodyFraming::ContentLength(len)
     } else {
         BodyFraming::UntilClose
     };
-    close |= framing == BodyFraming::UntilClose || (version == HttpVersion::Http10 && !keep_alive);
+    close |= framing == BodyFraming::UntilClose
+        || (version == HttpVersion::Http10 && !fields.keep_alive);
     let connection = if close {
         Connection::Close
     } else {
@@ -780,19 +872,13 @@ fn framing(
     Ok((framing, connection))
 }
 
-/// Every `Content-Length` value (repeated fields and comma lists) must agree.
-fn content_length(headers: &[Header<'_>]) -> Result<Option<u64>, ReadError> {
-    let mut found = None;
-    for h in headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("Content-Length"))
-    {
-        for part in h.value.split(|&b| b == b',') {
-            let len = decimal(part.trim_ascii()).ok_or(ReadError::BadContentLength)?;
-            match found {
-                Some(other) if other != len => return Err(ReadError::ConflictingContentLength),
-                _ => found = Some(len),
-            }
+/// Adds one `Content-Length` value to the length `found` so far: all must agree.
+fn content_length(mut found: Option<u64>, value: &[u8]) -> Result<Option<u64>, ReadError> {
+    for part in value.split(|&b| b == b',') {
+        let len = decimal(part.trim_ascii()).ok_or(ReadError::BadContentLength)?;
+        match found {
+            Some(other) if other != len => return Err(ReadError::ConflictingContentLength),
+            _ => found = Some(len),
         }
     }
     Ok(found)
@@ -871,5 +957,29 @@ pub fn parse_response<const MAX_HEADERS: usize>(
             consumed: bytes.len(),
         }),
         None => Err(ReadError::Incomplete),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_index_finds_each_name_in_any_case_and_nothing_else() {
+        for (i, name) in NAMES.iter().enumerate() {
+            assert_eq!(name_index(name), Some(i), "{name}");
+            assert_eq!(name_index(&name.to_ascii_lowercase()), Some(i), "{name}");
+            assert_eq!(name_index(&name.to_ascii_uppercase()), Some(i), "{name}");
+        }
+        for other in [
+            "",
+            "X",
+            "Server",
+            "X-NotificationStatuz",
+            "X-MessageIE",
+            "Content-Lengths",
+        ] {
+            assert_eq!(name_index(other), None, "{other}");
+        }
     }
 }

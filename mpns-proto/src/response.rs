@@ -79,17 +79,15 @@ impl<T: Copy> HeaderValue<T> {
 }
 
 /// Lower-cases ASCII letters and drops spaces, so that `Temp Disconnected`,
-/// `tempdisconnected` and `TempDisconnected` compare equal.
+/// `tempdisconnected` and `TempDisconnected` compare equal (`canonical` is
+/// lower case).
 fn squeezed_eq(value: &[u8], canonical: &str) -> bool {
-    let mut letters = value.iter().filter(|b| !b.is_ascii_whitespace());
     let mut want = canonical.bytes();
-    loop {
-        match (letters.next(), want.next()) {
-            (None, None) => return true,
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
-            _ => return false,
-        }
-    }
+    value
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace())
+        .all(|b| want.next() == Some(b.to_ascii_lowercase()))
+        && want.next().is_none()
 }
 
 fn lenient<T: Copy>(value: Option<&[u8]>, table: &[(&str, T)]) -> HeaderValue<T> {
@@ -125,6 +123,30 @@ const DEVICE_STATUSES: [(&str, DeviceStatus); 5] = [
     ("disconnected", DeviceStatus::Disconnected),
 ];
 
+/// `X-MessageID` trimmed of HTTP's (ASCII) whitespace, read as
+/// [`MessageId::parse`] reads it (`8-4-4-4-12` hex digits in either case),
+/// at fixed offsets.
+fn message_id(value: &[u8]) -> Option<MessageId> {
+    /// Where each byte's two hex digits start.
+    const AT: [u8; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let text: &[u8; 36] = value.trim_ascii().try_into().ok()?;
+    if [8, 13, 18, 23].iter().any(|&i| text[i] != b'-') {
+        return None;
+    }
+    let hex = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        _ => match c | 0x20 {
+            l @ b'a'..=b'f' => Some(l - b'a' + 10),
+            _ => None,
+        },
+    };
+    let mut id = [0; 16];
+    for (byte, at) in id.iter_mut().zip(AT.map(usize::from)) {
+        *byte = hex(text[at])? << 4 | hex(text[at + 1])?;
+    }
+    Some(MessageId(id))
+}
+
 /// What the response's `X-MessageID` says about the id that was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -136,6 +158,15 @@ pub enum MessageIdEcho {
     /// No echo, or one that is not a UUID.
     NotGiven,
 }
+
+/// The header fields a [`Response`] reads.
+pub(crate) const HEADERS: [&str; 5] = [
+    "X-NotificationStatus",
+    "X-SubscriptionStatus",
+    "X-DeviceConnectionStatus",
+    "X-MessageID",
+    "Retry-After",
+];
 
 /// The parts of an MPNS response that matter, read leniently (MPNS.md section 6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -160,16 +191,27 @@ impl Response {
     /// find names case-insensitively (as hyper's `HeaderMap` and embedded-svc do)
     /// and return the raw value bytes.
     pub fn from_parts<'h>(status: u16, header: impl Fn(&str) -> Option<&'h [u8]>) -> Self {
+        Self::from_values(status, HEADERS.map(header))
+    }
+
+    /// Builds a response from the values of the [`HEADERS`], in that order.
+    // Inlined into the reader, it costs the firmware flash.
+    #[inline(never)]
+    pub(crate) fn from_values(status: u16, values: [Option<&[u8]>; 5]) -> Self {
+        let [
+            notification,
+            subscription,
+            device,
+            message_id_value,
+            retry_after,
+        ] = values;
         Response {
             status,
-            notification: lenient(header("X-NotificationStatus"), &NOTIFICATION_STATUSES),
-            subscription: lenient(header("X-SubscriptionStatus"), &SUBSCRIPTION_STATUSES),
-            device: lenient(header("X-DeviceConnectionStatus"), &DEVICE_STATUSES),
-            // Trimmed of HTTP's (ASCII) whitespace, as the other headers are.
-            message_id: header("X-MessageID")
-                .and_then(|v| core::str::from_utf8(v.trim_ascii()).ok())
-                .and_then(|v| MessageId::parse(v).ok()),
-            retry_after_s: header("Retry-After").and_then(parse_delay_seconds),
+            notification: lenient(notification, &NOTIFICATION_STATUSES),
+            subscription: lenient(subscription, &SUBSCRIPTION_STATUSES),
+            device: lenient(device, &DEVICE_STATUSES),
+            message_id: message_id_value.and_then(message_id),
+            retry_after_s: retry_after.and_then(parse_delay_seconds),
         }
     }
 
@@ -552,5 +594,31 @@ impl fmt::Display for Outcome {
                 write!(f, "not an MPNS reply: {status} ({reason:?})")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_reads_as_message_id_parse() {
+        let id = b"0123abcd-EF01-2345-6789-abcdefABCDEF";
+        let mut cases: [[u8; 36]; 1 + 36 * 5] = [*id; 1 + 36 * 5];
+        for (i, case) in cases[1..].iter_mut().enumerate() {
+            case[i / 5] = [b'-', b'0', b'g', b'G', 0xc3][i % 5];
+        }
+        for case in &cases {
+            let parsed = core::str::from_utf8(case)
+                .ok()
+                .and_then(|t| MessageId::parse(t).ok());
+            assert_eq!(message_id(case), parsed, "{case:?}");
+        }
+        assert_eq!(
+            message_id(b"\t0123abcd-ef01-2345-6789-abcdefabcdef "),
+            message_id(id)
+        );
+        assert_eq!(message_id(b"0123abcd-ef01-2345-6789-abcdefabcde"), None);
+        assert_eq!(message_id(b""), None);
     }
 }

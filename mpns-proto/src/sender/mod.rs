@@ -476,6 +476,9 @@ pub struct Sender<S, const Q: usize, const C: usize> {
     storage: S,
     /// Arena slots not used by any notification (derived from `state`).
     free: heapless::Vec<u16, Q>,
+    /// Some channel may have an expiry to report: spares `poll_event` a
+    /// look at every channel (derived from `state`).
+    expiry_unreported: bool,
 }
 
 impl<S, const Q: usize, const C: usize> fmt::Debug for Sender<S, Q, C> {
@@ -578,6 +581,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             },
             storage,
             free,
+            expiry_unreported: false,
         }
     }
 
@@ -987,6 +991,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             let c = &mut self.state.channels[channel];
             c.expired = true;
             c.expiry_reported = false;
+            self.expiry_unreported = true;
             for j in 0..self.state.slots.len() {
                 if usize::from(self.state.slots[j].channel) == channel {
                     self.state.apply(j, Input::ChannelExpired);
@@ -1077,11 +1082,10 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             c.quota.record(now, config.quota_window);
         }
         let (ticket, attempt, channel) = (slot.ticket, slot.attempts, c.id);
-        let slot = self.state.slots[i];
         match stored_request(
             self.storage.as_ref(),
             self.storage.as_ref().len() / Q,
-            &slot,
+            &self.state.slots[i],
         ) {
             Some(request) => Some(Transmit {
                 ticket,
@@ -1112,14 +1116,19 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     /// The next event, if any: channel expiries first, then informational
     /// events, then final events in the order they happened.
     pub fn poll_event(&mut self) -> Option<Event> {
-        if let Some(c) = self
-            .state
-            .channels
-            .iter_mut()
-            .find(|c| c.expired && !c.expiry_reported)
-        {
-            c.expiry_reported = true;
-            return Some(Event::ChannelExpired { channel: c.id });
+        if self.expiry_unreported {
+            match self
+                .state
+                .channels
+                .iter_mut()
+                .find(|c| c.expired && !c.expiry_reported)
+            {
+                Some(c) => {
+                    c.expiry_reported = true;
+                    return Some(Event::ChannelExpired { channel: c.id });
+                }
+                None => self.expiry_unreported = false,
+            }
         }
         for s in self.state.slots.iter_mut() {
             if s.mismatch_unreported {

@@ -202,6 +202,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             state,
             storage,
             free,
+            expiry_unreported: true,
         })
     }
 }
