@@ -233,11 +233,12 @@ fn write_exact(out: &mut [u8], at: usize, bytes: &[u8]) {
     }
 }
 
-/// Whether a value with room for any escaping is written while it is
-/// validated (a look for a plain prefix, then one escaping pass) rather than
-/// scanned then written. Faster on hosts; on microcontrollers, where flash
-/// counts more, the second copy of the loops is left out.
-const WRITE_WHILE_VALIDATING: bool = cfg!(target_pointer_width = "64");
+/// Whether the encoder's second, faster paths are built: a value with room
+/// for any escaping written while it is validated (a look for a plain
+/// prefix, then one escaping pass) rather than scanned then written, and the
+/// sender encoding into its arena in one pass. Faster on hosts; on
+/// microcontrollers, where flash counts more, they are left out.
+pub(crate) const FAST_PATHS: bool = cfg!(target_pointer_width = "64");
 
 /// How many leading bytes of `s` are written as they are, in steps of eight
 /// (all of `s` if none is special): a cheap look before copying them at once.
@@ -349,7 +350,7 @@ impl<'b> Sink<'b> {
         let bit = 1u64 << self.values.min(63);
         self.values += 1;
         let s = s.as_bytes();
-        if WRITE_WHILE_VALIDATING && self.validate && self.out.len() >= self.len + 6 * s.len() + 8 {
+        if FAST_PATHS && self.validate && self.out.len() >= self.len + 6 * s.len() + 8 {
             // Room for any escaping: write while validating, in one pass.
             let plain = plain_prefix(s, escapes);
             let (head, tail) = s.split_at(plain);

@@ -172,6 +172,41 @@ impl<'a> Uri<'a> {
         self.text
     }
 
+    /// Where the parts are, to rebuild the URI from its text without parsing it again.
+    pub(crate) const fn split(&self) -> UriSplit {
+        UriSplit {
+            https: matches!(self.scheme, Scheme::Https),
+            port: self.port,
+            authority_len: self.authority.len() as u16,
+            host_len: self.host.len() as u16,
+            path_len: self.path.len() as u16,
+        }
+    }
+
+    /// The URI `split` was taken from, given its text; `None` for another text.
+    pub(crate) fn from_split(text: &'a str, split: UriSplit) -> Option<Self> {
+        let authority_len = usize::from(split.authority_len);
+        let host_len = usize::from(split.host_len);
+        let path_len = usize::from(split.path_len);
+        // `{scheme}://{authority}{path}{query}`: the scheme is 4 or 5 bytes.
+        let start = if split.https { 8 } else { 7 };
+        let path_start = start + authority_len;
+        let query_start = path_start + path_len;
+        Some(Uri {
+            text,
+            scheme: if split.https {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
+            authority: text.get(start..path_start)?,
+            host: text.get(start..start + host_len.min(authority_len))?,
+            port: split.port,
+            path: text.get(path_start..query_start)?,
+            query: text.get(query_start..)?,
+        })
+    }
+
     /// `http` or `https`.
     pub const fn scheme(&self) -> Scheme {
         self.scheme
@@ -218,6 +253,18 @@ impl<'a> Uri<'a> {
             query: self.query,
         }
     }
+}
+
+/// The offsets of a parsed URI's parts (its scheme, authority, host and
+/// path lengths, and port), kept beside its text by the sender so that a
+/// queued request is rebuilt without parsing its URI again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct UriSplit {
+    https: bool,
+    port: Option<u16>,
+    authority_len: u16,
+    host_len: u16,
+    path_len: u16,
 }
 
 /// The target of a request line, `path[suffix][?query]`, borrowed from a URI.
@@ -338,6 +385,17 @@ impl<'a> ChannelUri<'a> {
     /// The parsed parts: host, port, path, query, `Host` header value.
     pub const fn uri(&self) -> &Uri<'a> {
         &self.uri
+    }
+
+    /// See [`Uri::split`].
+    pub(crate) const fn split(&self) -> UriSplit {
+        self.uri.split()
+    }
+
+    /// The channel URI `split` was taken from (see [`Uri::split`]), given the
+    /// text that [`ChannelUri::parse`] accepted.
+    pub(crate) fn from_split(text: &'a str, split: UriSplit) -> Option<Self> {
+        Uri::from_split(text, split).map(|uri| ChannelUri { uri })
     }
 
     /// The whole URI as given.

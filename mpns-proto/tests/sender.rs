@@ -876,7 +876,7 @@ fn callback_registration_takes_its_turn() {
 fn memory_fits_the_documented_formula() {
     fn size<const Q: usize, const C: usize>() -> usize {
         let size = std::mem::size_of::<Sender<&mut [u8], Q, C>>();
-        assert!(size <= 256 + 128 * Q + 112 * C, "Q={Q} C={C}: {size}");
+        assert!(size <= 256 + 136 * Q + 112 * C, "Q={Q} C={C}: {size}");
         size
     }
     assert!(size::<8, 16>() <= 16 * 1024);

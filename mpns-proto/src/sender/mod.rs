@@ -77,9 +77,9 @@
 //! # Memory
 //!
 //! No allocator. The sender's own size is at most
-//! `256 + 128·Q + 112·C` bytes (`size_of::<Sender<&mut [u8], Q, C>>()`, on
+//! `256 + 136·Q + 112·C` bytes (`size_of::<Sender<&mut [u8], Q, C>>()`, on
 //! 64-bit hosts; less on 32-bit `thumbv7em`): 8 notifications and 16 channels
-//! take 2,912 bytes, well inside 16 KiB. The arena is split into `Q` equal
+//! take 2,984 bytes, well inside 16 KiB. The arena is split into `Q` equal
 //! slots; a slot holds one request's channel URI, callback URI and body, so
 //! size it as `Q × (longest URI + largest body)`: with MPNS's limits,
 //! `Q × 4,200` bytes covers any toast or tile, `Q × 2,100` any raw
@@ -88,8 +88,8 @@
 //!
 //! # Persistence
 //!
-//! With the `serde` feature, [`Sender::snapshot`] captures the whole state and
-//! the queued requests, and [`Sender::restore`] carries on after a reboot. A
+//! With the `serde` feature, `Sender::snapshot` captures the whole state and
+//! the queued requests, and `Sender::restore` carries on after a reboot. A
 //! request that was in flight when the snapshot was taken is sent again as
 //! its next attempt (at least once, never lost), or ends as given up if it
 //! had used its last attempt; take snapshots after `handle_response` to
@@ -111,7 +111,7 @@ use crate::response::{
     RetryPolicy, RetryReason, Scope, classify,
 };
 use crate::time::{Duration, Instant};
-use crate::uri::ChannelUri;
+use crate::uri::{ChannelUri, UriSplit};
 
 use lifecycle::{Input, Stage, transition};
 use quota::QuotaWindow;
@@ -476,6 +476,9 @@ pub struct Sender<S, const Q: usize, const C: usize> {
     storage: S,
     /// Arena slots not used by any notification (derived from `state`).
     free: heapless::Vec<u16, Q>,
+    /// By arena slot, where the parts of its stored channel URI are, so that
+    /// sending does not parse it again (derived from the arena).
+    uris: [UriSplit; Q],
     /// Some channel may have an expiry to report: spares `poll_event` a
     /// look at every channel (derived from `state`).
     expiry_unreported: bool,
@@ -581,6 +584,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             },
             storage,
             free,
+            uris: [UriSplit::default(); Q],
             expiry_unreported: false,
         }
     }
@@ -625,13 +629,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         notification: &Notification<'_>,
         options: &Options<'_>,
     ) -> Result<Ticket, SubmitError> {
-        // With a free slot, the body is encoded straight into it in one pass;
-        // without, the notification is only validated (its errors come first).
+        // With a free slot, the body is encoded straight into it in one pass
+        // (on hosts: see `FAST_PATHS`); without, the notification is only
+        // validated here (its errors come first).
         let uri = channel.as_str().len();
         let callback = options.callback_uri.map_or(0, str::len);
         let slot_size = self.slot_size();
         let (request, written) = match self.free.last() {
-            Some(&arena) if uri + callback <= slot_size => {
+            Some(&arena) if crate::payload::FAST_PATHS && uri + callback <= slot_size => {
                 let start = usize::from(arena) * slot_size + uri + callback;
                 let end = (usize::from(arena) + 1) * slot_size;
                 let out = &mut self.storage.as_mut()[start..end];
@@ -706,6 +711,9 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let Some(arena) = self.free.pop() else {
             return Err(SubmitError::QueueFull);
         };
+        if let Some(split) = self.uris.get_mut(usize::from(arena)) {
+            *split = channel.split();
+        }
         // Write the URI, callback URI and body into the slot.
         let start = usize::from(arena) * slot_size;
         let region = &mut self.storage.as_mut()[start..start + slot_size];
@@ -1082,10 +1090,13 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             c.quota.record(now, config.quota_window);
         }
         let (ticket, attempt, channel) = (slot.ticket, slot.attempts, c.id);
+        let slot = &self.state.slots[i];
+        let split = self.uris.get(usize::from(slot.arena)).copied();
         match stored_request(
             self.storage.as_ref(),
             self.storage.as_ref().len() / Q,
-            &self.state.slots[i],
+            slot,
+            split.unwrap_or_default(),
         ) {
             Some(request) => Some(Transmit {
                 ticket,
@@ -1205,17 +1216,33 @@ enum Ready {
     Quota(Instant),
 }
 
-/// Rebuilds the request kept in a slot's arena region.
-fn stored_request<'s>(storage: &'s [u8], slot_size: usize, slot: &Slot) -> Option<Request<'s>> {
+/// The URI, callback URI and body kept in a slot's arena region.
+fn stored_parts<'s>(
+    storage: &'s [u8],
+    slot_size: usize,
+    slot: &Slot,
+) -> Option<(&'s str, Option<&'s str>, &'s [u8])> {
     let start = usize::from(slot.arena) * slot_size;
     let region = storage.get(start..start + slot.stored.len())?;
     let (uri, rest) = region.split_at(slot.stored.uri_len as usize);
     let (callback, body) = rest.split_at(slot.stored.callback_len as usize);
-    let channel = ChannelUri::parse(core::str::from_utf8(uri).ok()?).ok()?;
     let callback = match callback {
         [] => None,
         c => Some(core::str::from_utf8(c).ok()?),
     };
+    Some((core::str::from_utf8(uri).ok()?, callback, body))
+}
+
+/// Rebuilds the request kept in a slot's arena region, its URI from `split`
+/// rather than parsed again.
+fn stored_request<'s>(
+    storage: &'s [u8],
+    slot_size: usize,
+    slot: &Slot,
+    split: UriSplit,
+) -> Option<Request<'s>> {
+    let (uri, callback, body) = stored_parts(storage, slot_size, slot)?;
+    let channel = ChannelUri::from_split(uri, split)?;
     Some(Request::from_validated(
         channel,
         slot.stored.kind,

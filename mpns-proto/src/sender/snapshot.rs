@@ -10,9 +10,9 @@ use core::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Sender, Slot, Stage, State, stored_request};
+use super::{Sender, Slot, Stage, State, stored_parts};
 use crate::request::{RequestKind, is_valid_class};
-use crate::uri::{ChannelUri, Uri};
+use crate::uri::{ChannelUri, Uri, UriSplit};
 
 /// Request bytes of one queued notification, serialized as bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +152,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         }
         check_references(&state)?;
         let mut used = [false; Q];
+        let mut uris = [UriSplit::default(); Q];
         for (index, (slot, payload)) in state.slots.iter_mut().zip(&payloads).enumerate() {
             let arena = usize::from(slot.arena);
             if arena >= Q || core::mem::replace(&mut used[arena], true) {
@@ -169,7 +170,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             }
             let start = arena * slot_size;
             storage.as_mut()[start..start + needed].copy_from_slice(payload.0);
-            check_stored(
+            uris[arena] = check_stored(
                 &state.config,
                 &state.channels,
                 slot,
@@ -202,6 +203,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             state,
             storage,
             free,
+            uris,
             expiry_unreported: true,
         })
     }
@@ -247,7 +249,7 @@ fn check_stored(
     storage: &[u8],
     slot_size: usize,
     index: usize,
-) -> Result<(), RestoreError> {
+) -> Result<UriSplit, RestoreError> {
     let class_ok = match slot.stored.kind {
         RequestKind::CallbackRegistration => slot.stored.class.is_none(),
         _ => slot.stored.class.is_some_and(is_valid_class),
@@ -256,8 +258,8 @@ fn check_stored(
         return Err(RestoreError::BadRequest { index });
     }
     let bad_uri = RestoreError::BadUri { index };
-    let request = stored_request(storage, slot_size, slot).ok_or(bad_uri)?;
-    let channel: &ChannelUri<'_> = request.channel();
+    let (uri, callback, _) = stored_parts(storage, slot_size, slot).ok_or(bad_uri)?;
+    let channel = ChannelUri::parse(uri).map_err(|_| bad_uri)?;
     let id = super::ChannelId(super::keyed_hash(
         config.seed,
         &[channel.as_str().as_bytes()],
@@ -265,10 +267,10 @@ fn check_stored(
     if channels[usize::from(slot.channel)].id != id {
         return Err(bad_uri);
     }
-    if let Some(cb) = request.callback_uri() {
+    if let Some(cb) = callback {
         if !channel.is_authenticated() || Uri::parse(cb).is_err() {
             return Err(bad_uri);
         }
     }
-    Ok(())
+    Ok(channel.split())
 }
