@@ -7,7 +7,7 @@
 use core::fmt;
 
 use crate::options::MessageId;
-use crate::time::Duration;
+use crate::time::{Duration, div_rem};
 
 /// `X-NotificationStatus`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -544,9 +544,10 @@ impl RetryPolicy {
         // exact and stays in 64 bits (a spread too large saturates, as does the
         // delay it makes).
         let k = u64::from(jitter.0.unsigned_abs()) * u64::from(self.jitter_percent);
-        let spread = (policy / 100_000)
+        let (high, low) = div_rem(policy, 100_000);
+        let spread = high
             .saturating_mul(k)
-            .saturating_add(policy % 100_000 * k / 100_000);
+            .saturating_add(div_rem(low * k, 100_000).0);
         let jittered = if shorter {
             policy.saturating_sub(spread)
         } else {

@@ -76,8 +76,8 @@ impl Duration {
     }
 
     /// Whole seconds, rounded down.
-    pub const fn as_secs(self) -> u64 {
-        self.0 / 1000
+    pub fn as_secs(self) -> u64 {
+        div_rem(self.0, 1000).0
     }
 }
 
@@ -106,5 +106,71 @@ impl fmt::Display for Instant {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{:03}s", self.0 / 1000, self.0 % 1000)
+    }
+}
+
+/// `(n / d, n % d)` for `d > 0` (`(0, 0)` for `d == 0`).
+///
+/// On 32-bit targets a 64-bit division is a call into the compiler's runtime
+/// library, about 1 KiB of flash on a Cortex-M4; this uses the hardware's
+/// 32-bit division when both fit, and shift-and-subtract otherwise (the
+/// sender divides times a few times per send, never in a loop).
+#[inline]
+pub(crate) fn div_rem(n: u64, d: u64) -> (u64, u64) {
+    if d == 0 {
+        return (0, 0);
+    }
+    if cfg!(target_pointer_width = "64") {
+        return (n / d, n % d);
+    }
+    match (u32::try_from(n), u32::try_from(d)) {
+        (Ok(n), Ok(d)) => (u64::from(n / d), u64::from(n % d)),
+        _ => long_div_rem(n, d),
+    }
+}
+
+/// Shift-and-subtract division, `d > 0`.
+fn long_div_rem(n: u64, d: u64) -> (u64, u64) {
+    let (mut quotient, mut rest) = (0u64, 0u64);
+    for bit in (0..64).rev() {
+        // `rest < d` before the shift, so a carry out of it means `rest >= d`.
+        let carry = rest >> 63;
+        rest = (rest << 1) | ((n >> bit) & 1);
+        if carry == 1 || rest >= d {
+            rest = rest.wrapping_sub(d);
+            quotient |= 1 << bit;
+        }
+    }
+    (quotient, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::long_div_rem;
+
+    #[test]
+    fn long_division_is_exact() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20_000 {
+            let n = next() >> (i % 64);
+            let d = (next() >> (next() % 64)).max(1);
+            assert_eq!(long_div_rem(n, d), (n / d, n % d), "{n} / {d}");
+        }
+        for (n, d) in [
+            (u64::MAX, 1),
+            (u64::MAX, u64::MAX),
+            (u64::MAX, 3),
+            (0, 7),
+            (5, 1 << 63),
+            (u64::MAX, (1 << 63) + 1),
+        ] {
+            assert_eq!(long_div_rem(n, d), (n / d, n % d), "{n} / {d}");
+        }
     }
 }

@@ -932,7 +932,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
 
     fn jitter(&mut self) -> Jitter {
         self.state.rng = splitmix(self.state.rng);
-        Jitter::per_mille((self.state.rng % 2001) as i16 - 1000)
+        Jitter::per_mille(crate::time::div_rem(self.state.rng, 2001).1 as i16 - 1000)
     }
 
     /// Applies a classified answer to the in-flight slot `i`.

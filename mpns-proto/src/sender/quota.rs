@@ -8,7 +8,7 @@
 //! is that a send may wait up to one bucket (1 h by default) longer than a
 //! timestamp-per-send log would make it, in 52 bytes per channel instead of 4 KB.
 
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, div_rem};
 
 /// Buckets per window; one more is kept for the window's partial oldest edge.
 const BUCKETS_PER_WINDOW: u64 = 24;
@@ -25,17 +25,17 @@ pub(crate) struct QuotaWindow {
 }
 
 fn bucket_len(window: Duration) -> u64 {
-    (window.as_millis() / BUCKETS_PER_WINDOW).max(1)
+    div_rem(window.as_millis(), BUCKETS_PER_WINDOW).0.max(1)
 }
 
 /// The place of bucket `b` in the ring.
 fn ring_index(b: u64) -> usize {
-    (b % RING as u64) as usize
+    div_rem(b, RING as u64).1 as usize
 }
 
 impl QuotaWindow {
     fn bucket(now: Instant, window: Duration) -> u64 {
-        now.as_millis() / bucket_len(window)
+        div_rem(now.as_millis(), bucket_len(window)).0
     }
 
     /// Visits the buckets counted in the window that ends in bucket
