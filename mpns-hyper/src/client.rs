@@ -8,15 +8,15 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::http::uri::{Authority, Scheme};
+use hyper_util::rt::TokioIo;
 use mpns_proto::sender::TransportError;
 use mpns_proto::{Notification, Options, Outcome, Request, Response, classify};
 use rustls::RootCertStore;
@@ -128,9 +128,59 @@ impl std::error::Error for ClientError {}
 /// The pooled MPNS client. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    tls: tokio_rustls::TlsConnector,
+    pool: Arc<Pool>,
     timeout: Duration,
     max_response_body: usize,
+}
+
+/// How long a connection may sit idle in the pool before it is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Where a connection goes: scheme and authority.
+#[derive(Clone, PartialEq, Eq)]
+struct Key {
+    https: bool,
+    authority: Authority,
+}
+
+/// An idle keep-alive connection.
+struct Idle {
+    key: Key,
+    sender: SendRequest<Full<Bytes>>,
+    since: Instant,
+}
+
+/// Idle connections, most recently used last. A request takes one (or opens
+/// a new one) and puts it back once its response body is read.
+struct Pool {
+    idle: Mutex<Vec<Idle>>,
+    max_idle_per_host: usize,
+}
+
+impl Pool {
+    /// The most recently used idle connection to `key`; closed and expired ones are dropped.
+    fn take(&self, key: &Key) -> Option<SendRequest<Full<Bytes>>> {
+        let now = Instant::now();
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < IDLE_TIMEOUT);
+        let at = idle.iter().rposition(|i| i.key == *key)?;
+        Some(idle.remove(at).sender)
+    }
+
+    fn put(&self, key: Key, sender: SendRequest<Full<Bytes>>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.iter().filter(|i| i.key == key).count() < self.max_idle_per_host {
+            idle.push(Idle {
+                key,
+                sender,
+                since: Instant::now(),
+            });
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -199,20 +249,12 @@ impl Client {
                 .map_err(|e| ClientError::Tls(e.to_string()))?,
             None => builder.with_no_client_auth(),
         };
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.timeout));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let inner = HyperClient::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(config.max_idle_per_host)
-            .build(connector);
         Ok(Client {
-            inner,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            pool: Arc::new(Pool {
+                idle: Mutex::new(Vec::new()),
+                max_idle_per_host: config.max_idle_per_host,
+            }),
             timeout: config.timeout,
             max_response_body: config.max_response_body,
         })
@@ -231,26 +273,109 @@ impl Client {
         &self,
         request: hyper::Request<Full<Bytes>>,
     ) -> Result<Response, (TransportError, String)> {
-        let exchange = async {
-            let response = self
-                .inner
-                .request(request)
-                .await
-                .map_err(|e| transport_error(&e))?;
-            let (parts, body) = response.into_parts();
-            // MPNS answers with no body; read what comes, bounded, so the
-            // connection can be reused.
-            let _ = Limited::new(body, self.max_response_body).collect().await;
-            Ok(Response::from_parts(parts.status.as_u16(), |name| {
-                parts.headers.get(name).map(|v| v.as_bytes())
-            }))
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        match tokio::time::timeout(self.timeout, self.exchange(request)).await {
             Ok(result) => result,
             Err(_) => Err((
                 TransportError::Timeout,
                 format!("no response within {:?}", self.timeout),
             )),
+        }
+    }
+
+    /// One request over a pooled connection, or a new one; the response body
+    /// read (bounded) so that the connection can be reused.
+    async fn exchange(
+        &self,
+        mut request: hyper::Request<Full<Bytes>>,
+    ) -> Result<Response, (TransportError, String)> {
+        let key = key_of(request.uri())?;
+        // Host as the URI has it, then origin form on the wire.
+        if !request.headers().contains_key(hyper::header::HOST) {
+            let host = HeaderValue::from_str(key.authority.as_str())
+                .map_err(|e| (TransportError::Other, format!("host: {e}")))?;
+            request.headers_mut().insert(hyper::header::HOST, host);
+        }
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse::<hyper::Uri>()
+            .map_err(|e| (TransportError::Other, format!("request target: {e}")))?;
+        *request.uri_mut() = target;
+        let (sender, response) = loop {
+            let (mut sender, reused) = match self.pool.take(&key) {
+                Some(mut idle) => match idle.ready().await {
+                    Ok(()) => (idle, true),
+                    // Closed while idle: try the next one.
+                    Err(_) => continue,
+                },
+                None => (self.connect(&key).await?, false),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => break (sender, response),
+                Err(mut e) => match e.take_message() {
+                    // Never sent on a reused connection that had just closed: again.
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(transport_error(TransportError::Reset, &e.into_error())),
+                },
+            }
+        };
+        let (parts, body) = response.into_parts();
+        // MPNS answers with no body; a longer one than allowed is cut and the
+        // connection dropped.
+        if Limited::new(body, self.max_response_body)
+            .collect()
+            .await
+            .is_ok()
+        {
+            self.pool.put(key, sender);
+        }
+        Ok(Response::from_parts(parts.status.as_u16(), |name| {
+            let name = response_header(name)?;
+            parts.headers.get(name).map(|v| v.as_bytes())
+        }))
+    }
+
+    /// Opens a connection (TCP, then TLS for https) and starts its HTTP/1.1 task.
+    async fn connect(
+        &self,
+        key: &Key,
+    ) -> Result<SendRequest<Full<Bytes>>, (TransportError, String)> {
+        let connect_error =
+            |e: &(dyn std::error::Error + 'static)| transport_error(TransportError::Other, e);
+        let host = key.authority.host();
+        let port = key
+            .authority
+            .port_u16()
+            .unwrap_or(if key.https { 443 } else { 80 });
+        // An IPv6 literal without its brackets.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = tokio::net::TcpStream::connect((bare, port))
+            .await
+            .map_err(|e| connect_error(&e))?;
+        let _ = tcp.set_nodelay(true);
+        let builder = http1::Builder::new();
+        if key.https {
+            let name = rustls::pki_types::ServerName::try_from(bare.to_owned())
+                .map_err(|e| connect_error(&e))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| connect_error(&e))?;
+            let (sender, connection) = builder
+                .handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| connect_error(&e))?;
+            tokio::spawn(connection);
+            Ok(sender)
+        } else {
+            let (sender, connection) = builder
+                .handshake(TokioIo::new(tcp))
+                .await
+                .map_err(|e| connect_error(&e))?;
+            tokio::spawn(connection);
+            Ok(sender)
         }
     }
 
@@ -279,33 +404,100 @@ impl Client {
 /// `/callback` for registrations), the core's headers, and the body.
 pub fn to_hyper(request: &Request<'_>) -> hyper::Request<Full<Bytes>> {
     let channel = request.channel();
-    let uri = format!(
-        "{}://{}{}",
+    let [path, suffix, query] = request.target().parts();
+    let parts = [
         channel.uri().scheme().as_str(),
+        "://",
         channel.host_header(),
-        request.target()
-    );
+        path,
+        suffix,
+        query,
+    ];
+    let mut uri = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| uri.push_str(p));
     let mut body = vec![0u8; request.body_len()];
     // Cannot fail: the buffer has the exact length.
     let _ = request.write_body(&mut body);
-    let mut builder = hyper::Request::post(uri);
-    for (name, value) in request.headers() {
-        builder = builder.header(name, value);
+    let mut hyper_request = hyper::Request::new(Full::new(Bytes::from(body)));
+    *hyper_request.method_mut() = hyper::Method::POST;
+    // The core validated the URI and every header value: these cannot fail.
+    if let Ok(uri) = hyper::Uri::try_from(uri) {
+        *hyper_request.uri_mut() = uri;
     }
-    // The core validated the URI and every header value: building cannot fail.
-    builder
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| hyper::Request::new(Full::new(Bytes::new())))
+    let headers = hyper_request.headers_mut();
+    for (name, value) in request.headers() {
+        let value = static_value(value).map_or_else(|| HeaderValue::from_str(value), Ok);
+        if let (Some(name), Ok(value)) = (request_header(name), value) {
+            headers.append(name, value);
+        }
+    }
+    hyper_request
 }
 
-/// Maps a hyper client error to the core's transport failure kinds.
-fn transport_error(e: &hyper_util::client::legacy::Error) -> (TransportError, String) {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    let mut kind = if e.is_connect() {
-        TransportError::Other
-    } else {
-        TransportError::Reset
+/// The header names the core writes, without parsing them per request.
+fn request_header(name: &str) -> Option<HeaderName> {
+    use mpns_proto::request::header as h;
+    Some(match name {
+        h::CONTENT_TYPE => hyper::header::CONTENT_TYPE,
+        h::CONTENT_LENGTH => hyper::header::CONTENT_LENGTH,
+        h::TARGET => HeaderName::from_static("x-windowsphone-target"),
+        h::NOTIFICATION_CLASS => HeaderName::from_static("x-notificationclass"),
+        h::MESSAGE_ID => HeaderName::from_static("x-messageid"),
+        h::CALLBACK_URI => HeaderName::from_static("x-callbackuri"),
+        other => return HeaderName::from_bytes(other.as_bytes()).ok(),
+    })
+}
+
+/// The values that recur on every request, without copying them.
+fn static_value(value: &str) -> Option<HeaderValue> {
+    const VALUES: [&str; 13] = [
+        "text/xml", "toast", "token", "1", "2", "3", "4", "11", "12", "13", "21", "22", "23",
+    ];
+    VALUES
+        .iter()
+        .find(|v| **v == value)
+        .map(|v| HeaderValue::from_static(v))
+}
+
+/// The response header names the core reads, without parsing them per response.
+fn response_header(name: &str) -> Option<HeaderName> {
+    use mpns_proto::request::header as h;
+    Some(match name {
+        h::NOTIFICATION_STATUS => HeaderName::from_static("x-notificationstatus"),
+        h::SUBSCRIPTION_STATUS => HeaderName::from_static("x-subscriptionstatus"),
+        h::DEVICE_CONNECTION_STATUS => HeaderName::from_static("x-deviceconnectionstatus"),
+        h::MESSAGE_ID => HeaderName::from_static("x-messageid"),
+        "Retry-After" => hyper::header::RETRY_AFTER,
+        other => return HeaderName::from_bytes(other.as_bytes()).ok(),
+    })
+}
+
+/// The pool key of a request URI: http or https, and the authority.
+fn key_of(uri: &hyper::Uri) -> Result<Key, (TransportError, String)> {
+    let https = match uri.scheme() {
+        Some(s) if *s == Scheme::HTTPS => true,
+        Some(s) if *s == Scheme::HTTP => false,
+        _ => {
+            return Err((
+                TransportError::Other,
+                format!("not an http or https URI: {uri}"),
+            ));
+        }
     };
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| (TransportError::Other, format!("no host in {uri}")))?;
+    Ok(Key { https, authority })
+}
+
+/// Maps an error to the core's transport failure kinds: `kind` unless an
+/// I/O or TLS error in its chain says more.
+fn transport_error(
+    mut kind: TransportError,
+    e: &(dyn std::error::Error + 'static),
+) -> (TransportError, String) {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             kind = match io.kind() {
