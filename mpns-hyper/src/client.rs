@@ -146,39 +146,70 @@ struct Key {
 
 /// An idle keep-alive connection.
 struct Idle {
-    key: Key,
     sender: SendRequest<Full<Bytes>>,
     since: Instant,
 }
 
-/// Idle connections, most recently used last. A request takes one (or opens
-/// a new one) and puts it back once its response body is read.
+/// Idle connections per host, most recently used last.
+struct Idles {
+    hosts: Vec<(Key, Vec<Idle>)>,
+    swept: Instant,
+}
+
+/// A request takes an idle connection (or opens a new one) and puts it back
+/// once its response body is read.
 struct Pool {
-    idle: Mutex<Vec<Idle>>,
+    idle: Mutex<Idles>,
     max_idle_per_host: usize,
 }
 
 impl Pool {
-    /// The most recently used idle connection to `key`; closed and expired ones are dropped.
+    fn new(max_idle_per_host: usize) -> Pool {
+        Pool {
+            idle: Mutex::new(Idles {
+                hosts: Vec::new(),
+                swept: Instant::now(),
+            }),
+            max_idle_per_host,
+        }
+    }
+
+    /// The most recently used open idle connection to `key`. Closed and
+    /// expired ones are dropped, all of them about once a second.
     fn take(&self, key: &Key) -> Option<SendRequest<Full<Bytes>>> {
         let now = Instant::now();
+        let usable = |i: &Idle| !i.sender.is_closed() && now.duration_since(i.since) < IDLE_TIMEOUT;
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < IDLE_TIMEOUT);
-        let at = idle.iter().rposition(|i| i.key == *key)?;
-        Some(idle.remove(at).sender)
+        if now.duration_since(idle.swept) >= Duration::from_secs(1) {
+            idle.swept = now;
+            for (_, list) in &mut idle.hosts {
+                list.retain(usable);
+            }
+            idle.hosts.retain(|(_, list)| !list.is_empty());
+        }
+        let list = &mut idle.hosts.iter_mut().find(|(k, _)| k == key)?.1;
+        while let Some(i) = list.pop() {
+            if usable(&i) {
+                return Some(i.sender);
+            }
+        }
+        None
     }
 
     fn put(&self, key: Key, sender: SendRequest<Full<Bytes>>) {
         if sender.is_closed() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.iter().filter(|i| i.key == key).count() < self.max_idle_per_host {
-            idle.push(Idle {
-                key,
-                sender,
-                since: Instant::now(),
-            });
+        let idle = Idle {
+            sender,
+            since: Instant::now(),
+        };
+        let mut guard = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.hosts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) if list.len() < self.max_idle_per_host => list.push(idle),
+            Some(_) => {}
+            None if self.max_idle_per_host > 0 => guard.hosts.push((key, vec![idle])),
+            None => {}
         }
     }
 }
@@ -251,10 +282,7 @@ impl Client {
         };
         Ok(Client {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
-            pool: Arc::new(Pool {
-                idle: Mutex::new(Vec::new()),
-                max_idle_per_host: config.max_idle_per_host,
-            }),
+            pool: Arc::new(Pool::new(config.max_idle_per_host)),
             timeout: config.timeout,
             max_response_body: config.max_response_body,
         })
@@ -295,13 +323,11 @@ impl Client {
                 .map_err(|e| (TransportError::Other, format!("host: {e}")))?;
             request.headers_mut().insert(hyper::header::HOST, host);
         }
-        let target = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse::<hyper::Uri>()
+        let mut target = std::mem::take(request.uri_mut()).into_parts();
+        target.scheme = None;
+        target.authority = None;
+        *request.uri_mut() = hyper::Uri::from_parts(target)
             .map_err(|e| (TransportError::Other, format!("request target: {e}")))?;
-        *request.uri_mut() = target;
         let (sender, response) = loop {
             let (mut sender, reused) = match self.pool.take(&key) {
                 Some(mut idle) => match idle.ready().await {
