@@ -380,7 +380,9 @@ impl Client {
             .await
             .map_err(|e| connect_error(&e))?;
         let _ = tcp.set_nodelay(true);
-        let builder = http1::Builder::new();
+        let mut builder = http1::Builder::new();
+        // Head and body copied into one buffer, one write: measured cheaper than writev.
+        builder.writev(false);
         if key.https {
             let name = rustls::pki_types::ServerName::try_from(bare.to_owned())
                 .map_err(|e| connect_error(&e))?;
