@@ -376,7 +376,8 @@ impl Client {
             .unwrap_or(if key.https { 443 } else { 80 });
         // An IPv6 literal without its brackets.
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = tokio::net::TcpStream::connect((bare, port))
+        let tcp = self
+            .connect_tcp(bare, port)
             .await
             .map_err(|e| connect_error(&e))?;
         let _ = tcp.set_nodelay(true);
@@ -405,6 +406,30 @@ impl Client {
             tokio::spawn(connection);
             Ok(sender)
         }
+    }
+
+    /// Tries each address of `host` in turn, the timeout divided evenly
+    /// between them (as hyper-util's connector did).
+    async fn connect_tcp(&self, host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+        let addresses: Vec<_> = tokio::net::lookup_host((host, port)).await?.collect();
+        let each = self.timeout / u32::try_from(addresses.len().max(1)).unwrap_or(u32::MAX);
+        let mut last = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{host}: no address found"),
+        );
+        for address in addresses {
+            match tokio::time::timeout(each, tokio::net::TcpStream::connect(address)).await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(e)) => last = e,
+                Err(_) => {
+                    last = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("connecting to {address} timed out"),
+                    );
+                }
+            }
+        }
+        Err(last)
     }
 
     /// Validates, sends and classifies one notification: the one-shot path.
