@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Side by side: node mpns 2.1.3 and `mpns bench` against one `mpns emulator`
-# process, over http and over https with a client certificate.
-# usage: benches/peers/compare.sh [N] [C]     (needs node and npm)
+# process, over http and over https with a client certificate, R rounds
+# interleaved (the machine is shared: compare medians, not single runs).
+# Each run also reports the emulator's CPU time per request it served
+# (its threads' schedstat, warm-up requests included).
+# usage: benches/peers/compare.sh [N] [C] [R]     (needs node and npm)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-20000}
 c=${2:-64}
+rounds=${3:-5}
 cargo build --release -p mpns-hyper --bin mpns >/dev/null
 (cd benches/peers/node-mpns && npm install --no-audit --no-fund --silent >/dev/null)
 dir=$(mktemp -d)
@@ -17,8 +21,47 @@ sleep 1
 http=http://127.0.0.1:47201/throttledthirdparty/01.00/bench
 https=https://127.0.0.1:47202/unthrottledthirdparty/01.00/bench
 tls=(--ca "$dir/ca.pem" --cert "$dir/client.pem" --key "$dir/client.key")
-echo "N=$n C=$c"
-printf 'node mpns http:   %s\n' "$(node benches/peers/node-mpns/bench.js "$http" "$n" "$c")"
-printf 'mpns      http:   %s\n' "$(./target/release/mpns bench --url "$http" -n "$n" -c "$c" --json)"
-printf 'node mpns https:  %s\n' "$(node benches/peers/node-mpns/bench.js "$https" "$((n / 10))" "$c" --tls-dir "$dir")"
-printf 'mpns      https:  %s\n' "$(./target/release/mpns bench --url "$https" -n "$n" -c "$c" --json "${tls[@]}")"
+emulator_ns() { cat /proc/"$emulator"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
+# run LABEL COUNT COMMAND...: prints LABEL, the bench JSON and the emulator's µs per request.
+run() {
+  local label=$1 count=$2 before after json
+  shift 2
+  before=$(emulator_ns)
+  json=$("$@")
+  after=$(emulator_ns)
+  # Both benches warm up with min(1000, COUNT) requests first.
+  local served=$((count + (count < 1000 ? count : 1000)))
+  printf '%-17s %s %s\n' "$label" "$json" \
+    "$(awk -v a="$after" -v b="$before" -v r=$served 'BEGIN { printf "{\"emulator_us_per_request\":%.1f}", (a - b) / 1e3 / r }')"
+}
+echo "N=$n C=$c rounds=$rounds (node https: N/10)"
+for _ in $(seq "$rounds"); do
+  run "node mpns http:" "$n" node benches/peers/node-mpns/bench.js "$http" "$n" "$c"
+  run "mpns      http:" "$n" ./target/release/mpns bench --url "$http" -n "$n" -c "$c" --json
+  run "node mpns https:" "$((n / 10))" node benches/peers/node-mpns/bench.js "$https" "$((n / 10))" "$c" --tls-dir "$dir"
+  run "mpns      https:" "$n" ./target/release/mpns bench --url "$https" -n "$n" -c "$c" --json "${tls[@]}"
+done | tee "$dir/runs"
+node - "$dir/runs" <<'JS'
+const fs = require('fs');
+const runs = {};
+for (const line of fs.readFileSync(process.argv[2], 'utf8').trim().split('\n')) {
+  const [, label, bench, emu] = line.match(/^(.*?:)\s+(\{.*?\}) (\{.*\})$/);
+  (runs[label] = runs[label] || []).push(Object.assign(JSON.parse(bench), JSON.parse(emu)));
+}
+const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const med = {};
+console.log('medians:');
+for (const [label, rs] of Object.entries(runs)) {
+  med[label] = {
+    rate: median(rs.map((r) => r.rate_per_s)),
+    cpu: median(rs.map((r) => r.cpu_us_per_notification)),
+    emu: median(rs.map((r) => r.emulator_us_per_request)),
+  };
+  const m = med[label];
+  console.log(`${label.padEnd(17)} ${m.rate.toFixed(0).padStart(6)}/s  client CPU ${m.cpu.toFixed(1).padStart(6)} µs/notification  emulator ${m.emu.toFixed(1).padStart(5)} µs/request`);
+}
+for (const p of ['http:', 'https:']) {
+  const a = med[`mpns      ${p}`], b = med[`node mpns ${p}`];
+  if (a && b) console.log(`mpns / node ${p.padEnd(6)} rate ${(a.rate / b.rate).toFixed(1)}x, client CPU per notification ${(b.cpu / a.cpu).toFixed(1)}x less`);
+}
+JS

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderName, HeaderValue};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -210,6 +211,8 @@ impl Client {
             .wrap_connector(http);
         let inner = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.max_idle_per_host)
+            // Head and body copied into one buffer, one write: measured cheaper than writev.
+            .http1_writev(false)
             .build(connector);
         Ok(Client {
             inner,
@@ -242,6 +245,7 @@ impl Client {
             // connection can be reused.
             let _ = Limited::new(body, self.max_response_body).collect().await;
             Ok(Response::from_parts(parts.status.as_u16(), |name| {
+                let name = response_header(name)?;
                 parts.headers.get(name).map(|v| v.as_bytes())
             }))
         };
@@ -279,23 +283,72 @@ impl Client {
 /// `/callback` for registrations), the core's headers, and the body.
 pub fn to_hyper(request: &Request<'_>) -> hyper::Request<Full<Bytes>> {
     let channel = request.channel();
-    let uri = format!(
-        "{}://{}{}",
+    let [path, suffix, query] = request.target().parts();
+    let parts = [
         channel.uri().scheme().as_str(),
+        "://",
         channel.host_header(),
-        request.target()
-    );
+        path,
+        suffix,
+        query,
+    ];
+    let mut uri = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| uri.push_str(p));
     let mut body = vec![0u8; request.body_len()];
     // Cannot fail: the buffer has the exact length.
     let _ = request.write_body(&mut body);
-    let mut builder = hyper::Request::post(uri);
-    for (name, value) in request.headers() {
-        builder = builder.header(name, value);
+    let mut hyper_request = hyper::Request::new(Full::new(Bytes::from(body)));
+    *hyper_request.method_mut() = hyper::Method::POST;
+    // The core validated the URI and every header value: these cannot fail.
+    if let Ok(uri) = hyper::Uri::try_from(uri) {
+        *hyper_request.uri_mut() = uri;
     }
-    // The core validated the URI and every header value: building cannot fail.
-    builder
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| hyper::Request::new(Full::new(Bytes::new())))
+    let headers = hyper_request.headers_mut();
+    for (name, value) in request.headers() {
+        let value = static_value(value).map_or_else(|| HeaderValue::from_str(value), Ok);
+        if let (Some(name), Ok(value)) = (request_header(name), value) {
+            headers.append(name, value);
+        }
+    }
+    hyper_request
+}
+
+/// The header names the core writes, without parsing them per request.
+fn request_header(name: &str) -> Option<HeaderName> {
+    use mpns_proto::request::header as h;
+    Some(match name {
+        h::CONTENT_TYPE => hyper::header::CONTENT_TYPE,
+        h::CONTENT_LENGTH => hyper::header::CONTENT_LENGTH,
+        h::TARGET => HeaderName::from_static("x-windowsphone-target"),
+        h::NOTIFICATION_CLASS => HeaderName::from_static("x-notificationclass"),
+        h::MESSAGE_ID => HeaderName::from_static("x-messageid"),
+        h::CALLBACK_URI => HeaderName::from_static("x-callbackuri"),
+        other => return HeaderName::from_bytes(other.as_bytes()).ok(),
+    })
+}
+
+/// The values that recur on every request, without copying them.
+fn static_value(value: &str) -> Option<HeaderValue> {
+    const VALUES: [&str; 13] = [
+        "text/xml", "toast", "token", "1", "2", "3", "4", "11", "12", "13", "21", "22", "23",
+    ];
+    VALUES
+        .iter()
+        .find(|v| **v == value)
+        .map(|v| HeaderValue::from_static(v))
+}
+
+/// The response header names the core reads, without parsing them per response.
+fn response_header(name: &str) -> Option<HeaderName> {
+    use mpns_proto::request::header as h;
+    Some(match name {
+        h::NOTIFICATION_STATUS => HeaderName::from_static("x-notificationstatus"),
+        h::SUBSCRIPTION_STATUS => HeaderName::from_static("x-subscriptionstatus"),
+        h::DEVICE_CONNECTION_STATUS => HeaderName::from_static("x-deviceconnectionstatus"),
+        h::MESSAGE_ID => HeaderName::from_static("x-messageid"),
+        "Retry-After" => hyper::header::RETRY_AFTER,
+        other => return HeaderName::from_bytes(other.as_bytes()).ok(),
+    })
 }
 
 /// Maps a hyper client error to the core's transport failure kinds.

@@ -271,6 +271,8 @@ fn emulator_command_serves_until_stopped() {
             "127.0.0.1:0",
             "--behaviour",
             "X=expired",
+            "--workers",
+            "1",
             "--tls-dir",
             dir.to_str().unwrap(),
         ])

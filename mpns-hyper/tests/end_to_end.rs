@@ -272,6 +272,28 @@ async fn connections_are_reused_across_notifications() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_idle_connections_kept_means_one_connection_per_notification() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    let client = Client::new(ClientConfig {
+        max_idle_per_host: 0,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    for i in 0..3 {
+        let sent = client
+            .send(
+                &emulator.channel_url("fresh"),
+                &toast(&i.to_string()),
+                &Options::default(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(sent.outcome, Outcome::Accepted { .. }));
+    }
+    assert_eq!(emulator.stats().connections, 3, "{:?}", emulator.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
     let pki = TestPki::generate().unwrap();
     let emulator = Emulator::spawn(EmulatorConfig {

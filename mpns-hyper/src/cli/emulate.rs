@@ -36,6 +36,10 @@ pub struct EmulatorArgs {
     /// Notifications accepted per HTTP channel per 24 h, then 406
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub daily_quota: u32,
+    /// Tokio worker threads [default: one per CPU]; 1 leaves the other
+    /// cores to a client on the same machine
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub workers: usize,
 }
 
 fn parse_behaviour(text: &str) -> Result<(String, Behaviour), String> {
@@ -56,6 +60,7 @@ impl EmulatorArgs {
             https_listen: self.https_listen,
             strict: self.strict,
             daily_quota: self.daily_quota,
+            worker_threads: self.workers,
             ..EmulatorConfig::default()
         };
         let mut files = None;
