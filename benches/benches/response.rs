@@ -33,6 +33,15 @@ fn response(c: &mut Criterion) {
             black_box(classify(&response.response))
         })
     });
+    // Scale: httparse alone on the same bytes (no_std build, 32 header slots),
+    // the floor under the two benchmarks above.
+    c.bench_function("httparse_only_2015_reply", |b| {
+        b.iter(|| {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut headers);
+            black_box(response.parse(black_box(REPLY_2015)).map(|s| s.is_complete()))
+        })
+    });
     // The keep-alive path: one reader reused across responses.
     let mut reader: ResponseReader = ResponseReader::new(ReaderLimits::DEFAULT);
     c.bench_function("reader_feed_and_classify_2015_reply", |b| {
