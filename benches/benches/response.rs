@@ -39,7 +39,11 @@ fn response(c: &mut Criterion) {
         b.iter(|| {
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut response = httparse::Response::new(&mut headers);
-            black_box(response.parse(black_box(REPLY_2015)).map(|s| s.is_complete()))
+            black_box(
+                response
+                    .parse(black_box(REPLY_2015))
+                    .map(|s| s.is_complete()),
+            )
         })
     });
     // The keep-alive path: one reader reused across responses.
