@@ -125,44 +125,59 @@ fn word_of(b: u8, escapes: &Escapes) -> u64 {
     escapes[usize::from(b)]
 }
 
-/// Which bytes are replaced, by index into [`REPLACED`]: 256 bytes rather than
-/// 2 KiB, for microcontrollers.
-#[cfg(not(target_pointer_width = "64"))]
-type Escapes = [u8; 256];
+// Microcontrollers: which bytes are replaced, by index into `REPLACED`, in
+// 256 bytes rather than 2 KiB. Built on hosts too, for its test.
 
-#[cfg(not(target_pointer_width = "64"))]
+/// The bytes that may be replaced.
+#[cfg(any(test, not(target_pointer_width = "64")))]
+const SPECIALS: [u8; 8] = *b"&<>\"'\r\t\n";
+
+/// The words of [`SPECIALS`], after the word of no replacement.
+#[cfg(any(test, not(target_pointer_width = "64")))]
 const REPLACED: [u64; 9] = {
     let mut r = [0; 9];
-    let specials = *b"&<>\"'\r\t\n";
     let mut i = 0;
-    while i < specials.len() {
-        r[i + 1] = word(specials[i], replacement_of(specials[i], true));
+    while i < SPECIALS.len() {
+        r[i + 1] = word(SPECIALS[i], replacement_of(SPECIALS[i], true));
         i += 1;
     }
     r
 };
 
-#[cfg(not(target_pointer_width = "64"))]
-const fn escapes(attribute: bool) -> Escapes {
+#[cfg(any(test, not(target_pointer_width = "64")))]
+const fn compact_escapes(attribute: bool) -> [u8; 256] {
     let mut t = [0; 256];
     let mut i = 0;
-    let specials = *b"&<>\"'\r\t\n";
-    while i < specials.len() {
-        if !replacement_of(specials[i], attribute).is_empty() {
-            t[specials[i] as usize] = i as u8 + 1;
+    while i < SPECIALS.len() {
+        if !replacement_of(SPECIALS[i], attribute).is_empty() {
+            t[SPECIALS[i] as usize] = i as u8 + 1;
         }
         i += 1;
     }
     t
 }
 
-#[cfg(not(target_pointer_width = "64"))]
+#[cfg(any(test, not(target_pointer_width = "64")))]
 #[inline(always)]
-fn word_of(b: u8, escapes: &Escapes) -> u64 {
+fn compact_word_of(b: u8, escapes: &[u8; 256]) -> u64 {
     match escapes[usize::from(b)] {
         0 => word(b, b""),
         i => REPLACED[usize::from(i) % REPLACED.len()],
     }
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+type Escapes = [u8; 256];
+
+#[cfg(not(target_pointer_width = "64"))]
+const fn escapes(attribute: bool) -> Escapes {
+    compact_escapes(attribute)
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+#[inline(always)]
+fn word_of(b: u8, escapes: &Escapes) -> u64 {
+    compact_word_of(b, escapes)
 }
 
 const TEXT: Escapes = escapes(false);
@@ -546,4 +561,25 @@ pub(crate) fn measure(
     let mut m = Sink::measure();
     emit(notification, target, &mut m)?;
     Ok(m.measured())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The microcontrollers' compact tables give every byte the same word as
+    /// the hosts' full ones (which the property tests exercise).
+    #[test]
+    fn compact_escape_tables_agree_with_the_words() {
+        for attribute in [false, true] {
+            let compact = compact_escapes(attribute);
+            for b in 0..=255u8 {
+                assert_eq!(
+                    compact_word_of(b, &compact),
+                    word(b, replacement_of(b, attribute)),
+                    "byte {b:#04x}, attribute {attribute}"
+                );
+            }
+        }
+    }
 }
