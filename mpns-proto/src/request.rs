@@ -314,10 +314,9 @@ impl<'a> Request<'a> {
                 limit: body_limit,
             });
         }
-        let len = headers_len;
-        if len > limits.headers {
+        if headers_len > limits.headers {
             return Err(EncodeError::HeadersTooLarge {
-                len,
+                len: headers_len,
                 limit: limits.headers,
             });
         }
