@@ -210,8 +210,9 @@ impl<'a> Request<'a> {
         notification: &'a Notification<'a>,
         options: &Options<'a>,
     ) -> Result<Self, EncodeError> {
+        let measured = payload::measure(notification, options.target_os)?;
         let mut request = Self::prepare(channel, notification, options)?;
-        request.set_body(payload::measure(notification, options.target_os)?);
+        request.set_body(measured);
         request.check_limits(notification.body_limit(&options.limits), &options.limits)?;
         Ok(request)
     }
@@ -226,12 +227,28 @@ impl<'a> Request<'a> {
         options: &Options<'a>,
         out: &mut [u8],
     ) -> Result<Self, EncodeError> {
-        let mut request = Self::prepare(channel, notification, options)?;
+        let mut request = Self::prepare_body_first(channel, notification, options)?;
         let mut sink = Sink::validating(out);
         payload::emit(notification, options.target_os, &mut sink)?;
         request.set_body(sink.measured());
         request.check_limits(notification.body_limit(&options.limits), &options.limits)?;
         Ok(request)
+    }
+
+    /// [`Self::prepare`] for a caller that validates the body later, while
+    /// writing it: a refusal of the body still comes first, as it does in
+    /// [`Request::notification`].
+    fn prepare_body_first(
+        channel: ChannelUri<'a>,
+        notification: &'a Notification<'a>,
+        options: &Options<'a>,
+    ) -> Result<Self, EncodeError> {
+        Self::prepare(channel, notification, options).map_err(|refusal| {
+            match payload::measure(notification, options.target_os) {
+                Err(body) => body,
+                Ok(_) => refusal,
+            }
+        })
     }
 
     /// The request with every check made but those of the body, which is left empty.
@@ -586,7 +603,7 @@ pub fn encode_request(
     options: &Options<'_>,
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
-    let mut request = Request::prepare(channel, notification, options)?;
+    let mut request = Request::prepare_body_first(channel, notification, options)?;
     let limit = notification.body_limit(&options.limits);
     // The head with the most Content-Length digits the limit allows.
     let request_line = request.request_line_len();

@@ -4,8 +4,9 @@
 use mpns_proto::{
     ChannelUri, CycleTile, Delivery, EncodeError, Field, FieldName, FieldProblem, FlipTile,
     IconicTile, Limits, MessageId, MessageIdError, Notification, Options, Raw, Request, Sound,
-    StandardTile, TargetOs, Tile, TileTemplate, Toast, UriError,
+    StandardTile, TargetOs, Tile, TileTemplate, Toast, UriError, encode_request,
 };
+use mpns_proto::{Instant, Sender, SenderConfig, sender::SubmitError};
 
 const CHANNEL: &str = "http://db3.notify.live.net/throttledthirdparty/01.00/AAGvdLTQ?x=1&y=2";
 const HTTPS_CHANNEL: &str = "https://sn1.notify.live.net/unthrottledthirdparty/01.00/AAG5O";
@@ -1172,4 +1173,51 @@ fn names_parse_back() {
     }
     assert!("6.5".parse::<TargetOs>().is_err());
     assert!("soon".parse::<Delivery>().is_err());
+}
+
+/// With several problems, a body's own refusal comes first, whichever path
+/// encodes it (found by the encode fuzz target's oracle).
+#[test]
+fn a_body_refusal_comes_before_an_options_refusal_on_every_path() {
+    let tile = Notification::Tile(Tile {
+        id: None,
+        template: TileTemplate::Standard(StandardTile {
+            count: Field::Set(105),
+            ..StandardTile::default()
+        }),
+    });
+    let options = Options {
+        callback_uri: Some("not a uri"),
+        ..Options::default()
+    };
+    let expected = field_err(
+        FieldName::Count,
+        FieldProblem::CountOutOfRange { value: 105 },
+    );
+    let https = channel(HTTPS_CHANNEL);
+    assert_eq!(
+        Request::notification(https, &tile, &options).unwrap_err(),
+        expected
+    );
+    for room in [8192, 16] {
+        let mut buf = vec![0; room];
+        assert_eq!(
+            encode_request(https, &tile, &options, &mut buf),
+            Err(expected)
+        );
+    }
+    let mut sender: Sender<Vec<u8>, 2, 2> = Sender::new(SenderConfig::default(), vec![0; 4096]);
+    assert_eq!(
+        sender.submit(Instant::ZERO, https, &tile, &options),
+        Err(SubmitError::Encode(expected))
+    );
+    // Without the body's problem, the options' one is reported.
+    let fine = Notification::Tile(Tile::default());
+    assert!(matches!(
+        encode_request(https, &fine, &options, &mut [0; 8192]),
+        Err(EncodeError::Field {
+            field: FieldName::CallbackUri,
+            ..
+        })
+    ));
 }
