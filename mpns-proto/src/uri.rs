@@ -445,3 +445,25 @@ impl fmt::Display for Uri<'_> {
         f.write_str(self.text)
     }
 }
+
+#[cfg(test)]
+mod split_tests {
+    use super::ChannelUri;
+
+    /// A channel URI rebuilt from its split is the one parsed.
+    #[test]
+    fn from_split_gives_back_the_parsed_uri() {
+        for text in [
+            "http://db3.notify.live.net/throttledthirdparty/01.00/AAGvdLTQ?x=1&y=2",
+            "https://sn1.notify.live.net/unthrottledthirdparty/01.00/AAG5O",
+            "HTTP://h:8080/p",
+            "HtTpS://[::1]:47202/a/b?c",
+            "http://h",
+            "http://h?q",
+            "http://h:1/",
+        ] {
+            let uri = ChannelUri::parse(text).unwrap();
+            assert_eq!(ChannelUri::from_split(text, uri.split()), Some(uri), "{text}");
+        }
+    }
+}
