@@ -463,7 +463,11 @@ mod split_tests {
             "http://h:1/",
         ] {
             let uri = ChannelUri::parse(text).unwrap();
-            assert_eq!(ChannelUri::from_split(text, uri.split()), Some(uri), "{text}");
+            assert_eq!(
+                ChannelUri::from_split(text, uri.split()),
+                Some(uri),
+                "{text}"
+            );
         }
     }
 }
