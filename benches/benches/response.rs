@@ -3,13 +3,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use mpns_benches::REPLY_2015;
 use mpns_proto::{Outcome, Parsed, ReaderLimits, ResponseReader, classify, parse_response};
-
-/// The real reply of 2015 (MPNS.md section 6), as IIS sent it.
-const REPLY_2015: &[u8] = b"HTTP/1.1 200 OK\r\nCache-Control: private\r\nServer: Microsoft-IIS/8.0\r\n\
-X-DeviceConnectionStatus: Connected\r\nX-NotificationStatus: Received\r\nX-SubscriptionStatus: Active\r\n\
-X-MessageID: 00000000-0000-0000-0000-000000000000\r\nX-AspNet-Version: 4.0.30319\r\nX-Powered-By: ASP.NET\r\n\
-Date: Tue, 13 Oct 2015 10:01:12 GMT\r\nContent-Length: 0\r\n\r\n";
 
 fn response(c: &mut Criterion) {
     // Check once that the benchmark measures a successful parse.

@@ -6,17 +6,8 @@
 
 use std::hint::black_box;
 
-use mpns_proto::sender::Event;
-use mpns_proto::{
-    ChannelUri, Instant, Notification, Options, Parsed, ReaderLimits, Response, ResponseReader,
-    Sender, SenderConfig, Toast, classify, parse_response,
-};
-
-/// The reply of `benches/response.rs`.
-const REPLY_2015: &[u8] = b"HTTP/1.1 200 OK\r\nCache-Control: private\r\nServer: Microsoft-IIS/8.0\r\n\
-X-DeviceConnectionStatus: Connected\r\nX-NotificationStatus: Received\r\nX-SubscriptionStatus: Active\r\n\
-X-MessageID: 00000000-0000-0000-0000-000000000000\r\nX-AspNet-Version: 4.0.30319\r\nX-Powered-By: ASP.NET\r\n\
-Date: Tue, 13 Oct 2015 10:01:12 GMT\r\nContent-Length: 0\r\n\r\n";
+use mpns_benches::{REPLY_2015, SenderCycle};
+use mpns_proto::{Parsed, ReaderLimits, ResponseReader, classify, parse_response};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -65,45 +56,6 @@ fn repeat(what: &str, n: usize, time: bool, mut op: impl FnMut(usize)) {
 
 /// The cycle of `benches/sender.rs`.
 fn sender(n: usize, time: bool) {
-    let channels: Vec<String> = (0..64)
-        .map(|i| format!("http://db3.notify.live.net/throttledthirdparty/01.00/AAGvdLTQ{i:02}"))
-        .collect();
-    let channels: Vec<ChannelUri<'_>> = channels
-        .iter()
-        .map(|c| ChannelUri::parse(c).unwrap())
-        .collect();
-    let toast = Notification::Toast(Toast {
-        text1: Some("Bold Text"),
-        text2: Some("Normal text"),
-        param: Some("/Page2.xaml?NavigatedFrom=Toast"),
-        sound: None,
-    });
-    let received = Response::from_parts(200, |name| match name {
-        "X-NotificationStatus" => Some(b"Received".as_slice()),
-        "X-SubscriptionStatus" => Some(b"Active".as_slice()),
-        "X-DeviceConnectionStatus" => Some(b"Connected".as_slice()),
-        _ => None,
-    });
-    let config = SenderConfig {
-        quota: u32::MAX,
-        ..SenderConfig::default()
-    };
-    let mut sender: Sender<Vec<u8>, 64, 64> = Sender::new(config, vec![0u8; 64 * 1024]);
-    let mut wire = [0u8; 1024];
-    repeat("sender", n, time, |i| {
-        let channel = channels[i % channels.len()];
-        let now = Instant::from_millis(i as u64 + 1);
-        let ticket = sender
-            .submit(now, channel, &toast, &Options::default())
-            .unwrap();
-        let t = sender.poll_transmit(now).unwrap();
-        assert_eq!(t.ticket, ticket);
-        let len = t.request.write_http(&mut wire).unwrap();
-        black_box(&wire[..len]);
-        sender
-            .handle_response(now, ticket, black_box(&received))
-            .unwrap();
-        let event = sender.poll_event();
-        assert!(matches!(event, Some(Event::Finished { .. })));
-    });
+    let mut cycle = SenderCycle::default();
+    repeat("sender", n, time, |_| cycle.run());
 }

@@ -4,7 +4,13 @@
 //! Run the benchmarks with `cargo bench -p mpns-benches --bench encode`; see
 //! `benches/README.md` for the command used to measure them and the results.
 
-use mpns_proto::{Field, FlipTile, Notification, Raw, Tile, TileTemplate, Toast};
+use std::hint::black_box;
+
+use mpns_proto::sender::Event;
+use mpns_proto::{
+    ChannelUri, Field, FlipTile, Instant, Notification, Options, Raw, Response, Sender,
+    SenderConfig, Tile, TileTemplate, Toast,
+};
 
 /// Channel of the vector `toast_basic` (`/work/shared/vectors/requests.jsonl`).
 pub const TOAST_CHANNEL: &str = "http://127.0.0.1:47001/throttledthirdparty/01.00/ABC";
@@ -87,6 +93,76 @@ pub fn raw_1k() -> Notification<'static> {
         body: &RAW_1K_BODY,
         voip: false,
     })
+}
+
+/// The real reply of 2015 (MPNS.md section 6), as IIS sent it: the input of
+/// the response benchmarks.
+pub const REPLY_2015: &[u8] = b"HTTP/1.1 200 OK\r\nCache-Control: private\r\nServer: Microsoft-IIS/8.0\r\n\
+X-DeviceConnectionStatus: Connected\r\nX-NotificationStatus: Received\r\nX-SubscriptionStatus: Active\r\n\
+X-MessageID: 00000000-0000-0000-0000-000000000000\r\nX-AspNet-Version: 4.0.30319\r\nX-Powered-By: ASP.NET\r\n\
+Date: Tue, 13 Oct 2015 10:01:12 GMT\r\nContent-Length: 0\r\n\r\n";
+
+/// The sender benchmark: toasts to 64 channels, each answered as received.
+pub struct SenderCycle {
+    channels: Vec<ChannelUri<'static>>,
+    sender: Sender<Vec<u8>, 64, 64>,
+    received: Response,
+    wire: [u8; 1024],
+    cycles: u64,
+}
+
+impl Default for SenderCycle {
+    fn default() -> Self {
+        let config = SenderConfig {
+            // A day of sends per channel stays under the quota only with a large one.
+            quota: u32::MAX,
+            ..SenderConfig::default()
+        };
+        SenderCycle {
+            // Parsed once, outside the cycle (the texts live as long as the process).
+            channels: (0..64)
+                .map(|i| {
+                    let text = format!(
+                        "http://db3.notify.live.net/throttledthirdparty/01.00/AAGvdLTQ{i:02}"
+                    );
+                    ChannelUri::parse(Box::leak(text.into_boxed_str())).expect("bench channel")
+                })
+                .collect(),
+            sender: Sender::new(config, vec![0u8; 64 * 1024]),
+            received: Response::from_parts(200, |name| match name {
+                "X-NotificationStatus" => Some(b"Received".as_slice()),
+                "X-SubscriptionStatus" => Some(b"Active".as_slice()),
+                "X-DeviceConnectionStatus" => Some(b"Connected".as_slice()),
+                _ => None,
+            }),
+            wire: [0; 1024],
+            cycles: 0,
+        }
+    }
+}
+
+impl SenderCycle {
+    /// One cycle, a millisecond after the last: submit a toast to the next
+    /// channel, `poll_transmit` and write its request, `handle_response`,
+    /// `poll_event`. Panics if the sender does anything else.
+    pub fn run(&mut self) {
+        self.cycles += 1;
+        let now = Instant::from_millis(self.cycles);
+        let channel = self.channels[self.cycles as usize % self.channels.len()];
+        let ticket = self
+            .sender
+            .submit(now, channel, &toast_basic(), &Options::default())
+            .expect("submit");
+        let transmit = self.sender.poll_transmit(now).expect("a request to send");
+        assert_eq!(transmit.ticket, ticket);
+        let len = transmit.request.write_http(&mut self.wire).expect("fits");
+        black_box(&self.wire[..len]);
+        self.sender
+            .handle_response(now, ticket, black_box(&self.received))
+            .expect("its response");
+        let event = self.sender.poll_event();
+        assert!(matches!(event, Some(Event::Finished { .. })));
+    }
 }
 
 #[cfg(test)]
