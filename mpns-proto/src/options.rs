@@ -282,17 +282,12 @@ impl MessageId {
     /// The canonical lower-case text, as sent on the wire.
     pub fn to_text(&self) -> [u8; MESSAGE_ID_TEXT_LEN] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [b'-'; MESSAGE_ID_TEXT_LEN];
-        let mut pos = 0;
-        for (i, byte) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                pos += 1;
-            }
-            out[pos] = HEX[usize::from(byte >> 4)];
-            out[pos + 1] = HEX[usize::from(byte & 0xf)];
-            pos += 2;
-        }
-        out
+        let mut nibbles = self.0.iter().flat_map(|b| [b >> 4, b & 0xf]);
+        // Built byte by byte rather than filled first: no `memset` on microcontrollers.
+        core::array::from_fn(|i| match i {
+            8 | 13 | 18 | 23 => b'-',
+            _ => HEX[usize::from(nibbles.next().unwrap_or(0) & 0xf)],
+        })
     }
 }
 

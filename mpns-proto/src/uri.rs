@@ -130,7 +130,8 @@ impl<'a> Uri<'a> {
             .windows(3)
             .position(|w| w == b"://")
             .ok_or(UriError::NotAbsolute)?;
-        let (scheme_text, rest) = (&text[..scheme_end], &text[scheme_end + 3..]);
+        let (scheme_text, rest) = split_ascii(text, scheme_end);
+        let rest = split_ascii(rest, 3).1;
         let scheme = if scheme_text.eq_ignore_ascii_case("http") {
             Scheme::Http
         } else if scheme_text.eq_ignore_ascii_case("https") {
@@ -144,7 +145,7 @@ impl<'a> Uri<'a> {
             return Err(UriError::Fragment);
         }
         let authority_end = position_of_any(rest, b"/?").unwrap_or(rest.len());
-        let (authority, path_and_query) = rest.split_at(authority_end);
+        let (authority, path_and_query) = split_ascii(rest, authority_end);
         if has_any(authority, b"@") {
             return Err(UriError::UserInfo);
         }
@@ -153,7 +154,7 @@ impl<'a> Uri<'a> {
             return Err(UriError::MissingHost);
         }
         let (path, query) = match position_of_any(path_and_query, b"?") {
-            Some(q) => path_and_query.split_at(q),
+            Some(q) => split_ascii(path_and_query, q),
             None => (path_and_query, ""),
         };
         Ok(Uri {
@@ -317,6 +318,13 @@ fn position_of_any(s: &str, set: &[u8]) -> Option<usize> {
     s.bytes().position(|b| set.contains(&b))
 }
 
+/// `s` split at `at`, for text already checked to be ASCII: every index is a
+/// character boundary, so this never falls back to `(s, "")`. Unlike
+/// `str::split_at` it has no panic path (flash on microcontrollers).
+fn split_ascii(s: &str, at: usize) -> (&str, &str) {
+    s.split_at_checked(at).unwrap_or((s, ""))
+}
+
 /// Whether `s` holds a byte of `set` (ASCII).
 fn has_any(s: &str, set: &[u8]) -> bool {
     position_of_any(s, set).is_some()
@@ -338,7 +346,10 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), UriError> {
     let Some(sep) = port_sep else {
         return Ok((authority, None));
     };
-    let (host, digits) = (&authority[..sep], &bytes[sep + 1..]);
+    let (host, digits) = (
+        split_ascii(authority, sep).0,
+        bytes.get(sep + 1..).unwrap_or_default(),
+    );
     if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(UriError::BadPort);
     }

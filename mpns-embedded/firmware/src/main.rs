@@ -26,6 +26,8 @@ use mpns_embedded::Gateway;
 use mpns_embedded::blocking::{self, Connector, StreamClient};
 use mpns_proto::sender::{Event, Sender, SenderConfig, TransportError};
 use mpns_proto::{ChannelUri, Instant, Notification, Options, Outcome, Request, Toast, classify};
+// Linked for its interrupt vector table (`rt`): the device this firmware is for.
+use stm32f4 as _;
 
 /// MPNS's answer to an accepted notification (as in MPNS.md section 6).
 const RECEIVED: &[u8] = b"HTTP/1.1 200 OK\r\nServer: Microsoft-IIS/8.0\r\nX-DeviceConnectionStatus: Connected\r\nX-NotificationStatus: Received\r\nX-SubscriptionStatus: Active\r\nX-MessageID: 00000000-0000-0000-0000-000000000000\r\nContent-Length: 0\r\n\r\n";

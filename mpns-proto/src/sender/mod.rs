@@ -654,7 +654,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             )),
             _ => None,
         };
-        self.enqueue(now, &request, tile, written)
+        self.enqueue(now, &request, options.message_id, tile, written)
     }
 
     /// Queues a callback registration for an authenticated `channel`
@@ -669,14 +669,16 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     ) -> Result<Ticket, SubmitError> {
         let request = Request::callback_registration(channel, callback_uri, body, limits)
             .map_err(SubmitError::Encode)?;
-        self.enqueue(now, &request, None, None)
+        self.enqueue(now, &request, None, None, None)
     }
 
-    /// Queues `request`, whose body is already in arena slot `written` if given.
+    /// Queues `request`, sent with `message_id`, whose body is already in
+    /// arena slot `written` if given.
     fn enqueue(
         &mut self,
         now: Instant,
         request: &Request<'_>,
+        message_id: Option<MessageId>,
         tile: Option<u64>,
         written: Option<u16>,
     ) -> Result<Ticket, SubmitError> {
@@ -741,7 +743,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             stored: Stored {
                 kind: request.kind(),
                 class: request.notification_class(),
-                message_id: request.message_id(),
+                message_id,
                 uri_len: uri.len() as u32,
                 callback_len: callback.len() as u32,
                 body_len: request.body_len() as u32,
