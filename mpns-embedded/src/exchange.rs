@@ -189,8 +189,33 @@ pub(crate) fn host_key(channel: &ChannelUri<'_>) -> u64 {
 /// removing from the middle of a vector pulls `memmove` (1.5 KiB on Cortex-M)
 /// into the firmware.
 pub(crate) struct Pool<T, const N: usize> {
-    entries: [Option<Entry<T>>; N],
+    entries: [Place<T>; N],
     clock: u32,
+}
+
+/// A place in the pool. An explicit tag, 0 for free, rather than
+/// `Option<Entry>`, whose `None` may live in a niche of the connection type:
+/// filling the pool with that takes a `memset` on microcontrollers.
+#[repr(u8)]
+enum Place<T> {
+    Free = 0,
+    Kept(Entry<T>),
+}
+
+impl<T> Place<T> {
+    fn take(&mut self) -> Option<Entry<T>> {
+        match core::mem::replace(self, Place::Free) {
+            Place::Free => None,
+            Place::Kept(e) => Some(e),
+        }
+    }
+
+    fn key(&self) -> Option<u64> {
+        match self {
+            Place::Free => None,
+            Place::Kept(e) => Some(e.key),
+        }
+    }
 }
 
 struct Entry<T> {
@@ -202,7 +227,7 @@ struct Entry<T> {
 impl<T, const N: usize> Pool<T, N> {
     pub(crate) const fn new() -> Self {
         Pool {
-            entries: [const { None }; N],
+            entries: [const { Place::Free }; N],
             clock: 0,
         }
     }
@@ -211,8 +236,8 @@ impl<T, const N: usize> Pool<T, N> {
     pub(crate) fn take(&mut self, key: u64) -> Option<T> {
         self.entries
             .iter_mut()
-            .find(|e| e.as_ref().is_some_and(|e| e.key == key))
-            .and_then(Option::take)
+            .find(|e| e.key() == Some(key))
+            .and_then(Place::take)
             .map(|e| e.conn)
     }
 
@@ -228,11 +253,13 @@ impl<T, const N: usize> Pool<T, N> {
         let clock = self.clock;
         // A free place, else the least recently used (the oldest stamp).
         let place = self.entries.iter_mut().min_by_key(|e| match e {
-            None => (0, 0),
-            Some(e) => (1, u32::MAX - clock.wrapping_sub(e.used)),
+            Place::Free => (0, 0),
+            Place::Kept(e) => (1, u32::MAX - clock.wrapping_sub(e.used)),
         });
         match place {
-            Some(place) => place.replace(entry).map(|old| old.conn),
+            Some(place) => core::mem::replace(place, Place::Kept(entry))
+                .take()
+                .map(|old| old.conn),
             None => Some(entry.conn),
         }
     }
@@ -241,13 +268,13 @@ impl<T, const N: usize> Pool<T, N> {
     pub(crate) fn pop(&mut self) -> Option<T> {
         self.entries
             .iter_mut()
-            .find_map(Option::take)
+            .find_map(Place::take)
             .map(|e| e.conn)
     }
 
     /// Open connections.
     pub(crate) fn len(&self) -> usize {
-        self.entries.iter().filter(|e| e.is_some()).count()
+        self.entries.iter().filter(|e| e.key().is_some()).count()
     }
 }
 

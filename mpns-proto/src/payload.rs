@@ -53,7 +53,9 @@ impl<'b> Write<'b> {
         Write { buf, pos: 0 }
     }
 
-    #[inline(always)]
+    // Inlined on hosts for speed; one copy on microcontrollers for flash.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub(crate) fn put(&mut self, b: &[u8]) {
         let end = self.pos + b.len();
         self.buf[self.pos..end].copy_from_slice(b);
@@ -337,8 +339,9 @@ impl<'b> Sink<'b> {
         self.bytes(s.as_bytes());
     }
 
-    /// Opaque bytes (raw bodies), copied as is.
-    #[inline(always)]
+    /// Opaque bytes (raw bodies), copied as is. One copy on microcontrollers.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn bytes(&mut self, b: &[u8]) {
         let end = self.len + b.len();
         if let Some(dst) = self.out.get_mut(self.len..end) {
@@ -422,7 +425,8 @@ fn is_color(s: &str) -> bool {
     b.len() == 9 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)
 }
 
-#[inline(always)]
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 fn element(sink: &mut Sink<'_>, field: FieldName, text: &str) -> Result<(), EncodeError> {
     let Some((open, close, _)) = field.tags() else {
         return Ok(());

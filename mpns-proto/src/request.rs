@@ -112,15 +112,18 @@ pub struct Request<'a> {
 /// The decimal text of a `usize`, without allocating.
 #[derive(Clone, Copy, Debug)]
 struct Digits {
-    buf: [u8; 20],
+    buf: [u8; Digits::MAX],
     start: u8,
 }
 
 impl Digits {
+    /// The most digits a `usize` has: 20 on hosts, 10 on microcontrollers.
+    const MAX: usize = usize::MAX.ilog10() as usize + 1;
+
     /// Before the body is known.
     const UNKNOWN: Digits = Digits {
-        buf: [b'0'; 20],
-        start: 19,
+        buf: [b'0'; Digits::MAX],
+        start: (Digits::MAX - 1) as u8,
     };
 
     /// How many digits `n` has.
@@ -129,7 +132,7 @@ impl Digits {
     }
 
     fn new(mut n: usize) -> Self {
-        let mut buf = [b'0'; 20];
+        let mut buf = [b'0'; Digits::MAX];
         let mut start = buf.len();
         loop {
             start -= 1;

@@ -90,37 +90,57 @@ fn squeezed_eq(value: &[u8], canonical: &str) -> bool {
         && want.next().is_none()
 }
 
-fn lenient<T: Copy>(value: Option<&[u8]>, table: &[(&str, T)]) -> HeaderValue<T> {
+/// The value's place in `names`, read leniently. Not generic over the value
+/// type, so microcontrollers keep one copy of it rather than three.
+fn lenient(value: Option<&[u8]>, names: &[&str]) -> HeaderValue<usize> {
     let Some(value) = value else {
         return HeaderValue::NotGiven;
     };
     if value.iter().all(u8::is_ascii_whitespace) || squeezed_eq(value, "n/a") {
         return HeaderValue::NotGiven;
     }
-    table
+    names
         .iter()
-        .find(|(name, _)| squeezed_eq(value, name))
-        .map_or(HeaderValue::Unrecognized, |(_, v)| HeaderValue::Known(*v))
+        .position(|name| squeezed_eq(value, name))
+        .map_or(HeaderValue::Unrecognized, HeaderValue::Known)
 }
 
-const NOTIFICATION_STATUSES: [(&str, NotificationStatus); 4] = [
-    ("received", NotificationStatus::Received),
-    ("queuefull", NotificationStatus::QueueFull),
-    ("suppressed", NotificationStatus::Suppressed),
-    ("dropped", NotificationStatus::Dropped),
+/// The value [`lenient`] found, from the table of values in the order of its names.
+fn known<T: Copy>(found: HeaderValue<usize>, values: &[T]) -> HeaderValue<T> {
+    match found {
+        HeaderValue::Known(i) => values
+            .get(i)
+            .map_or(HeaderValue::Unrecognized, |v| HeaderValue::Known(*v)),
+        HeaderValue::NotGiven => HeaderValue::NotGiven,
+        HeaderValue::Unrecognized => HeaderValue::Unrecognized,
+    }
+}
+
+const NOTIFICATION_NAMES: [&str; 4] = ["received", "queuefull", "suppressed", "dropped"];
+const NOTIFICATION_VALUES: [NotificationStatus; 4] = [
+    NotificationStatus::Received,
+    NotificationStatus::QueueFull,
+    NotificationStatus::Suppressed,
+    NotificationStatus::Dropped,
 ];
 
-const SUBSCRIPTION_STATUSES: [(&str, SubscriptionStatus); 2] = [
-    ("active", SubscriptionStatus::Active),
-    ("expired", SubscriptionStatus::Expired),
-];
+const SUBSCRIPTION_NAMES: [&str; 2] = ["active", "expired"];
+const SUBSCRIPTION_VALUES: [SubscriptionStatus; 2] =
+    [SubscriptionStatus::Active, SubscriptionStatus::Expired];
 
-const DEVICE_STATUSES: [(&str, DeviceStatus); 5] = [
-    ("connected", DeviceStatus::Connected),
-    ("tempdisconnected", DeviceStatus::TempDisconnected),
-    ("temporarilydisconnected", DeviceStatus::TempDisconnected),
-    ("inactive", DeviceStatus::Inactive),
-    ("disconnected", DeviceStatus::Disconnected),
+const DEVICE_NAMES: [&str; 5] = [
+    "connected",
+    "tempdisconnected",
+    "temporarilydisconnected",
+    "inactive",
+    "disconnected",
+];
+const DEVICE_VALUES: [DeviceStatus; 5] = [
+    DeviceStatus::Connected,
+    DeviceStatus::TempDisconnected,
+    DeviceStatus::TempDisconnected,
+    DeviceStatus::Inactive,
+    DeviceStatus::Disconnected,
 ];
 
 /// `X-MessageID` trimmed of HTTP's (ASCII) whitespace, read as
@@ -207,9 +227,15 @@ impl Response {
         ] = values;
         Response {
             status,
-            notification: lenient(notification, &NOTIFICATION_STATUSES),
-            subscription: lenient(subscription, &SUBSCRIPTION_STATUSES),
-            device: lenient(device, &DEVICE_STATUSES),
+            notification: known(
+                lenient(notification, &NOTIFICATION_NAMES),
+                &NOTIFICATION_VALUES,
+            ),
+            subscription: known(
+                lenient(subscription, &SUBSCRIPTION_NAMES),
+                &SUBSCRIPTION_VALUES,
+            ),
+            device: known(lenient(device, &DEVICE_NAMES), &DEVICE_VALUES),
             message_id: message_id_value.and_then(message_id),
             retry_after_s: retry_after.and_then(parse_delay_seconds),
         }

@@ -1014,11 +1014,15 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
 
     /// The head of each channel: the ticket of its oldest unfinished notification.
     fn heads(&self) -> [u64; C] {
-        let mut heads = [u64::MAX; C];
+        // 0 for none: tickets start at 1. A zero fill costs microcontrollers
+        // no `memset` beyond the one zeroing already needs.
+        let mut heads = [0; C];
         for s in &self.state.slots {
             if !matches!(s.stage, Stage::Done { .. }) {
                 let head = &mut heads[usize::from(s.channel)];
-                *head = (*head).min(s.ticket.0);
+                if *head == 0 || s.ticket.0 < *head {
+                    *head = s.ticket.0;
+                }
             }
         }
         heads
