@@ -144,25 +144,26 @@ const DEVICE_VALUES: [DeviceStatus; 5] = [
 ];
 
 /// `X-MessageID` trimmed of HTTP's (ASCII) whitespace, read as
-/// [`MessageId::parse`] reads it: `8-4-4-4-12` hex digits in either case,
-/// the hyphens at fixed offsets.
+/// [`MessageId::parse`] reads it (`8-4-4-4-12` hex digits in either case),
+/// at fixed offsets.
 fn message_id(value: &[u8]) -> Option<MessageId> {
+    /// Where each byte's two hex digits start.
+    const AT: [u8; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let text: &[u8; 36] = value.trim_ascii().try_into().ok()?;
-    let mut id = [0u8; 16];
-    let mut nibbles = 0usize;
-    for (i, &c) in text.iter().enumerate() {
-        let nibble = match (i, c) {
-            (8 | 13 | 18 | 23, b'-') => continue,
-            (8 | 13 | 18 | 23, _) => return None,
-            (_, b'0'..=b'9') => c - b'0',
-            _ => match c | 0x20 {
-                l @ b'a'..=b'f' => l - b'a' + 10,
-                _ => return None,
-            },
-        };
-        let byte = id.get_mut(nibbles / 2)?;
-        *byte = *byte << 4 | nibble;
-        nibbles += 1;
+    if [8, 13, 18, 23].iter().any(|&i| text[i] != b'-') {
+        return None;
+    }
+    let hex = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        _ => match c | 0x20 {
+            l @ b'a'..=b'f' => Some(l - b'a' + 10),
+            _ => None,
+        },
+    };
+    let mut id = [0; 16];
+    for (byte, &at) in id.iter_mut().zip(&AT) {
+        let at = usize::from(at);
+        *byte = hex(text[at])? << 4 | hex(text[at + 1])?;
     }
     Some(MessageId(id))
 }
