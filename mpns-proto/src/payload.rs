@@ -13,7 +13,7 @@
 use crate::error::{EncodeError, FieldProblem};
 #[cfg(feature = "tiles")]
 use crate::notification::{Field, Value};
-use crate::notification::{FieldName, Notification, Sound};
+use crate::notification::{FieldName, Notification, Raw, Sound};
 use crate::options::TargetOs;
 
 const DECLARATION_AND_ROOT: &str =
@@ -57,6 +57,17 @@ impl<'b> Write<'b> {
     pub(crate) fn put(&mut self, b: &[u8]) {
         let end = self.pos + b.len();
         self.buf[self.pos..end].copy_from_slice(b);
+        self.pos = end;
+    }
+
+    /// `n` in decimal, which has `digits` digits.
+    #[inline(always)]
+    pub(crate) fn put_decimal(&mut self, mut n: usize, digits: usize) {
+        let end = self.pos + digits;
+        for d in self.buf[self.pos..end].iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
         self.pos = end;
     }
 }
@@ -544,11 +555,18 @@ pub(crate) fn emit(
             sink.markup("</wp:Tile></wp:Notification>");
         }
         Notification::Raw(raw) => {
-            if raw.voip {
-                gate(FieldName::Voip, FieldName::Voip.since(), target)?;
-            }
+            check_raw(raw, target)?;
             sink.bytes(raw.body);
         }
+    }
+    Ok(())
+}
+
+/// The only refusal of a raw body: VoIP for an OS older than Windows Phone 8.
+#[inline(always)]
+pub(crate) fn check_raw(raw: &Raw<'_>, target: TargetOs) -> Result<(), EncodeError> {
+    if raw.voip {
+        gate(FieldName::Voip, FieldName::Voip.since(), target)?;
     }
     Ok(())
 }

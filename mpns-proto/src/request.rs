@@ -6,9 +6,9 @@
 //! only fail for a buffer that is too small, which is left unchanged.
 
 use crate::error::{BufferTooSmall, EncodeError, FieldProblem};
-use crate::notification::{FieldName, Notification};
+use crate::notification::{FieldName, Notification, Raw};
 use crate::options::{Limits, MESSAGE_ID_TEXT_LEN, Options};
-use crate::payload::{self, Measured, Sink, Write};
+use crate::payload::{self, FAST_PATHS, Measured, Sink, Write};
 use crate::uri::{ChannelUri, RequestTarget, Uri};
 
 /// Header names in Microsoft's spelling.
@@ -203,6 +203,28 @@ fn check_callback_uri<'a>(channel: &ChannelUri<'a>, uri: &'a str) -> Result<&'a 
     Ok(uri)
 }
 
+/// The options' refusals (after the body's): VoIP with a delivery interval,
+/// a bad callback URI. Returns the callback URI.
+#[inline(always)]
+fn check_options<'a>(
+    channel: &ChannelUri<'a>,
+    notification: &Notification<'_>,
+    options: &Options<'a>,
+) -> Result<Option<&'a str>, EncodeError> {
+    if matches!(notification, Notification::Raw(raw) if raw.voip)
+        && options.delivery != crate::options::Delivery::Immediate
+    {
+        return Err(EncodeError::field(
+            FieldName::Voip,
+            FieldProblem::VoipNeedsImmediateDelivery,
+        ));
+    }
+    match options.callback_uri {
+        Some(uri) => Ok(Some(check_callback_uri(channel, uri)?)),
+        None => Ok(None),
+    }
+}
+
 impl<'a> Request<'a> {
     /// Validates a notification for `channel` and prepares its request.
     pub fn notification(
@@ -257,18 +279,7 @@ impl<'a> Request<'a> {
         notification: &'a Notification<'a>,
         options: &Options<'a>,
     ) -> Result<Self, EncodeError> {
-        if matches!(notification, Notification::Raw(raw) if raw.voip)
-            && options.delivery != crate::options::Delivery::Immediate
-        {
-            return Err(EncodeError::field(
-                FieldName::Voip,
-                FieldProblem::VoipNeedsImmediateDelivery,
-            ));
-        }
-        let callback_uri = match options.callback_uri {
-            Some(uri) => Some(check_callback_uri(&channel, uri)?),
-            None => None,
-        };
+        let callback_uri = check_options(&channel, notification, options)?;
         Ok(Request {
             channel,
             body: Body::Notification(notification, options.target_os, 0),
@@ -517,7 +528,8 @@ impl<'a> Request<'a> {
             w.put(part.as_bytes());
         }
         // The lines of `header_lines`, with constant pieces written at once
-        // (the test `write_http_agrees_with_header_lines` keeps them in step).
+        // (the test `write_http_agrees_with_header_lines` keeps them in step;
+        // `encode_raw` spells them too, checked by a test in tests/encode.rs).
         w.put(b" HTTP/1.1\r\nHost: ");
         w.put(self.channel.host_header().as_bytes());
         w.put(b"\r\nContent-Type: text/xml\r\n");
@@ -596,13 +608,19 @@ impl<'a> Notification<'a> {
 /// against the head written before it (with the real `Content-Length`).
 /// Otherwise the body is measured first, so that a buffer too small is left
 /// unchanged. After any other error, and past the returned length, the
-/// contents of `buf` are unspecified.
+/// contents of `buf` are unspecified. On hosts a raw request, whose length is
+/// known at once, is written directly.
 pub fn encode_request(
     channel: ChannelUri<'_>,
     notification: &Notification<'_>,
     options: &Options<'_>,
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
+    if FAST_PATHS {
+        if let Notification::Raw(raw) = notification {
+            return encode_raw(channel, notification, raw, options, buf);
+        }
+    }
     let mut request = Request::prepare_body_first(channel, notification, options)?;
     let limit = notification.body_limit(&options.limits);
     // The head with the most Content-Length digits the limit allows.
@@ -629,6 +647,89 @@ pub fn encode_request(
     }
     request.write_head(&mut buf[..head]);
     Ok(head + len)
+}
+
+/// [`encode_request`] of a raw notification, on hosts (see `FAST_PATHS`): its
+/// length is known at once, so the exact head is written in front of one
+/// copy of the body, without building a [`Request`]. The same bytes as
+/// [`Request::write_head`] and the same refusals, in the same order.
+fn encode_raw(
+    channel: ChannelUri<'_>,
+    notification: &Notification<'_>,
+    raw: &Raw<'_>,
+    options: &Options<'_>,
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    payload::check_raw(raw, options.target_os)?;
+    let callback_uri = check_options(&channel, notification, options)?;
+    let body = raw.body;
+    let limit = options.limits.raw;
+    if body.len() > limit {
+        return Err(EncodeError::BodyTooLarge {
+            len: body.len(),
+            limit,
+        });
+    }
+    let host = channel.host_header().as_bytes();
+    let class = class_text(notification_class(notification, options)).as_bytes();
+    let digits = Digits::count(body.len());
+    let message_id = options.message_id.map(|id| id.to_text());
+    // As `Request::headers_len` counts them.
+    let mut headers_len =
+        "Host: \r\nContent-Type: text/xml\r\nX-NotificationClass: \r\nContent-Length: \r\n".len()
+            + host.len()
+            + class.len()
+            + digits;
+    if message_id.is_some() {
+        headers_len += "X-MessageID: \r\n".len() + MESSAGE_ID_TEXT_LEN;
+    }
+    if let Some(uri) = callback_uri {
+        headers_len += "X-CallbackURI: \r\n".len() + uri.len();
+    }
+    if headers_len > options.limits.headers {
+        return Err(EncodeError::HeadersTooLarge {
+            len: headers_len,
+            limit: options.limits.headers,
+        });
+    }
+    let uri = channel.uri();
+    let target = uri.path_and_query();
+    let target_len = target.map_or(1 + uri.query().len(), str::len);
+    let head = "POST  HTTP/1.1\r\n".len() + target_len + headers_len + 2;
+    let needed = head + body.len();
+    let out = buf
+        .get_mut(..needed)
+        .ok_or(EncodeError::BufferTooSmall { needed })?;
+    let (head_out, body_out) = out.split_at_mut(head);
+    body_out.copy_from_slice(body);
+    let mut w = Write::new(head_out);
+    w.put(b"POST ");
+    match target {
+        Some(target) => w.put(target.as_bytes()),
+        None => {
+            w.put(b"/");
+            w.put(uri.query().as_bytes());
+        }
+    }
+    w.put(b" HTTP/1.1\r\nHost: ");
+    w.put(host);
+    w.put(b"\r\nContent-Type: text/xml\r\nX-NotificationClass: ");
+    w.put(class);
+    w.put(b"\r\n");
+    if let Some(id) = &message_id {
+        w.put(b"X-MessageID: ");
+        w.put(id);
+        w.put(b"\r\n");
+    }
+    if let Some(uri) = callback_uri {
+        w.put(b"X-CallbackURI: ");
+        w.put(uri.as_bytes());
+        w.put(b"\r\n");
+    }
+    w.put(b"Content-Length: ");
+    w.put_decimal(body.len(), digits);
+    w.put(b"\r\n\r\n");
+    Ok(needed)
 }
 
 #[cfg(test)]
