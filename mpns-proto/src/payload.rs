@@ -60,15 +60,12 @@ impl<'b> Write<'b> {
         self.pos = end;
     }
 
-    /// `n` in decimal, which has `digits` digits.
+    /// The first `len` bytes of `b`; the rest of it is written too, for
+    /// what follows to overwrite (one fixed-size copy).
     #[inline(always)]
-    pub(crate) fn put_decimal(&mut self, mut n: usize, digits: usize) {
-        let end = self.pos + digits;
-        for d in self.buf[self.pos..end].iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        self.pos = end;
+    pub(crate) fn put_spilling<const N: usize>(&mut self, b: &[u8; N], len: usize) {
+        self.buf[self.pos..self.pos + N].copy_from_slice(b);
+        self.pos += len;
     }
 }
 

@@ -1026,6 +1026,28 @@ fn raw_requests_encode_as_the_two_step_path_does() {
         }
     }
     assert_eq!(cases, 5 * 9 * 2 * 3 * 2 * 3 * 2 * 3);
+    // Longer lengths, up to eight digits.
+    let o = Options {
+        limits: Limits {
+            raw: usize::MAX,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    for len in [10_000, 99_999, 123_456, 1_000_000, 10_000_000] {
+        let body = vec![b'r'; len];
+        let n = Notification::Raw(Raw {
+            body: &body,
+            voip: false,
+        });
+        let wire = http(CHANNEL, &n, &o).unwrap();
+        let mut buf = vec![0; wire.len() + 1];
+        assert_eq!(
+            encode_request(channel(CHANNEL), &n, &o, &mut buf),
+            Ok(wire.len())
+        );
+        assert_eq!(&buf[..wire.len()], wire.as_bytes());
+    }
 }
 
 /// Every delivery, with and without a message id, no, a good or a bad
