@@ -13,7 +13,7 @@
 use crate::error::{EncodeError, FieldProblem};
 #[cfg(feature = "tiles")]
 use crate::notification::{Field, Value};
-use crate::notification::{FieldName, Notification, Sound};
+use crate::notification::{FieldName, Notification, Raw, Sound};
 use crate::options::TargetOs;
 
 const DECLARATION_AND_ROOT: &str =
@@ -60,6 +60,14 @@ impl<'b> Write<'b> {
         let end = self.pos + b.len();
         self.buf[self.pos..end].copy_from_slice(b);
         self.pos = end;
+    }
+
+    /// The first `len` bytes of `b`; the rest of it is written too, for
+    /// what follows to overwrite (one fixed-size copy).
+    #[inline(always)]
+    pub(crate) fn put_spilling<const N: usize>(&mut self, b: &[u8; N], len: usize) {
+        self.buf[self.pos..self.pos + N].copy_from_slice(b);
+        self.pos += len;
     }
 }
 
@@ -548,11 +556,18 @@ pub(crate) fn emit(
             sink.markup("</wp:Tile></wp:Notification>");
         }
         Notification::Raw(raw) => {
-            if raw.voip {
-                gate(FieldName::Voip, FieldName::Voip.since(), target)?;
-            }
+            check_raw(raw, target)?;
             sink.bytes(raw.body);
         }
+    }
+    Ok(())
+}
+
+/// The only refusal of a raw body: VoIP for an OS older than Windows Phone 8.
+#[inline(always)]
+pub(crate) fn check_raw(raw: &Raw<'_>, target: TargetOs) -> Result<(), EncodeError> {
+    if raw.voip {
+        gate(FieldName::Voip, FieldName::Voip.since(), target)?;
     }
     Ok(())
 }

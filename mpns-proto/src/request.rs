@@ -6,9 +6,9 @@
 //! only fail for a buffer that is too small, which is left unchanged.
 
 use crate::error::{BufferTooSmall, EncodeError, FieldProblem};
-use crate::notification::{FieldName, Notification};
+use crate::notification::{FieldName, Notification, Raw};
 use crate::options::{Limits, MESSAGE_ID_TEXT_LEN, Options};
-use crate::payload::{self, Measured, Sink, Write};
+use crate::payload::{self, FAST_PATHS, Measured, Sink, Write};
 use crate::uri::{ChannelUri, RequestTarget, Uri};
 
 /// Header names in Microsoft's spelling.
@@ -206,6 +206,28 @@ fn check_callback_uri<'a>(channel: &ChannelUri<'a>, uri: &'a str) -> Result<&'a 
     Ok(uri)
 }
 
+/// The options' refusals (after the body's): VoIP with a delivery interval,
+/// a bad callback URI. Returns the callback URI.
+#[inline(always)]
+fn check_options<'a>(
+    channel: &ChannelUri<'a>,
+    notification: &Notification<'_>,
+    options: &Options<'a>,
+) -> Result<Option<&'a str>, EncodeError> {
+    if matches!(notification, Notification::Raw(raw) if raw.voip)
+        && options.delivery != crate::options::Delivery::Immediate
+    {
+        return Err(EncodeError::field(
+            FieldName::Voip,
+            FieldProblem::VoipNeedsImmediateDelivery,
+        ));
+    }
+    match options.callback_uri {
+        Some(uri) => Ok(Some(check_callback_uri(channel, uri)?)),
+        None => Ok(None),
+    }
+}
+
 impl<'a> Request<'a> {
     /// Validates a notification for `channel` and prepares its request.
     pub fn notification(
@@ -260,18 +282,7 @@ impl<'a> Request<'a> {
         notification: &'a Notification<'a>,
         options: &Options<'a>,
     ) -> Result<Self, EncodeError> {
-        if matches!(notification, Notification::Raw(raw) if raw.voip)
-            && options.delivery != crate::options::Delivery::Immediate
-        {
-            return Err(EncodeError::field(
-                FieldName::Voip,
-                FieldProblem::VoipNeedsImmediateDelivery,
-            ));
-        }
-        let callback_uri = match options.callback_uri {
-            Some(uri) => Some(check_callback_uri(&channel, uri)?),
-            None => None,
-        };
+        let callback_uri = check_options(&channel, notification, options)?;
         Ok(Request {
             channel,
             body: Body::Notification(notification, options.target_os, 0),
@@ -520,7 +531,8 @@ impl<'a> Request<'a> {
             w.put(part.as_bytes());
         }
         // The lines of `header_lines`, with constant pieces written at once
-        // (the test `write_http_agrees_with_header_lines` keeps them in step).
+        // (the test `write_http_agrees_with_header_lines` keeps them in step;
+        // `encode_raw` spells them too, checked by a test in tests/encode.rs).
         w.put(b" HTTP/1.1\r\nHost: ");
         w.put(self.channel.host_header().as_bytes());
         w.put(b"\r\nContent-Type: text/xml\r\n");
@@ -599,13 +611,23 @@ impl<'a> Notification<'a> {
 /// against the head written before it (with the real `Content-Length`).
 /// Otherwise the body is measured first, so that a buffer too small is left
 /// unchanged. After any other error, and past the returned length, the
-/// contents of `buf` are unspecified.
+/// contents of `buf` are unspecified. On hosts a raw request, whose length is
+/// known at once, is written directly.
 pub fn encode_request(
     channel: ChannelUri<'_>,
     notification: &Notification<'_>,
     options: &Options<'_>,
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
+    if FAST_PATHS {
+        if let Notification::Raw(raw) = notification {
+            if let Ok(len) = u32::try_from(raw.body.len()) {
+                if len < 100_000_000 {
+                    return encode_raw(channel, notification, raw, len, options, buf);
+                }
+            }
+        }
+    }
     let mut request = Request::prepare_body_first(channel, notification, options)?;
     let limit = notification.body_limit(&options.limits);
     // The head with the most Content-Length digits the limit allows.
@@ -634,6 +656,114 @@ pub fn encode_request(
     Ok(head + len)
 }
 
+/// `n` (below 10^8) as eight ASCII digits, leading zeros included and the
+/// most significant in the lowest byte, and how many digits `n` has. Each
+/// step splits every lane in two at once (SWAR): four digits, two, one.
+fn eight_digits(n: u32) -> (u64, usize) {
+    let n = u64::from(n);
+    let halves = (n / 10_000) | ((n % 10_000) << 32);
+    // x * 10486 >> 20 is x / 100 for x below 10^4; y * 103 >> 10 is y / 10 below 100.
+    let hundreds = ((halves * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    let quarters = hundreds | ((halves - hundreds * 100) << 16);
+    let tens = ((quarters * 103) >> 10) & 0x000F_000F_000F_000F;
+    let digits = tens | ((quarters - tens * 10) << 8);
+    let leading_zeros = (digits.trailing_zeros() / 8).min(7) as usize;
+    (digits + 0x3030_3030_3030_3030, 8 - leading_zeros)
+}
+
+/// [`encode_request`] of a raw notification of `len` bytes (below 10^8), on
+/// hosts (see `FAST_PATHS`): its length is known at once, so the exact head
+/// is written in front of one copy of the body, without building a
+/// [`Request`]. The same bytes as [`Request::write_head`] and the same
+/// refusals, in the same order. Not inlined: the other kinds' path keeps
+/// its code as it was.
+#[inline(never)]
+fn encode_raw(
+    channel: ChannelUri<'_>,
+    notification: &Notification<'_>,
+    raw: &Raw<'_>,
+    len: u32,
+    options: &Options<'_>,
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    payload::check_raw(raw, options.target_os)?;
+    let callback_uri = check_options(&channel, notification, options)?;
+    let body = raw.body;
+    let limit = options.limits.raw;
+    if body.len() > limit {
+        return Err(EncodeError::BodyTooLarge {
+            len: body.len(),
+            limit,
+        });
+    }
+    let host = channel.host_header().as_bytes();
+    // 3, 13, 23 or 4, then CRLF.
+    let class = notification_class(notification, options);
+    let (class_line, class_len) = match class {
+        0..10 => ([b'0' + class, b'\r', b'\n', 0], 1),
+        _ => ([b'0' + class / 10, b'0' + class % 10, b'\r', b'\n'], 2),
+    };
+    let (digits, count) = eight_digits(len);
+    // As `Request::headers_len` counts them.
+    let mut headers_len =
+        "Host: \r\nContent-Type: text/xml\r\nX-NotificationClass: \r\nContent-Length: \r\n".len()
+            + host.len()
+            + class_len
+            + count;
+    if options.message_id.is_some() {
+        headers_len += "X-MessageID: \r\n".len() + MESSAGE_ID_TEXT_LEN;
+    }
+    if let Some(uri) = callback_uri {
+        headers_len += "X-CallbackURI: \r\n".len() + uri.len();
+    }
+    if headers_len > options.limits.headers {
+        return Err(EncodeError::HeadersTooLarge {
+            len: headers_len,
+            limit: options.limits.headers,
+        });
+    }
+    let uri = channel.uri();
+    let target = uri.path_and_query();
+    let target_len = target.map_or(1 + uri.query().len(), <[u8]>::len);
+    let head = "POST  HTTP/1.1\r\n".len() + target_len + headers_len + 2;
+    let needed = head + body.len();
+    let out = buf
+        .get_mut(..needed)
+        .ok_or(EncodeError::BufferTooSmall { needed })?;
+    let (head_out, body_out) = out.split_at_mut(head);
+    body_out.copy_from_slice(body);
+    // The length's eight digits and CRLF CRLF end the head; `Content-Length: `,
+    // written last, covers the leading zeros.
+    let end = u128::from(digits) | u128::from(u32::from_le_bytes(*b"\r\n\r\n")) << 64;
+    head_out[head - 12..].copy_from_slice(&end.to_le_bytes()[..12]);
+    let mut w = Write::new(head_out);
+    w.put(b"POST ");
+    match target {
+        Some(target) => w.put(target),
+        None => {
+            w.put(b"/");
+            w.put(uri.query().as_bytes());
+        }
+    }
+    w.put(b" HTTP/1.1\r\nHost: ");
+    w.put(host);
+    w.put(b"\r\nContent-Type: text/xml\r\nX-NotificationClass: ");
+    // A one-digit class leaves a byte for the next line to overwrite.
+    w.put_spilling(&class_line, class_len + 2);
+    if let Some(id) = options.message_id {
+        w.put(b"X-MessageID: ");
+        w.put(&id.to_text());
+        w.put(b"\r\n");
+    }
+    if let Some(uri) = callback_uri {
+        w.put(b"X-CallbackURI: ");
+        w.put(uri.as_bytes());
+        w.put(b"\r\n");
+    }
+    w.put(b"Content-Length: ");
+    Ok(needed)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate alloc;
@@ -642,6 +772,24 @@ mod tests {
 
     use super::*;
     use crate::{Delivery, MessageId, Raw, Tile, Toast};
+
+    #[test]
+    fn eight_digits_are_the_decimal_text() {
+        let edges = (0..8).flat_map(|e| [10u32.pow(e) - 1, 10u32.pow(e)]);
+        for n in (0..20_000)
+            .chain(edges)
+            .chain((0..99_999_999).step_by(9_973))
+        {
+            let (digits, count) = eight_digits(n);
+            let text = format!("{n:08}");
+            assert_eq!(digits.to_le_bytes(), text.as_bytes(), "{n}");
+            assert_eq!(count, format!("{n}").len(), "{n}");
+        }
+        assert_eq!(
+            eight_digits(99_999_999),
+            (u64::from_le_bytes(*b"99999999"), 8)
+        );
+    }
 
     /// `write_http` spells the header lines itself: it must write exactly `header_lines`.
     #[test]

@@ -246,6 +246,17 @@ impl<'a> Uri<'a> {
         self.query
     }
 
+    /// Path and query as one slice of the text (they end it); `None` for an
+    /// empty path, which the request line writes as `/`.
+    #[inline]
+    pub(crate) fn path_and_query(&self) -> Option<&'a [u8]> {
+        if self.path.is_empty() {
+            return None;
+        }
+        let start = self.text.len() - self.path.len() - self.query.len();
+        self.text.as_bytes().get(start..)
+    }
+
     /// The request target: path and query exactly as given (`/` when the path is empty).
     pub const fn request_target(&self) -> RequestTarget<'a> {
         RequestTarget {

@@ -973,6 +973,118 @@ fn raw_limit_is_1024_bytes_by_default_and_configurable() {
     );
 }
 
+/// `encode_request` of a raw notification (on hosts a path of its own, its
+/// length known at once) gives the bytes and refusals of the two-step path,
+/// and leaves a buffer it refuses unchanged.
+#[test]
+fn raw_requests_encode_as_the_two_step_path_does() {
+    let channels = [
+        CHANNEL,
+        HTTPS_CHANNEL,
+        "http://h:1",
+        "http://h?q=1",
+        "https://[::1]:8443/p?",
+    ];
+    let bodies: Vec<Vec<u8>> = [0, 1, 9, 10, 99, 100, 1000, 1024, 1025]
+        .iter()
+        .map(|&n| (0..n).map(|i| (i * 7) as u8).collect())
+        .collect();
+    let mut cases = 0;
+    for uri in channels {
+        let channel = channel(uri);
+        for body in &bodies {
+            for voip in [false, true] {
+                let n = Notification::Raw(Raw { body, voip });
+                for o in raw_options() {
+                    let two_step = Request::notification(channel, &n, &o).map(|r| {
+                        let mut wire = vec![0; r.http_len()];
+                        r.write_http(&mut wire).unwrap();
+                        wire
+                    });
+                    let len = two_step.as_ref().map_or(0, Vec::len);
+                    for room in [8192, len, len.saturating_sub(1), 0] {
+                        let mut buf = vec![0xAA; room];
+                        let got = encode_request(channel, &n, &o, &mut buf);
+                        match &two_step {
+                            Ok(wire) if room >= len => {
+                                assert_eq!(got, Ok(len), "{uri} {o:?}");
+                                assert_eq!(buf[..len], wire[..], "{uri} {o:?}");
+                            }
+                            Ok(_) => {
+                                assert_eq!(got, Err(EncodeError::BufferTooSmall { needed: len }));
+                                assert!(buf.iter().all(|&b| b == 0xAA));
+                            }
+                            Err(e) => {
+                                assert_eq!(got, Err(*e), "{uri} {o:?}");
+                                assert!(buf.iter().all(|&b| b == 0xAA));
+                            }
+                        }
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 5 * 9 * 2 * 3 * 2 * 3 * 2 * 3);
+    // Longer lengths, up to eight digits.
+    let o = Options {
+        limits: Limits {
+            raw: usize::MAX,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    for len in [10_000, 99_999, 123_456, 1_000_000, 10_000_000] {
+        let body = vec![b'r'; len];
+        let n = Notification::Raw(Raw {
+            body: &body,
+            voip: false,
+        });
+        let wire = http(CHANNEL, &n, &o).unwrap();
+        let mut buf = vec![0; wire.len() + 1];
+        assert_eq!(
+            encode_request(channel(CHANNEL), &n, &o, &mut buf),
+            Ok(wire.len())
+        );
+        assert_eq!(&buf[..wire.len()], wire.as_bytes());
+    }
+}
+
+/// Every delivery, with and without a message id, no, a good or a bad
+/// callback URI, an OS with and without VoIP, and limits that do and do not
+/// refuse.
+fn raw_options() -> Vec<Options<'static>> {
+    let mut all = Vec::new();
+    for delivery in Delivery::ALL {
+        for message_id in [None, Some(MessageId([0xC3; 16]))] {
+            for callback_uri in [None, Some("https://cb.example/x?y=1"), Some("no uri")] {
+                for target_os in [TargetOs::default(), TargetOs::Wp71] {
+                    for limits in [
+                        Limits::default(),
+                        Limits {
+                            raw: 99,
+                            ..Limits::default()
+                        },
+                        Limits {
+                            headers: 120,
+                            ..Limits::default()
+                        },
+                    ] {
+                        all.push(Options {
+                            delivery,
+                            message_id,
+                            callback_uri,
+                            target_os,
+                            limits,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    all
+}
+
 #[test]
 fn content_length_counts_utf8_bytes_not_characters() {
     let n = toast("é€😀");
