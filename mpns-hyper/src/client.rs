@@ -244,9 +244,13 @@ impl Client {
             // MPNS answers with no body; read what comes, bounded, so the
             // connection can be reused.
             let _ = Limited::new(body, self.max_response_body).collect().await;
+            // A scan of the few response headers costs less than hashing each name.
             Ok(Response::from_parts(parts.status.as_u16(), |name| {
                 let name = response_header(name)?;
-                parts.headers.get(name).map(|v| v.as_bytes())
+                let mut headers = parts.headers.iter();
+                headers
+                    .find(|(n, _)| **n == name)
+                    .map(|(_, v)| v.as_bytes())
             }))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
