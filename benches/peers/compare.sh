@@ -3,9 +3,10 @@
 # yardstick, benches/examples/bare_hyper.rs) and `mpns bench` against one
 # `mpns emulator` process, over http and over https with a client certificate,
 # R rounds interleaved (the machine is shared: compare medians, not single
-# runs). Each run also reports the emulator's CPU time per request it served
-# (its threads' schedstat, warm-up requests included). The summary scales the
-# issue's targets by the bare client measured here.
+# runs; bare and mpns swap places every round). Each run also reports the
+# emulator's CPU time per request it served (its threads' schedstat, warm-up
+# requests included). The summary scales the issue's targets by the bare
+# client measured here.
 # usage: benches/peers/compare.sh [N] [C] [R]     (needs node and npm)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,13 +39,19 @@ run() {
     "$(awk -v a="$after" -v b="$before" -v r=$served 'BEGIN { printf "{\"emulator_us_per_request\":%.1f}", (a - b) / 1e3 / r }')"
 }
 echo "N=$n C=$c rounds=$rounds (node https: N/10)"
-for _ in $(seq "$rounds"); do
+# rust PROTO URL TLS...: the bare client and mpns, which goes first alternating by round.
+rust() {
+  local p=$1 url=$2
+  shift 2
+  local bare=(run "bare hyper $p:" "$n" ./target/release/examples/bare_hyper --url "$url" -n "$n" -c "$c" --json "$@")
+  local mpns=(run "mpns      $p:" "$n" ./target/release/mpns bench --url "$url" -n "$n" -c "$c" --json "$@")
+  if ((round % 2)); then "${bare[@]}"; "${mpns[@]}"; else "${mpns[@]}"; "${bare[@]}"; fi
+}
+for round in $(seq "$rounds"); do
   run "node mpns http:" "$n" node benches/peers/node-mpns/bench.js "$http" "$n" "$c"
-  run "bare hyper http:" "$n" ./target/release/examples/bare_hyper --url "$http" -n "$n" -c "$c" --json
-  run "mpns      http:" "$n" ./target/release/mpns bench --url "$http" -n "$n" -c "$c" --json
+  rust http "$http"
   run "node mpns https:" "$((n / 10))" node benches/peers/node-mpns/bench.js "$https" "$((n / 10))" "$c" --tls-dir "$dir"
-  run "bare hyper https:" "$n" ./target/release/examples/bare_hyper --url "$https" -n "$n" -c "$c" --json "${tls[@]}"
-  run "mpns      https:" "$n" ./target/release/mpns bench --url "$https" -n "$n" -c "$c" --json "${tls[@]}"
+  rust https "$https" "${tls[@]}"
 done | tee "$dir/runs"
 node - "$dir/runs" <<'JS'
 const fs = require('fs');
