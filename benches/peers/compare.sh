@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Side by side: node mpns 2.1.3 and `mpns bench` against one `mpns emulator`
-# process, over http and over https with a client certificate, R rounds
-# interleaved (the machine is shared: compare medians, not single runs).
-# Each run also reports the emulator's CPU time per request it served
-# (its threads' schedstat, warm-up requests included).
+# Side by side: node mpns 2.1.3, a bare hyper-util pooled client (issue 4's
+# yardstick, benches/examples/bare_hyper.rs) and `mpns bench` against one
+# `mpns emulator` process, over http and over https with a client certificate,
+# R rounds interleaved (the machine is shared: compare medians, not single
+# runs; bare and mpns swap places every round). Each run also reports the
+# emulator's CPU time per request it served (its threads' schedstat, warm-up
+# requests included). The summary scales the issue's targets by the bare
+# client measured here.
 # usage: benches/peers/compare.sh [N] [C] [R]     (needs node and npm)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,6 +14,7 @@ n=${1:-20000}
 c=${2:-64}
 rounds=${3:-5}
 cargo build --release -p mpns-hyper --bin mpns >/dev/null
+cargo build --release -p mpns-benches --example bare_hyper >/dev/null
 (cd benches/peers/node-mpns && npm install --no-audit --no-fund --silent >/dev/null)
 dir=$(mktemp -d)
 ./target/release/mpns emulator --listen 127.0.0.1:47201 --https-listen 127.0.0.1:47202 \
@@ -29,17 +33,25 @@ run() {
   before=$(emulator_ns)
   json=$("$@")
   after=$(emulator_ns)
-  # Both benches warm up with min(1000, COUNT) requests first.
+  # All benches warm up with min(1000, COUNT) requests first.
   local served=$((count + (count < 1000 ? count : 1000)))
   printf '%-17s %s %s\n' "$label" "$json" \
     "$(awk -v a="$after" -v b="$before" -v r=$served 'BEGIN { printf "{\"emulator_us_per_request\":%.1f}", (a - b) / 1e3 / r }')"
 }
 echo "N=$n C=$c rounds=$rounds (node https: N/10)"
-for _ in $(seq "$rounds"); do
+# rust PROTO URL TLS...: the bare client and mpns, which goes first alternating by round.
+rust() {
+  local p=$1 url=$2
+  shift 2
+  local bare=(run "bare hyper $p:" "$n" ./target/release/examples/bare_hyper --url "$url" -n "$n" -c "$c" --json "$@")
+  local mpns=(run "mpns      $p:" "$n" ./target/release/mpns bench --url "$url" -n "$n" -c "$c" --json "$@")
+  if ((round % 2)); then "${bare[@]}"; "${mpns[@]}"; else "${mpns[@]}"; "${bare[@]}"; fi
+}
+for round in $(seq "$rounds"); do
   run "node mpns http:" "$n" node benches/peers/node-mpns/bench.js "$http" "$n" "$c"
-  run "mpns      http:" "$n" ./target/release/mpns bench --url "$http" -n "$n" -c "$c" --json
+  rust http "$http"
   run "node mpns https:" "$((n / 10))" node benches/peers/node-mpns/bench.js "$https" "$((n / 10))" "$c" --tls-dir "$dir"
-  run "mpns      https:" "$n" ./target/release/mpns bench --url "$https" -n "$n" -c "$c" --json "${tls[@]}"
+  rust https "$https" "${tls[@]}"
 done | tee "$dir/runs"
 node - "$dir/runs" <<'JS'
 const fs = require('fs');
@@ -61,7 +73,27 @@ for (const [label, rs] of Object.entries(runs)) {
   console.log(`${label.padEnd(17)} ${m.rate.toFixed(0).padStart(6)}/s  client CPU ${m.cpu.toFixed(1).padStart(6)} µs/notification  emulator ${m.emu.toFixed(1).padStart(5)} µs/request`);
 }
 for (const p of ['http:', 'https:']) {
-  const a = med[`mpns      ${p}`], b = med[`node mpns ${p}`];
+  const a = med[`mpns      ${p}`], b = med[`node mpns ${p}`], h = med[`bare hyper ${p}`];
   if (a && b) console.log(`mpns / node ${p.padEnd(6)} rate ${(a.rate / b.rate).toFixed(1)}x, client CPU per notification ${(b.cpu / a.cpu).toFixed(1)}x less`);
+  if (a && h) console.log(`mpns / bare ${p.padEnd(6)} rate ${(a.rate / h.rate).toFixed(2)}x, client CPU per notification ${(a.cpu / h.cpu).toFixed(2)}x`);
+  if (b && h) console.log(`node / bare ${p.padEnd(6)} rate ${(b.rate / h.rate).toFixed(3)}x, client CPU per notification ${(b.cpu / h.cpu).toFixed(1)}x`);
+}
+// Issue 4's targets, and its scale: bare hyper-util 100,000/s at 10 µs (http),
+// 94,000/s at 11 µs (https); node mpns 15,500/s at 70 µs (http).
+const verdict = (ok) => (ok ? 'met' : 'MISSED');
+const mh = med['mpns      http:'], ms = med['mpns      https:'];
+const bh = med['bare hyper http:'], bs = med['bare hyper https:'], nh = med['node mpns http:'];
+console.log('issue 4 targets (scaled by the bare client of this run):');
+if (mh && nh) {
+  console.log(`  http rate >= 4x node:             ${mh.rate.toFixed(0)}/s vs ${(4 * nh.rate).toFixed(0)}/s: ${verdict(mh.rate >= 4 * nh.rate)}` +
+    (bh ? ` (node / bare here ${(nh.rate / bh.rate).toFixed(3)}, in the issue 0.155)` : ''));
+}
+if (mh && bh) {
+  const t = (12 / 10) * bh.cpu;
+  console.log(`  http CPU <= 12/10 x bare:         ${mh.cpu.toFixed(1)} µs vs ${t.toFixed(1)} µs: ${verdict(mh.cpu <= t)}`);
+}
+if (ms && bs) {
+  const t = (30000 / 94000) * bs.rate;
+  console.log(`  https rate >= 30,000/94,000 x bare: ${ms.rate.toFixed(0)}/s vs ${t.toFixed(0)}/s: ${verdict(ms.rate >= t)}`);
 }
 JS

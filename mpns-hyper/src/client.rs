@@ -244,9 +244,13 @@ impl Client {
             // MPNS answers with no body; read what comes, bounded, so the
             // connection can be reused.
             let _ = Limited::new(body, self.max_response_body).collect().await;
+            // A scan of the few response headers costs less than hashing each name.
             Ok(Response::from_parts(parts.status.as_u16(), |name| {
                 let name = response_header(name)?;
-                parts.headers.get(name).map(|v| v.as_bytes())
+                let mut headers = parts.headers.iter();
+                headers
+                    .find(|(n, _)| **n == name)
+                    .map(|(_, v)| v.as_bytes())
             }))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
@@ -313,39 +317,63 @@ pub fn to_hyper(request: &Request<'_>) -> hyper::Request<Full<Bytes>> {
     hyper_request
 }
 
+// Header names and values built at compile time: `from_static` called at run
+// time validates its argument on every call.
+const TARGET: HeaderName = HeaderName::from_static("x-windowsphone-target");
+const NOTIFICATION_CLASS: HeaderName = HeaderName::from_static("x-notificationclass");
+const MESSAGE_ID: HeaderName = HeaderName::from_static("x-messageid");
+const CALLBACK_URI: HeaderName = HeaderName::from_static("x-callbackuri");
+const NOTIFICATION_STATUS: HeaderName = HeaderName::from_static("x-notificationstatus");
+const SUBSCRIPTION_STATUS: HeaderName = HeaderName::from_static("x-subscriptionstatus");
+const DEVICE_CONNECTION_STATUS: HeaderName = HeaderName::from_static("x-deviceconnectionstatus");
+
+/// The values that recur on every request; cloning one copies nothing.
+static STATIC_VALUES: [HeaderValue; 13] = [
+    HeaderValue::from_static("text/xml"),
+    HeaderValue::from_static("toast"),
+    HeaderValue::from_static("token"),
+    HeaderValue::from_static("1"),
+    HeaderValue::from_static("2"),
+    HeaderValue::from_static("3"),
+    HeaderValue::from_static("4"),
+    HeaderValue::from_static("11"),
+    HeaderValue::from_static("12"),
+    HeaderValue::from_static("13"),
+    HeaderValue::from_static("21"),
+    HeaderValue::from_static("22"),
+    HeaderValue::from_static("23"),
+];
+
 /// The header names the core writes, without parsing them per request.
 fn request_header(name: &str) -> Option<HeaderName> {
     use mpns_proto::request::header as h;
     Some(match name {
         h::CONTENT_TYPE => hyper::header::CONTENT_TYPE,
         h::CONTENT_LENGTH => hyper::header::CONTENT_LENGTH,
-        h::TARGET => HeaderName::from_static("x-windowsphone-target"),
-        h::NOTIFICATION_CLASS => HeaderName::from_static("x-notificationclass"),
-        h::MESSAGE_ID => HeaderName::from_static("x-messageid"),
-        h::CALLBACK_URI => HeaderName::from_static("x-callbackuri"),
+        h::TARGET => TARGET,
+        h::NOTIFICATION_CLASS => NOTIFICATION_CLASS,
+        h::MESSAGE_ID => MESSAGE_ID,
+        h::CALLBACK_URI => CALLBACK_URI,
         other => return HeaderName::from_bytes(other.as_bytes()).ok(),
     })
 }
 
 /// The values that recur on every request, without copying them.
 fn static_value(value: &str) -> Option<HeaderValue> {
-    const VALUES: [&str; 13] = [
-        "text/xml", "toast", "token", "1", "2", "3", "4", "11", "12", "13", "21", "22", "23",
-    ];
-    VALUES
+    STATIC_VALUES
         .iter()
-        .find(|v| **v == value)
-        .map(|v| HeaderValue::from_static(v))
+        .find(|v| v.as_bytes() == value.as_bytes())
+        .cloned()
 }
 
 /// The response header names the core reads, without parsing them per response.
 fn response_header(name: &str) -> Option<HeaderName> {
     use mpns_proto::request::header as h;
     Some(match name {
-        h::NOTIFICATION_STATUS => HeaderName::from_static("x-notificationstatus"),
-        h::SUBSCRIPTION_STATUS => HeaderName::from_static("x-subscriptionstatus"),
-        h::DEVICE_CONNECTION_STATUS => HeaderName::from_static("x-deviceconnectionstatus"),
-        h::MESSAGE_ID => HeaderName::from_static("x-messageid"),
+        h::NOTIFICATION_STATUS => NOTIFICATION_STATUS,
+        h::SUBSCRIPTION_STATUS => SUBSCRIPTION_STATUS,
+        h::DEVICE_CONNECTION_STATUS => DEVICE_CONNECTION_STATUS,
+        h::MESSAGE_ID => MESSAGE_ID,
         "Retry-After" => hyper::header::RETRY_AFTER,
         other => return HeaderName::from_bytes(other.as_bytes()).ok(),
     })

@@ -10,6 +10,9 @@
 //!
 //! Client CPU time is read per thread from `/proc/self/task/*/schedstat`
 //! (nanoseconds on CPU), leaving out the in-process emulator's threads.
+//!
+//! The harness ([`measure`], [`Load`]) is public so that the bare hyper-util
+//! reference (`benches/examples/bare_hyper.rs`) is measured the same way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,28 +75,14 @@ impl BenchArgs {
     /// Runs the benchmark and prints its result.
     pub fn run(&self) -> Result<(), CliError> {
         let (emulator, channel, client) = self.target()?;
-        // One client thread: on a small machine the other cores serve the
-        // emulator, and a single-threaded runtime wastes no CPU on work stealing.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(CliError::Runtime)?;
         let count = self.count.max(1);
         let concurrency = self.concurrency.max(1);
-        let channel = channel.clone();
-        let warmup = self.warmup;
-        let result = runtime.block_on(async move {
-            // Warm-up: connections, TLS handshakes, allocator.
-            if warmup > 0 {
-                run_load(&client, &channel, warmup, concurrency).await;
-            }
-            let cpu_before = client_cpu_ns();
-            let started = StdInstant::now();
-            let (latencies, ok) = run_load(&client, &channel, count, concurrency).await;
-            let elapsed = started.elapsed();
-            let cpu = client_cpu_ns().saturating_sub(cpu_before);
-            summarize(latencies, ok, count, elapsed, cpu)
-        });
+        let result = measure(self.warmup, count, concurrency, || Toasts {
+            client: client.clone(),
+            channel: channel.clone(),
+            text: String::new(),
+        })
+        .map_err(CliError::Runtime)?;
         drop(emulator);
         let out = if self.json {
             serde_json::to_string(&result).unwrap_or_default() + "\n"
@@ -159,40 +148,59 @@ impl BenchArgs {
     }
 }
 
-/// Sends `count` toasts with `concurrency` tasks; returns latencies (ns) and accepted count.
-async fn run_load(
-    client: &Client,
-    channel: &str,
+/// One task's way of sending a notification, for [`run_load`]: `mpns bench`
+/// sends through [`Client`]; `benches/examples/bare_hyper.rs`, the reference,
+/// through a bare hyper-util client. Both share this harness and its measure.
+pub trait Load: Send + 'static {
+    /// Sends one notification; true if it was accepted.
+    fn send(&mut self) -> impl Future<Output = bool> + Send + '_;
+}
+
+/// Runs `warmup` then `count` sends at `concurrency`, timing and reading
+/// client CPU around the second run only. Fails only if no runtime starts.
+pub fn measure<L: Load>(
+    warmup: usize,
     count: usize,
     concurrency: usize,
+    mut load: impl FnMut() -> L,
+) -> std::io::Result<BenchResult> {
+    // One client thread: on a small machine the other cores serve the
+    // emulator, and a single-threaded runtime wastes no CPU on work stealing.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let count = count.max(1);
+    let concurrency = concurrency.max(1);
+    Ok(runtime.block_on(async move {
+        // Warm-up: connections, TLS handshakes, allocator.
+        if warmup > 0 {
+            run_load(warmup, concurrency, &mut load).await;
+        }
+        let cpu_before = client_cpu_ns();
+        let started = StdInstant::now();
+        let (latencies, ok) = run_load(count, concurrency, &mut load).await;
+        let elapsed = started.elapsed();
+        let cpu = client_cpu_ns().saturating_sub(cpu_before);
+        summarize(latencies, ok, count, elapsed, cpu)
+    }))
+}
+
+/// Sends `count` notifications with `concurrency` tasks; returns latencies (ns) and accepted count.
+async fn run_load<L: Load>(
+    count: usize,
+    concurrency: usize,
+    load: &mut impl FnMut() -> L,
 ) -> (Vec<u64>, usize) {
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency.min(count) {
-        let (client, channel, next) = (client.clone(), channel.to_string(), next.clone());
+        let (mut task, next) = (load(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(count / concurrency + 1);
             let mut ok = 0;
-            let mut text = String::new();
             while next.fetch_add(1, Ordering::Relaxed) < count {
                 let started = StdInstant::now();
-                text.clear();
-                text.push_str("Benchmark");
-                let toast = Notification::Toast(Toast {
-                    text1: Some(&text),
-                    text2: Some("Normal text"),
-                    param: Some("/Page2.xaml?NavigatedFrom=Toast"),
-                    sound: None,
-                });
-                let request = ChannelUri::parse(&channel)
-                    .ok()
-                    .and_then(|c| Request::notification(c, &toast, &Options::default()).ok())
-                    .map(|r| to_hyper(&r));
-                if let Some(request) = request {
-                    if let Ok(response) = client.send_hyper(request).await {
-                        ok += usize::from(matches!(classify(&response), Outcome::Accepted { .. }));
-                    }
-                }
+                ok += usize::from(task.send().await);
                 latencies.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
             }
             (latencies, ok)
@@ -209,7 +217,40 @@ async fn run_load(
     (all, ok)
 }
 
-fn summarize(
+/// `mpns bench`'s load: the whole one-shot path per toast.
+struct Toasts {
+    client: Client,
+    channel: String,
+    text: String,
+}
+
+impl Load for Toasts {
+    async fn send(&mut self) -> bool {
+        // The text is rebuilt each time so the toast is not a constant.
+        self.text.clear();
+        self.text.push_str("Benchmark");
+        let toast = Notification::Toast(Toast {
+            text1: Some(&self.text),
+            text2: Some("Normal text"),
+            param: Some("/Page2.xaml?NavigatedFrom=Toast"),
+            sound: None,
+        });
+        let request = ChannelUri::parse(&self.channel)
+            .ok()
+            .and_then(|c| Request::notification(c, &toast, &Options::default()).ok())
+            .map(|r| to_hyper(&r));
+        let Some(request) = request else {
+            return false;
+        };
+        match self.client.send_hyper(request).await {
+            Ok(response) => matches!(classify(&response), Outcome::Accepted { .. }),
+            Err(_) => false,
+        }
+    }
+}
+
+/// The result of one measured run; latencies in ns, CPU in ns.
+pub fn summarize(
     mut latencies: Vec<u64>,
     ok: usize,
     count: usize,
@@ -232,7 +273,7 @@ fn summarize(
 }
 
 /// CPU time of this process's threads in nanoseconds, the emulator's left out.
-fn client_cpu_ns() -> u64 {
+pub fn client_cpu_ns() -> u64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0;
     };
