@@ -285,9 +285,63 @@ fn plain_prefix(s: &[u8], escapes: &Escapes) -> usize {
     if special(&s[plain..]) { plain } else { s.len() }
 }
 
-/// [`escape_into`] for a buffer with room for six bytes per byte and eight
-/// more; also returns the flags seen.
+/// `dst.copy_from_slice(src)` for at most 32 bytes, as two overlapping
+/// fixed-size copies: markup and most values are short, and a call to
+/// `memcpy` costs more than the copy.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len().min(dst.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    if n >= 16 {
+        dst[..16].copy_from_slice(&src[..16]);
+        dst[n - 16..].copy_from_slice(&src[n - 16..]);
+    } else if n >= 8 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if n >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
+/// Room [`escape_checked`] needs past the value's six bytes per byte.
+const ESCAPE_SLACK: usize = 24;
+
+/// [`escape_into`] for a buffer with room for six bytes per byte and
+/// [`ESCAPE_SLACK`] more; also returns the flags seen. Eight bytes at a time
+/// into a 72-byte window, where every store is in bounds by construction
+/// (an offset below 64, eight bytes): no bounds check per byte.
 fn escape_checked(out: &mut [u8], mut at: usize, s: &[u8], escapes: &Escapes) -> (usize, u64) {
+    let mut seen = 0;
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        let Some(window) = out.get_mut(at..at + 72) else {
+            // Not reached with the room asked for; the bytes go one by one.
+            let (end, flags) = escape_bytes(out, at, chunk, escapes);
+            (at, seen) = (end, seen | flags);
+            continue;
+        };
+        let mut p = 0;
+        for &b in chunk {
+            let w = word_of(b, escapes);
+            // At most 42 before the last store: the mask changes nothing.
+            let q = p & 63;
+            window[q..q + 8].copy_from_slice(&w.to_le_bytes());
+            p += (w >> 56) as usize;
+            seen |= w;
+        }
+        at += p;
+    }
+    let (end, flags) = escape_bytes(out, at, chunks.remainder(), escapes);
+    (end, seen | flags)
+}
+
+/// [`escape_checked`] one byte at a time.
+fn escape_bytes(out: &mut [u8], mut at: usize, s: &[u8], escapes: &Escapes) -> (usize, u64) {
     let mut seen = 0;
     for &b in s {
         let w = word_of(b, escapes);
@@ -353,7 +407,11 @@ impl<'b> Sink<'b> {
     fn bytes(&mut self, b: &[u8]) {
         let end = self.len + b.len();
         if let Some(dst) = self.out.get_mut(self.len..end) {
-            dst.copy_from_slice(b);
+            if FAST_PATHS && b.len() <= 32 {
+                copy_short(dst, b);
+            } else {
+                dst.copy_from_slice(b);
+            }
         }
         self.len = end;
     }
@@ -376,7 +434,7 @@ impl<'b> Sink<'b> {
         let bit = 1u64 << self.values.min(63);
         self.values += 1;
         let s = s.as_bytes();
-        if FAST_PATHS && self.validate && self.out.len() >= self.len + 6 * s.len() + 8 {
+        if FAST_PATHS && self.validate && self.out.len() >= self.len + 6 * s.len() + ESCAPE_SLACK {
             // Room for any escaping: write while validating, in one pass.
             let plain = plain_prefix(s, escapes);
             let (head, tail) = s.split_at(plain);

@@ -607,8 +607,9 @@ impl<'a> Notification<'a> {
 /// [`Request::write_http`], and the same errors.
 ///
 /// When `buf` can hold the longest request the body limit allows, the body
-/// is written in one pass behind room for the longest head, then moved up
-/// against the head written before it (with the real `Content-Length`).
+/// is written in one pass behind room for the head it most likely has (a
+/// three-digit `Content-Length`), moved only if its length has another
+/// number of digits, and the head is written in front of it.
 /// Otherwise the body is measured first, so that a buffer too small is left
 /// unchanged. After any other error, and past the returned length, the
 /// contents of `buf` are unspecified. On hosts a raw request, whose length is
@@ -634,10 +635,11 @@ pub fn encode_request(
     let request_line = request.request_line_len();
     let headers_but_length = request.headers_len() - request.content_length.as_bytes().len();
     let longest_head = request_line + headers_but_length + Digits::count(limit) + 2;
-    let Some(body_room) = buf
-        .get_mut(longest_head..)
-        .filter(|room| room.len() >= limit)
-    else {
+    // The body goes behind the head it most likely has (bodies are mostly 100
+    // to 999 bytes long), in room for any body the limit allows behind the
+    // longest head; it moves only if its length has another number of digits.
+    let likely_head = request_line + headers_but_length + Digits::count(limit.min(999)) + 2;
+    let Some(body_room) = buf.get_mut(likely_head..longest_head.saturating_add(limit)) else {
         request.set_body(payload::measure(notification, options.target_os)?);
         request.check_limits(limit, &options.limits)?;
         return Ok(request.write_http(buf)?);
@@ -649,8 +651,8 @@ pub fn encode_request(
     request.check_limits_of(limit, &options.limits, headers_len)?;
     let head = request_line + headers_len + 2;
     let len = request.body_len;
-    if head < longest_head {
-        buf.copy_within(longest_head..longest_head + len, head);
+    if head != likely_head {
+        buf.copy_within(likely_head..likely_head + len, head);
     }
     request.write_head(&mut buf[..head]);
     Ok(head + len)

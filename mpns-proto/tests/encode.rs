@@ -1333,3 +1333,42 @@ fn a_body_refusal_comes_before_an_options_refusal_on_every_path() {
         })
     ));
 }
+
+/// `encode_request` places a toast's body behind a head with a three-digit
+/// `Content-Length` and moves it when the length has two or four digits:
+/// the same bytes as the two-step path on both sides of each boundary, with
+/// the default and a small payload limit.
+#[test]
+fn encode_request_moves_the_body_across_digit_counts() {
+    let small = Options {
+        limits: Limits {
+            payload: 500,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let mut checked = [0; 5];
+    for options in [Options::default(), small] {
+        for text_len in 0..1100 {
+            let text = "x".repeat(text_len);
+            let n = Notification::Toast(Toast {
+                text1: Some(&text),
+                ..Toast::default()
+            });
+            let two_step = http(CHANNEL, &n, &options);
+            let mut buf = vec![0xAA; 8192];
+            let got = encode_request(channel(CHANNEL), &n, &options, &mut buf);
+            match two_step {
+                Ok(wire) => {
+                    assert_eq!(got, Ok(wire.len()), "{text_len}");
+                    assert_eq!(&buf[..wire.len()], wire.as_bytes(), "{text_len}");
+                    let body_len = n.encoded_len(&options).unwrap();
+                    checked[body_len.ilog10() as usize] += 1;
+                }
+                Err(e) => assert_eq!(got, Err(e), "{text_len}"),
+            }
+        }
+    }
+    // Bodies of three and four digits were written (toast bodies have at least 100 bytes).
+    assert!(checked[2] > 0 && checked[3] > 0, "{checked:?}");
+}
