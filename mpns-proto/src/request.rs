@@ -132,6 +132,18 @@ impl Digits {
     }
 
     fn new(mut n: usize) -> Self {
+        if FAST_PATHS {
+            // Eight digits at once on hosts; a digit at a time otherwise.
+            if let Some(small) = u32::try_from(n).ok().filter(|&n| n < 100_000_000) {
+                let (digits, count) = eight_digits(small);
+                let mut buf = [b'0'; Digits::MAX];
+                buf[Digits::MAX - 8..].copy_from_slice(&digits.to_le_bytes());
+                return Digits {
+                    buf,
+                    start: (Digits::MAX - count) as u8,
+                };
+            }
+        }
         let mut buf = [b'0'; Digits::MAX];
         let mut start = buf.len();
         loop {
