@@ -58,7 +58,12 @@ impl<'b> Write<'b> {
     #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub(crate) fn put(&mut self, b: &[u8]) {
         let end = self.pos + b.len();
-        self.buf[self.pos..end].copy_from_slice(b);
+        let dst = &mut self.buf[self.pos..end];
+        if FAST_PATHS && b.len() <= 32 {
+            copy_short(dst, b);
+        } else {
+            dst.copy_from_slice(b);
+        }
         self.pos = end;
     }
 
