@@ -148,7 +148,7 @@ impl BenchArgs {
     }
 }
 
-/// One task's way of sending a notification, for [`run_load`]: `mpns bench`
+/// One task's way of sending a notification, for [`measure`]: `mpns bench`
 /// sends through [`Client`]; `benches/examples/bare_hyper.rs`, the reference,
 /// through a bare hyper-util client. Both share this harness and its measure.
 pub trait Load: Send + 'static {
