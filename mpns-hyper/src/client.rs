@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::header_names as names;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue};
@@ -317,16 +318,6 @@ pub fn to_hyper(request: &Request<'_>) -> hyper::Request<Full<Bytes>> {
     hyper_request
 }
 
-// Header names and values built at compile time: `from_static` called at run
-// time validates its argument on every call.
-const TARGET: HeaderName = HeaderName::from_static("x-windowsphone-target");
-const NOTIFICATION_CLASS: HeaderName = HeaderName::from_static("x-notificationclass");
-const MESSAGE_ID: HeaderName = HeaderName::from_static("x-messageid");
-const CALLBACK_URI: HeaderName = HeaderName::from_static("x-callbackuri");
-const NOTIFICATION_STATUS: HeaderName = HeaderName::from_static("x-notificationstatus");
-const SUBSCRIPTION_STATUS: HeaderName = HeaderName::from_static("x-subscriptionstatus");
-const DEVICE_CONNECTION_STATUS: HeaderName = HeaderName::from_static("x-deviceconnectionstatus");
-
 /// The values that recur on every request; cloning one copies nothing.
 static STATIC_VALUES: [HeaderValue; 13] = [
     HeaderValue::from_static("text/xml"),
@@ -350,10 +341,10 @@ fn request_header(name: &str) -> Option<HeaderName> {
     Some(match name {
         h::CONTENT_TYPE => hyper::header::CONTENT_TYPE,
         h::CONTENT_LENGTH => hyper::header::CONTENT_LENGTH,
-        h::TARGET => TARGET,
-        h::NOTIFICATION_CLASS => NOTIFICATION_CLASS,
-        h::MESSAGE_ID => MESSAGE_ID,
-        h::CALLBACK_URI => CALLBACK_URI,
+        h::TARGET => names::TARGET,
+        h::NOTIFICATION_CLASS => names::NOTIFICATION_CLASS,
+        h::MESSAGE_ID => names::MESSAGE_ID,
+        h::CALLBACK_URI => names::CALLBACK_URI,
         other => return HeaderName::from_bytes(other.as_bytes()).ok(),
     })
 }
@@ -370,10 +361,10 @@ fn static_value(value: &str) -> Option<HeaderValue> {
 fn response_header(name: &str) -> Option<HeaderName> {
     use mpns_proto::request::header as h;
     Some(match name {
-        h::NOTIFICATION_STATUS => NOTIFICATION_STATUS,
-        h::SUBSCRIPTION_STATUS => SUBSCRIPTION_STATUS,
-        h::DEVICE_CONNECTION_STATUS => DEVICE_CONNECTION_STATUS,
-        h::MESSAGE_ID => MESSAGE_ID,
+        h::NOTIFICATION_STATUS => names::NOTIFICATION_STATUS,
+        h::SUBSCRIPTION_STATUS => names::SUBSCRIPTION_STATUS,
+        h::DEVICE_CONNECTION_STATUS => names::DEVICE_CONNECTION_STATUS,
+        h::MESSAGE_ID => names::MESSAGE_ID,
         "Retry-After" => hyper::header::RETRY_AFTER,
         other => return HeaderName::from_bytes(other.as_bytes()).ok(),
     })

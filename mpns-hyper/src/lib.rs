@@ -16,4 +16,5 @@ pub mod cli;
 pub mod client;
 pub mod driver;
 pub mod emulator;
+mod header_names;
 pub mod pki;

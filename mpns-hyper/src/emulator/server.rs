@@ -25,14 +25,11 @@ use tokio_rustls::TlsAcceptor;
 
 use super::state::{self, Accepted, Answer, Shared, Verdict};
 use super::{HTTP_PREFIX, HTTPS_PREFIX, Payload, TlsConfig, schema};
+use crate::header_names::{
+    CALLBACK_URI, DEVICE_CONNECTION_STATUS, MESSAGE_ID, NOTIFICATION_CLASS, NOTIFICATION_STATUS,
+    SUBSCRIPTION_STATUS, TARGET,
+};
 
-static TARGET: HeaderName = HeaderName::from_static("x-windowsphone-target");
-static CLASS: HeaderName = HeaderName::from_static("x-notificationclass");
-static MESSAGE_ID: HeaderName = HeaderName::from_static("x-messageid");
-static CALLBACK_URI: HeaderName = HeaderName::from_static("x-callbackuri");
-static NOTIFICATION_STATUS: HeaderName = HeaderName::from_static("x-notificationstatus");
-static SUBSCRIPTION_STATUS: HeaderName = HeaderName::from_static("x-subscriptionstatus");
-static DEVICE_STATUS: HeaderName = HeaderName::from_static("x-deviceconnectionstatus");
 static REASON: HeaderName = HeaderName::from_static("x-emulator-reason");
 
 /// How many bytes of a response [`Behaviour::ResetMidResponse`](super::Behaviour) lets through:
@@ -287,18 +284,18 @@ fn mpns(answer: Answer, echo: Option<MessageId>, reason: Option<&'static str>) -
     let mut response = empty(answer.status);
     let headers = response.headers_mut();
     headers.insert(
-        NOTIFICATION_STATUS.clone(),
+        NOTIFICATION_STATUS,
         HeaderValue::from_static(answer.notification),
     );
     headers.insert(
-        SUBSCRIPTION_STATUS.clone(),
+        SUBSCRIPTION_STATUS,
         HeaderValue::from_static(answer.subscription),
     );
     headers.insert(
-        DEVICE_STATUS.clone(),
+        DEVICE_CONNECTION_STATUS,
         HeaderValue::from_static(answer.device),
     );
-    headers.insert(MESSAGE_ID.clone(), message_id_value(echo));
+    headers.insert(MESSAGE_ID, message_id_value(echo));
     if let Some(reason) = reason {
         headers.insert(REASON.clone(), HeaderValue::from_static(reason));
     }
@@ -424,7 +421,8 @@ fn check_headers<'h>(
         return Err("Content-Type must be text/xml");
     }
     let target = single(headers, &TARGET).map_err(|()| "X-WindowsPhone-Target repeated")?;
-    let class = single(headers, &CLASS).map_err(|()| "X-NotificationClass repeated")?;
+    let class =
+        single(headers, &NOTIFICATION_CLASS).map_err(|()| "X-NotificationClass repeated")?;
     let callback_uri = single(headers, &CALLBACK_URI).map_err(|()| "X-CallbackURI repeated")?;
     let callback_uri = match callback_uri {
         None => None,
