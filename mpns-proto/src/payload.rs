@@ -58,12 +58,7 @@ impl<'b> Write<'b> {
     #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     pub(crate) fn put(&mut self, b: &[u8]) {
         let end = self.pos + b.len();
-        let dst = &mut self.buf[self.pos..end];
-        if FAST_PATHS && b.len() <= 32 {
-            copy_short(dst, b);
-        } else {
-            dst.copy_from_slice(b);
-        }
+        copy(&mut self.buf[self.pos..end], b);
         self.pos = end;
     }
 
@@ -290,9 +285,19 @@ fn plain_prefix(s: &[u8], escapes: &Escapes) -> usize {
     if special(&s[plain..]) { plain } else { s.len() }
 }
 
-/// `dst.copy_from_slice(src)` for at most 32 bytes, as two overlapping
-/// fixed-size copies: markup and most values are short, and a call to
-/// `memcpy` costs more than the copy.
+/// `dst.copy_from_slice(src)`. On hosts, up to 32 bytes go as two
+/// overlapping fixed-size copies: markup and most values are short, and a
+/// call to `memcpy` costs more than the copy.
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    if FAST_PATHS && src.len() <= 32 {
+        copy_short(dst, src);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// [`copy`] of at most 32 bytes.
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len().min(dst.len());
@@ -412,11 +417,7 @@ impl<'b> Sink<'b> {
     fn bytes(&mut self, b: &[u8]) {
         let end = self.len + b.len();
         if let Some(dst) = self.out.get_mut(self.len..end) {
-            if FAST_PATHS && b.len() <= 32 {
-                copy_short(dst, b);
-            } else {
-                dst.copy_from_slice(b);
-            }
+            copy(dst, b);
         }
         self.len = end;
     }
