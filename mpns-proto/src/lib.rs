@@ -80,6 +80,9 @@
 #[cfg(feature = "arbitrary")]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod error;
 pub mod http;
 pub mod notification;
@@ -107,6 +110,8 @@ pub use response::{
     AnomalyReason, Backoff, DeviceStatus, HeaderValue, Jitter, MessageIdEcho, NotificationStatus,
     Outcome, RejectReason, Response, RetryPolicy, RetryReason, Scope, SubscriptionStatus, classify,
 };
+#[cfg(feature = "alloc")]
+pub use sender::GrowableSender;
 pub use sender::{Event, Finished, Sender, SenderConfig, Ticket, Transmit};
 pub use time::{Duration, Instant};
 pub use uri::{ChannelUri, RequestTarget, Scheme, Uri, UriError};

@@ -2,6 +2,10 @@
 //! for every policy row of MPNS.md section 6, the quota, expiry, supersede,
 //! cancel, capacity, and save/restore mid-run. Every run is bounded, so a
 //! livelock fails the test instead of hanging it.
+//!
+//! Every scenario drives both storages in lockstep (see [`Twin`]): the fixed
+//! `Sender` and the `GrowableSender` must return the same tickets, send the
+//! same bytes in the same order and report the same events.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -9,10 +13,195 @@ use mpns_proto::response::{AnomalyReason, RejectReason};
 use mpns_proto::sender::{
     Cancellation, ChannelId, Event, Finished, SubmitError, TicketError, TransportError,
 };
+use mpns_proto::sender::{Cancellation as Cancel, Transmit};
 use mpns_proto::{
-    ChannelUri, DeviceStatus, Duration, Field, Instant, MessageId, Notification, Options, Raw,
-    Response, RetryReason, Sender, SenderConfig, StandardTile, Ticket, Tile, TileTemplate, Toast,
+    ChannelUri, DeviceStatus, Duration, Field, GrowableSender, Instant, Limits, MessageId,
+    Notification, Options, Raw, Response, RetryReason, Sender, SenderConfig, StandardTile, Ticket,
+    Tile, TileTemplate, Toast,
 };
+
+/// The fixed sender and the growable one, given the same inputs: every
+/// output is compared, and the fixed sender's is returned. Informational
+/// and final events read together (between two inputs) are compared as
+/// sets: the storages may list simultaneous events in another order.
+struct Twin<const Q: usize, const C: usize> {
+    fixed: Sender<Vec<u8>, Q, C>,
+    /// `None` where a scenario is about the fixed sender alone (its
+    /// capacity, its snapshots).
+    grow: Option<GrowableSender>,
+    events: VecDeque<Event>,
+}
+
+impl<const Q: usize, const C: usize> Twin<Q, C> {
+    fn new(config: SenderConfig) -> Self {
+        Twin {
+            fixed: Sender::new(config, vec![0u8; Q * 2048]),
+            grow: Some(GrowableSender::new(config, 64 << 20)),
+            events: VecDeque::new(),
+        }
+    }
+
+    fn fixed_only(fixed: Sender<Vec<u8>, Q, C>) -> Self {
+        Twin {
+            fixed,
+            grow: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    fn submit(
+        &mut self,
+        now: Instant,
+        channel: ChannelUri<'_>,
+        n: &Notification<'_>,
+        o: &Options<'_>,
+    ) -> Result<Ticket, SubmitError> {
+        let a = self.fixed.submit(now, channel, n, o);
+        if let Some(g) = &mut self.grow {
+            assert_eq!(g.submit(now, channel, n, o), a, "submit");
+        }
+        a
+    }
+
+    fn submit_callback_registration(
+        &mut self,
+        now: Instant,
+        channel: ChannelUri<'_>,
+        uri: &str,
+        body: &[u8],
+        limits: &Limits,
+    ) -> Result<Ticket, SubmitError> {
+        let a = self
+            .fixed
+            .submit_callback_registration(now, channel, uri, body, limits);
+        if let Some(g) = &mut self.grow {
+            let b = g.submit_callback_registration(now, channel, uri, body, limits);
+            assert_eq!(b, a, "submit_callback_registration");
+        }
+        a
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
+        let a = self.fixed.poll_transmit(now);
+        if let Some(g) = &mut self.grow {
+            let b = g.poll_transmit(now);
+            let key = |t: &Transmit<'_>| {
+                let mut wire = vec![0; t.request.http_len()];
+                t.request.write_http(&mut wire).unwrap();
+                (t.ticket, t.channel, t.attempt, wire)
+            };
+            assert_eq!(
+                b.as_ref().map(key),
+                a.as_ref().map(key),
+                "poll_transmit at {now}"
+            );
+        }
+        a
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        t: Ticket,
+        r: &Response,
+    ) -> Result<(), TicketError> {
+        let a = self.fixed.handle_response(now, t, r);
+        if let Some(g) = &mut self.grow {
+            assert_eq!(g.handle_response(now, t, r), a, "handle_response");
+        }
+        a
+    }
+
+    fn handle_transport_error(
+        &mut self,
+        now: Instant,
+        t: Ticket,
+        e: TransportError,
+    ) -> Result<(), TicketError> {
+        let a = self.fixed.handle_transport_error(now, t, e);
+        if let Some(g) = &mut self.grow {
+            assert_eq!(
+                g.handle_transport_error(now, t, e),
+                a,
+                "handle_transport_error"
+            );
+        }
+        a
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.fixed.handle_timeout(now);
+        if let Some(g) = &mut self.grow {
+            g.handle_timeout(now);
+        }
+    }
+
+    fn cancel(&mut self, t: Ticket) -> Result<Cancel, TicketError> {
+        let a = self.fixed.cancel(t);
+        if let Some(g) = &mut self.grow {
+            assert_eq!(g.cancel(t), a, "cancel");
+        }
+        a
+    }
+
+    fn forget_channel(&mut self, id: ChannelId) {
+        self.fixed.forget_channel(id);
+        if let Some(g) = &mut self.grow {
+            g.forget_channel(id);
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            let ours: Vec<Event> = std::iter::from_fn(|| self.fixed.poll_event()).collect();
+            if let Some(g) = &mut self.grow {
+                let theirs: Vec<Event> = std::iter::from_fn(|| g.poll_event()).collect();
+                let sorted = |v: &[Event]| {
+                    let mut v: Vec<String> = v.iter().map(|e| format!("{e:?}")).collect();
+                    v.sort();
+                    v
+                };
+                assert_eq!(sorted(&theirs), sorted(&ours), "events");
+            }
+            self.events.extend(ours);
+        }
+        self.events.pop_front()
+    }
+
+    /// The fixed sender's timeout; the growable one's may be earlier (a timer
+    /// whose reason is gone), never later.
+    fn poll_timeout(&self) -> Option<Instant> {
+        let a = self.fixed.poll_timeout();
+        if let (Some(g), Some(a)) = (&self.grow, a) {
+            let b = g.poll_timeout();
+            assert!(
+                b.is_some_and(|b| b <= a),
+                "growable timeout {b:?} after {a}"
+            );
+        }
+        a
+    }
+
+    fn pending(&self) -> usize {
+        let a = self.fixed.pending();
+        if let Some(g) = &self.grow {
+            assert_eq!(g.pending(), a, "pending");
+        }
+        a
+    }
+
+    fn channel_id(&self, c: &ChannelUri<'_>) -> ChannelId {
+        self.fixed.channel_id(c)
+    }
+
+    fn is_expired(&self, c: &ChannelUri<'_>) -> bool {
+        let a = self.fixed.is_expired(c);
+        if let Some(g) = &self.grow {
+            assert_eq!(g.is_expired(c), a, "is_expired");
+        }
+        a
+    }
+}
 
 const A: &str = "http://db3.notify.live.net/throttledthirdparty/01.00/A";
 const B: &str = "http://db3.notify.live.net/throttledthirdparty/01.00/B";
@@ -71,7 +260,7 @@ struct Attempt {
 }
 
 struct Sim<const Q: usize, const C: usize> {
-    sender: Sender<Vec<u8>, Q, C>,
+    sender: Twin<Q, C>,
     now: Instant,
     script: HashMap<String, VecDeque<Reply>>,
     attempts: Vec<Attempt>,
@@ -82,7 +271,7 @@ struct Sim<const Q: usize, const C: usize> {
 impl<const Q: usize, const C: usize> Sim<Q, C> {
     fn new(config: SenderConfig) -> Self {
         Sim {
-            sender: Sender::new(config, vec![0u8; Q * 2048]),
+            sender: Twin::new(config),
             now: Instant::ZERO,
             script: HashMap::new(),
             attempts: Vec::new(),
@@ -717,6 +906,7 @@ fn one_request_in_flight_per_channel() {
 #[test]
 fn capacity_is_back_pressure_never_loss() {
     let mut s: Sim<2, 2> = Sim::new(SenderConfig::default());
+    s.sender.grow = None; // the fixed sender's capacity
     let a = s.toast(A, "a");
     let b = s.toast(A, "b");
     let n = Notification::Toast(Toast {
@@ -902,11 +1092,11 @@ fn save_and_restore_mid_run_loses_and_repeats_nothing() {
     tickets.push(s.toast(SECURE, "s2"));
     let in_flight = s.sender.poll_transmit(s.now).unwrap().ticket; // s2, in flight at the snapshot
     assert_eq!(in_flight, tickets[4]);
-    let bytes = postcard::to_allocvec(&s.sender.snapshot()).unwrap();
+    let bytes = postcard::to_allocvec(&s.sender.fixed.snapshot()).unwrap();
     // Reboot: a new arena, a different size.
     let snapshot = postcard::from_bytes(&bytes).unwrap();
     let mut restored: Sim<8, 16> = Sim::new(SenderConfig::default());
-    restored.sender = Sender::restore(snapshot, vec![0u8; 8 * 1500]).unwrap();
+    restored.sender = Twin::fixed_only(Sender::restore(snapshot, vec![0u8; 8 * 1500]).unwrap());
     restored.now = s.now;
     restored.finals = s.finals.clone();
     restored.run();
@@ -937,7 +1127,7 @@ fn corrupt_snapshots_are_refused_not_trusted() {
     let mut s = sim();
     s.toast(A, "a");
     s.toast(SECURE, "b");
-    let bytes = postcard::to_allocvec(&s.sender.snapshot()).unwrap();
+    let bytes = postcard::to_allocvec(&s.sender.fixed.snapshot()).unwrap();
     let mut refused = 0;
     for i in 0..bytes.len() {
         for flip in [0x01u8, 0x80, 0xff] {
@@ -945,10 +1135,10 @@ fn corrupt_snapshots_are_refused_not_trusted() {
             bad[i] ^= flip;
             if let Ok(snapshot) = postcard::from_bytes(&bad) {
                 match Sender::<Vec<u8>, 8, 16>::restore(snapshot, vec![0u8; 8 * 2048]) {
-                    Ok(mut restored) => {
+                    Ok(restored) => {
                         // Whatever was accepted must still run to completion.
                         let mut sim: Sim<8, 16> = Sim::new(SenderConfig::default());
-                        std::mem::swap(&mut sim.sender, &mut restored);
+                        sim.sender = Twin::fixed_only(restored);
                         sim.run();
                     }
                     Err(_) => refused += 1,

@@ -115,6 +115,12 @@ impl QuotaWindow {
         ))
     }
 
+    /// When every send counted now has left the window (from then on
+    /// [`Self::is_empty`] holds until the next send).
+    pub(crate) fn empty_at(&self, window: Duration) -> Instant {
+        Instant::from_millis((self.newest + RING as u64).saturating_mul(bucket_len(window)))
+    }
+
     /// Whether nothing is counted any more at `now` (the channel can be forgotten).
     pub(crate) fn is_empty(&self, now: Instant, window: Duration) -> bool {
         self.count(now, window) == 0

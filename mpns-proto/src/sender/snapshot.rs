@@ -10,7 +10,9 @@ use core::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Sender, Slot, Stage, State, stored_parts};
+use super::fixed::{Channel, Sender, Slot, State};
+use super::lifecycle::Stage;
+use super::policy::{self, stored_parts};
 use crate::request::{RequestKind, is_valid_class};
 use crate::uri::{ChannelUri, Uri, UriSplit};
 
@@ -121,11 +123,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let size = self.slot_size();
         let mut payloads = heapless::Vec::new();
         for slot in &self.state.slots {
-            let start = usize::from(slot.arena) * size;
+            let start = usize::from(slot.note.place.arena) * size;
             let bytes = self
                 .storage
                 .as_ref()
-                .get(start..start + slot.stored.len())
+                .get(start..start + slot.note.stored.len())
                 .unwrap_or(&[]);
             // Cannot fail: as many payloads as slots.
             let _ = payloads.push(Payload(bytes));
@@ -154,11 +156,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let mut used = [false; Q];
         let mut uris = [UriSplit::default(); Q];
         for (index, (slot, payload)) in state.slots.iter_mut().zip(&payloads).enumerate() {
-            let arena = usize::from(slot.arena);
+            let arena = usize::from(slot.note.place.arena);
             if arena >= Q || core::mem::replace(&mut used[arena], true) {
                 return Err(RestoreError::Inconsistent);
             }
-            let needed = slot.stored.len();
+            let needed = slot.note.stored.len();
             if payload.0.len() != needed {
                 return Err(RestoreError::PayloadMismatch { index });
             }
@@ -174,19 +176,18 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 &state.config,
                 &state.channels,
                 slot,
-                storage.as_ref(),
-                slot_size,
+                &storage.as_ref()[start..],
                 index,
             )?;
             if slot.stage == Stage::InFlight {
                 // Its answer was lost with the old sender: send it again, as
                 // the next attempt, unless that would pass the attempt limit.
-                slot.stage = if slot.attempts >= state.config.max_attempts {
+                slot.stage = if slot.note.attempts >= state.config.max_attempts {
                     let order = state.next_order;
                     state.next_order = state.next_order.saturating_add(1);
                     Stage::Done {
                         result: super::Finished::GaveUp {
-                            last: slot.last_reason,
+                            last: slot.note.last_reason,
                         },
                         order,
                     }
@@ -221,12 +222,12 @@ fn check_references<const Q: usize, const C: usize>(
         || state
             .channels
             .iter()
-            .any(|c| usize::from(c.host) >= state.hosts.len())
+            .any(|c| usize::from(c.state.host) >= state.hosts.len())
     {
         return Err(bad);
     }
     for (i, s) in state.slots.iter().enumerate() {
-        if usize::from(s.channel) >= state.channels.len()
+        if usize::from(s.note.place.channel) >= state.channels.len()
             || s.ticket.0 == 0
             || s.ticket.0 >= state.next_ticket
             || state.slots[..i].iter().any(|o| o.ticket == s.ticket)
@@ -244,27 +245,25 @@ fn check_references<const Q: usize, const C: usize>(
 
 fn check_stored(
     config: &super::SenderConfig,
-    channels: &[super::Channel],
+    channels: &[Channel],
     slot: &Slot,
-    storage: &[u8],
-    slot_size: usize,
+    bytes: &[u8],
     index: usize,
 ) -> Result<UriSplit, RestoreError> {
-    let class_ok = match slot.stored.kind {
-        RequestKind::CallbackRegistration => slot.stored.class.is_none(),
-        _ => slot.stored.class.is_some_and(is_valid_class),
+    let stored = &slot.note.stored;
+    let class_ok = match stored.kind {
+        RequestKind::CallbackRegistration => stored.class.is_none(),
+        _ => stored.class.is_some_and(is_valid_class),
     };
     if !class_ok {
         return Err(RestoreError::BadRequest { index });
     }
     let bad_uri = RestoreError::BadUri { index };
-    let (uri, callback, _) = stored_parts(storage, slot_size, slot).ok_or(bad_uri)?;
+    let (uri, callback, _) = stored_parts(bytes, stored).ok_or(bad_uri)?;
     let channel = ChannelUri::parse(uri).map_err(|_| bad_uri)?;
-    let id = super::ChannelId(super::keyed_hash(
-        config.seed,
-        &[channel.as_str().as_bytes()],
-    ));
-    if channels[usize::from(slot.channel)].id != id {
+    if channels[usize::from(slot.note.place.channel)].id
+        != policy::channel_id(config.seed, &channel)
+    {
         return Err(bad_uri);
     }
     if let Some(cb) = callback {

@@ -1,0 +1,1007 @@
+//! The growable sender (feature `alloc`): any number of notifications and
+//! channels within a memory budget, every operation O(log n).
+//!
+//! The records are those of [`super::fixed`] and the decisions
+//! [`super::policy`]'s; what differs is how the sender finds what is due
+//! without looking at everything:
+//!
+//! - notifications live in a slab, found by ticket through a hash map, and
+//!   are linked in a FIFO per channel; only a channel's head is scheduled;
+//! - a channel whose head may go now sits in its host's ready heap (oldest
+//!   head first), and a host with ready channels and no pause in the ready
+//!   heap of hosts: a host pause parks all its channels at once, untouched;
+//! - everything that waits on time (a head's backoff, a channel's pause or
+//!   quota hold, a host's pause, a notification's deadline, a channel whose
+//!   quota window must be kept) is an entry in a timer heap;
+//! - heap entries carry the generation of what they schedule and are dropped
+//!   when it changed since (lazy deletion), so no entry is ever searched for.
+//!
+//! Channels are remembered while they have queued notifications, a pause,
+//! an unforgotten expiry or sends in their quota window, and dropped when
+//! they hold nothing (MPNS.md section 7's rolling quota is all a channel
+//! needs remembering for).
+
+use alloc::boxed::Box;
+use alloc::collections::{BinaryHeap, VecDeque};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+use core::fmt;
+use core::hash::{BuildHasherDefault, Hasher};
+use core::mem::size_of;
+
+use hashbrown::HashMap;
+
+use crate::notification::Notification;
+use crate::options::{Limits, MessageId, Options};
+use crate::request::Request;
+use crate::response::{MessageIdEcho, Outcome, Response, classify};
+use crate::time::Instant;
+use crate::uri::{ChannelUri, UriSplit};
+
+use super::lifecycle::{Input, Stage};
+use super::policy::{self, ChannelState, HostState, Note, Ready, Stored};
+use super::{
+    Cancellation, ChannelId, Event, SenderConfig, SubmitError, Ticket, TicketError, Transmit,
+    TransportError,
+};
+
+/// No index: the end of a channel's FIFO.
+const NONE: u32 = u32::MAX;
+/// In the ticket map: finished, its final event not polled yet.
+const FINISHED: u32 = u32::MAX;
+
+/// Hashes keys that are already well spread (channel ids are keyed hashes)
+/// or sequential (tickets): one multiplication spreads both.
+#[derive(Clone, Copy, Default)]
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 ^= u64::from(n);
+    }
+}
+
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<Mix>>;
+
+/// One pending notification.
+struct NoteRec {
+    ticket: Ticket,
+    stage: Stage,
+    channel: ChannelId,
+    /// With its neighbours in its channel's FIFO.
+    note: Note<Links>,
+    split: UriSplit,
+    /// Channel URI, callback URI and body.
+    bytes: Box<[u8]>,
+}
+
+/// A notification's neighbours in its channel's FIFO (`NONE` at the ends).
+#[derive(Clone, Copy, Debug)]
+struct Links {
+    prev: u32,
+    next: u32,
+}
+
+/// One remembered channel.
+struct ChannelRec {
+    /// With the index of its host in `hosts`.
+    state: ChannelState<u32>,
+    /// Its FIFO of unfinished notifications, oldest first.
+    head: u32,
+    tail: u32,
+    /// Bumped whenever its schedule changes; heap entries with another are stale.
+    generation: u32,
+    /// When a check whether it can be forgotten is queued (`ZERO`: none).
+    retire_at: Instant,
+    /// When a deadline check is queued (`ZERO`: none). Deadlines follow
+    /// submission order, so the FIFO's first notification not in flight has
+    /// the earliest: one timer per channel covers them all.
+    deadline_at: Instant,
+}
+
+/// One remembered host.
+struct HostRec {
+    key: u64,
+    state: HostState,
+    /// Channels remembered on this host.
+    channels: u32,
+    /// Channels whose head may go as soon as the host may: (head ticket, channel, generation).
+    ready: BinaryHeap<Reverse<(u64, ChannelId, u32)>>,
+    generation: u32,
+}
+
+/// Something that waits on time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// Schedule the channel's head again (its generation then).
+    Channel(ChannelId, u32),
+    /// The host's pause ended (its generation then).
+    Host(u32, u32),
+    /// Forget the channel if it holds nothing any more.
+    Retire(ChannelId),
+    /// Give up on the channel's notifications past their deadline.
+    Deadline(ChannelId),
+}
+
+/// What `poll_event` reports before final events.
+#[derive(Clone, Copy, Debug)]
+enum Info {
+    Mismatch(Ticket),
+    Notice(Ticket),
+}
+
+/// The MPNS sender state machine, growable: any number of pending
+/// notifications and remembered channels, within a memory budget. The same
+/// methods and events as [`super::Sender`]; see the [module docs](super)
+/// for the run loop.
+pub struct GrowableSender {
+    config: SenderConfig,
+    budget: usize,
+    used: usize,
+    now: Instant,
+    rng: u64,
+    next_ticket: u64,
+    next_order: u64,
+    notes: Vec<Option<NoteRec>>,
+    free_notes: Vec<u32>,
+    tickets: Map<u64, u32>,
+    channels: Map<ChannelId, ChannelRec>,
+    hosts: Vec<Option<HostRec>>,
+    free_hosts: Vec<u32>,
+    host_keys: Map<u64, u32>,
+    /// Hosts with ready channels: (oldest ready head's ticket, host, generation).
+    ready_hosts: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// Timer entries after the last compaction (stale ones are dropped when
+    /// the heap has doubled since).
+    timers_floor: usize,
+    /// Starts the generations of new channel and host records, so that a
+    /// stale entry of a forgotten record never matches a new one.
+    epoch: u32,
+    /// Channels scheduled as held by their quota since the last `poll_transmit`.
+    quota_held: Vec<ChannelId>,
+    expiries: VecDeque<ChannelId>,
+    info: VecDeque<Info>,
+    finals: VecDeque<Event>,
+}
+
+impl fmt::Debug for GrowableSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrowableSender")
+            .field("pending", &self.tickets.len())
+            .field("channels", &self.channels.len())
+            .field("used", &self.used)
+            .field("budget", &self.budget)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrowableSender {
+    /// Bytes counted per pending notification beyond its request bytes
+    /// (channel URI, callback URI and body): its record and its ticket's map entry.
+    pub const NOTIFICATION_OVERHEAD: usize = size_of::<Option<NoteRec>>() + size_of::<(u64, u32)>();
+    /// Bytes counted per remembered channel: its map entry and its timers
+    /// (a schedule, a deadline check and a retire check).
+    pub const CHANNEL_ENTRY: usize =
+        size_of::<(ChannelId, ChannelRec)>() + 3 * size_of::<Reverse<(Instant, Timer)>>();
+    /// Bytes counted per remembered host (scheme, host name and port).
+    pub const HOST_ENTRY: usize = size_of::<Option<HostRec>>() + size_of::<(u64, u32)>();
+    /// Bytes counted per final event not yet polled.
+    pub const FINAL_EVENT: usize = size_of::<Event>() + size_of::<(u64, u32)>();
+
+    /// A sender with no pending notifications that holds at most `budget`
+    /// bytes of notifications, channels and unpolled events (counted as the
+    /// constants above say; the hash tables' spare capacity is not counted).
+    pub fn new(config: SenderConfig, budget: usize) -> Self {
+        GrowableSender {
+            config,
+            budget,
+            used: 0,
+            now: Instant::ZERO,
+            rng: policy::splitmix(config.seed),
+            next_ticket: 1,
+            next_order: 0,
+            notes: Vec::new(),
+            free_notes: Vec::new(),
+            tickets: Map::default(),
+            channels: Map::default(),
+            hosts: Vec::new(),
+            free_hosts: Vec::new(),
+            host_keys: Map::default(),
+            ready_hosts: BinaryHeap::new(),
+            timers: BinaryHeap::new(),
+            timers_floor: 0,
+            epoch: 0,
+            quota_held: Vec::new(),
+            expiries: VecDeque::new(),
+            info: VecDeque::new(),
+            finals: VecDeque::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SenderConfig {
+        &self.config
+    }
+
+    /// Notifications submitted whose final event has not been polled yet.
+    pub fn pending(&self) -> usize {
+        self.tickets.len()
+    }
+
+    /// Channels remembered now (with queued notifications, a pause, an
+    /// unforgotten expiry or sends in their quota window).
+    pub fn channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Bytes counted against the budget now.
+    pub fn memory_used(&self) -> usize {
+        self.used
+    }
+
+    /// The memory budget.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// The id this sender gives `channel`.
+    pub fn channel_id(&self, channel: &ChannelUri<'_>) -> ChannelId {
+        policy::channel_id(self.config.seed, channel)
+    }
+
+    /// Whether `channel` is known to have expired.
+    pub fn is_expired(&self, channel: &ChannelUri<'_>) -> bool {
+        self.channels
+            .get(&self.channel_id(channel))
+            .is_some_and(|c| c.state.expired)
+    }
+
+    // ---- commands ---------------------------------------------------------
+
+    /// Queues a notification for `channel`. Everything is validated now; the
+    /// request bytes are kept until its final event is polled.
+    ///
+    /// [`SubmitError::QueueFull`] means the memory budget is reached:
+    /// back-pressure, submit again after the next final event.
+    pub fn submit(
+        &mut self,
+        now: Instant,
+        channel: ChannelUri<'_>,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, SubmitError> {
+        let request =
+            Request::notification(channel, notification, options).map_err(SubmitError::Encode)?;
+        let tile = match notification {
+            #[cfg(feature = "tiles")]
+            Notification::Tile(tile) => Some(policy::tile_key(self.config.seed, tile.id)),
+            _ => None,
+        };
+        self.enqueue(now, &request, options.message_id, tile)
+    }
+
+    /// Queues a callback registration for an authenticated `channel`
+    /// (MPNS.md section 7). It takes its turn with the channel's notifications.
+    pub fn submit_callback_registration(
+        &mut self,
+        now: Instant,
+        channel: ChannelUri<'_>,
+        callback_uri: &str,
+        body: &[u8],
+        limits: &Limits,
+    ) -> Result<Ticket, SubmitError> {
+        let request = Request::callback_registration(channel, callback_uri, body, limits)
+            .map_err(SubmitError::Encode)?;
+        self.enqueue(now, &request, None, None)
+    }
+
+    fn enqueue(
+        &mut self,
+        now: Instant,
+        request: &Request<'_>,
+        message_id: Option<MessageId>,
+        tile: Option<u64>,
+    ) -> Result<Ticket, SubmitError> {
+        self.advance(now);
+        let channel = *request.channel();
+        let stored = Stored::of(request, message_id);
+        let cost = Self::NOTIFICATION_OVERHEAD + stored.len();
+        let id = self.channel_id(&channel);
+        let known = self.channels.get(&id);
+        let entry_cost = match known {
+            Some(_) => 0,
+            None => Self::CHANNEL_ENTRY + Self::HOST_ENTRY,
+        };
+        if cost + entry_cost > self.budget {
+            return Err(SubmitError::TooLarge {
+                needed: cost + entry_cost,
+                slot: self.budget,
+            });
+        }
+        if self.used + cost + entry_cost > self.budget {
+            return Err(SubmitError::QueueFull);
+        }
+        if known.is_some_and(|c| c.state.expired) {
+            return Err(SubmitError::ChannelExpired(id));
+        }
+        if known.is_none() {
+            self.add_channel(id, &channel);
+        }
+        let ticket = Ticket(self.next_ticket);
+        let mut bytes = alloc::vec![0u8; stored.len()].into_boxed_slice();
+        policy::store_request(request, &mut bytes, false);
+        let note = NoteRec {
+            ticket,
+            stage: Stage::Queued,
+            channel: id,
+            note: Note::new(
+                &self.config,
+                self.now,
+                Links {
+                    prev: NONE,
+                    next: NONE,
+                },
+                tile,
+                stored,
+            ),
+            split: channel.split(),
+            bytes,
+        };
+        let ix = match self.free_notes.pop() {
+            Some(ix) => {
+                self.notes[ix as usize] = Some(note);
+                ix
+            }
+            None => {
+                self.notes.push(Some(note));
+                (self.notes.len() - 1) as u32
+            }
+        };
+        self.used += cost;
+        self.tickets.insert(ticket.0, ix);
+        self.next_ticket = self.next_ticket.saturating_add(1);
+        let Some(c) = self.channels.get_mut(&id) else {
+            return Ok(ticket); // Added above: never.
+        };
+        let (head, tail) = (c.head, c.tail);
+        c.tail = ix;
+        if tail == NONE {
+            c.head = ix;
+        } else {
+            self.note_mut(tail).note.place.next = ix;
+            self.note_mut(ix).note.place.prev = tail;
+        }
+        if tile.is_some() && self.config.supersede_tiles {
+            self.supersede(id, tile, ix);
+        }
+        if self.channels.get(&id).is_some_and(|c| c.head != head) {
+            self.schedule(id);
+        }
+        Ok(ticket)
+    }
+
+    fn add_channel(&mut self, id: ChannelId, channel: &ChannelUri<'_>) {
+        let key = policy::host_key(self.config.seed, channel);
+        let host = match self.host_keys.get(&key) {
+            Some(&h) => h,
+            None => {
+                self.epoch = self.epoch.wrapping_add(1);
+                let rec = HostRec {
+                    key,
+                    state: HostState::default(),
+                    channels: 0,
+                    ready: BinaryHeap::new(),
+                    generation: self.epoch,
+                };
+                let h = match self.free_hosts.pop() {
+                    Some(h) => {
+                        self.hosts[h as usize] = Some(rec);
+                        h
+                    }
+                    None => {
+                        self.hosts.push(Some(rec));
+                        (self.hosts.len() - 1) as u32
+                    }
+                };
+                self.host_keys.insert(key, h);
+                self.used += Self::HOST_ENTRY;
+                h
+            }
+        };
+        self.host_mut(host).channels += 1;
+        self.epoch = self.epoch.wrapping_add(1);
+        self.channels.insert(
+            id,
+            ChannelRec {
+                state: ChannelState::new(channel, host),
+                head: NONE,
+                tail: NONE,
+                generation: self.epoch,
+                retire_at: Instant::ZERO,
+                deadline_at: Instant::ZERO,
+            },
+        );
+        self.used += Self::CHANNEL_ENTRY;
+    }
+
+    /// Ends the queued updates of tile `tile` on channel `id` older than `new`.
+    fn supersede(&mut self, id: ChannelId, tile: Option<u64>, new: u32) {
+        let by = self.note(new).ticket;
+        let mut ix = self.channels.get(&id).map_or(NONE, |c| c.head);
+        while ix != NONE && ix != new {
+            let n = self.note(ix);
+            let next = n.note.place.next;
+            if policy::supersedes(&self.config, tile, n.stage, &n.note) {
+                self.apply(ix, Input::Superseded { by });
+            }
+            ix = next;
+        }
+    }
+
+    /// Cancels a notification.
+    pub fn cancel(&mut self, ticket: Ticket) -> Result<Cancellation, TicketError> {
+        let ix = self.find(ticket)?;
+        let n = self.note_mut(ix);
+        match policy::cancel(n.stage, ticket)? {
+            None => {
+                n.note.cancel_requested = true;
+                Ok(Cancellation::AfterResponse)
+            }
+            Some(input) => {
+                let channel = n.channel;
+                self.apply(ix, input);
+                self.schedule(channel);
+                Ok(Cancellation::Done)
+            }
+        }
+    }
+
+    /// Forgets an expired channel (after the application deleted it), so that
+    /// its entry can go. Nothing happens for a channel that is in use.
+    pub fn forget_channel(&mut self, channel: ChannelId) {
+        if let Some(c) = self.channels.get_mut(&channel) {
+            if c.state.forget_expiry() {
+                self.schedule(channel);
+            }
+        }
+    }
+
+    // ---- input ------------------------------------------------------------
+
+    /// Reports the response to a request from `poll_transmit`.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        ticket: Ticket,
+        response: &Response,
+    ) -> Result<(), TicketError> {
+        let ix = self.in_flight(ticket)?;
+        let note = &mut self.note_mut(ix).note;
+        if response.message_id_echo(note.stored.message_id) == MessageIdEcho::Mismatch {
+            self.info.push_back(Info::Mismatch(ticket));
+        }
+        self.answer(now, ix, classify(response));
+        Ok(())
+    }
+
+    /// Reports that a request from `poll_transmit` got no response: the
+    /// whole host backs off as after a 503 (every kind of failure alike).
+    pub fn handle_transport_error(
+        &mut self,
+        now: Instant,
+        ticket: Ticket,
+        _error: TransportError,
+    ) -> Result<(), TicketError> {
+        let ix = self.in_flight(ticket)?;
+        self.answer(now, ix, Outcome::transport_failure());
+        Ok(())
+    }
+
+    /// Tells the sender the time: gives up on notifications past their
+    /// deadline, ends waits that are over, forgets channels that hold nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
+    fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+            if at > self.now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Deadline(id) => {
+                    let Some(c) = self.channels.get_mut(&id) else {
+                        continue;
+                    };
+                    c.deadline_at = Instant::ZERO;
+                    // Every notification past its deadline is at the front of
+                    // the FIFO; one in flight is judged when its answer comes.
+                    let mut ix = c.head;
+                    while let Some(n) = self.note_opt(ix) {
+                        if n.note.deadline > self.now {
+                            break;
+                        }
+                        let (next, tick) = (n.note.place.next, n.note.tick(self.now));
+                        self.apply(ix, tick);
+                        ix = next;
+                    }
+                    self.schedule(id);
+                }
+                Timer::Channel(id, generation) => {
+                    if self
+                        .channels
+                        .get(&id)
+                        .is_some_and(|c| c.generation == generation)
+                    {
+                        self.schedule(id);
+                    }
+                }
+                Timer::Host(h, generation) => {
+                    if self.host(h).is_some_and(|h| h.generation == generation) {
+                        self.refresh_host(h);
+                    }
+                }
+                Timer::Retire(id) => {
+                    if let Some(c) = self.channels.get_mut(&id) {
+                        c.retire_at = Instant::ZERO;
+                        if c.head == NONE {
+                            self.schedule(id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn find(&self, ticket: Ticket) -> Result<u32, TicketError> {
+        match self.tickets.get(&ticket.0) {
+            None => Err(TicketError::Unknown(ticket)),
+            Some(&FINISHED) => Err(TicketError::AlreadyFinished(ticket)),
+            Some(&ix) => Ok(ix),
+        }
+    }
+
+    fn in_flight(&self, ticket: Ticket) -> Result<u32, TicketError> {
+        let ix = self.find(ticket)?;
+        match self.note(ix).stage {
+            Stage::InFlight => Ok(ix),
+            _ => Err(TicketError::NotInFlight(ticket)),
+        }
+    }
+
+    /// Applies a classified answer to the in-flight notification `ix`.
+    fn answer(&mut self, now: Instant, ix: u32, outcome: Outcome) {
+        if now > self.now {
+            self.now = now;
+        }
+        let id = self.note(ix).channel;
+        let Some(c) = self.channels.get_mut(&id) else {
+            return;
+        };
+        let h = c.state.host;
+        let Some(Some(host)) = self.hosts.get_mut(h as usize) else {
+            return;
+        };
+        let Some(Some(n)) = self.notes.get_mut(ix as usize) else {
+            return;
+        };
+        let paused = host.state.paused_until;
+        let input = policy::answer(
+            &self.config,
+            self.now,
+            outcome,
+            &mut self.rng,
+            &mut n.note,
+            &mut c.state,
+            &mut host.state,
+        );
+        let host_paused = host.state.paused_until != paused;
+        if n.note.notice.is_some() {
+            self.info.push_back(Info::Notice(n.ticket));
+        }
+        self.apply(ix, input);
+        if outcome == Outcome::Expired {
+            self.expiries.push_back(id);
+            let mut ix = self.channels.get(&id).map_or(NONE, |c| c.head);
+            while ix != NONE {
+                let next = self.note(ix).note.place.next;
+                self.apply(ix, Input::ChannelExpired);
+                ix = next;
+            }
+        }
+        if host_paused {
+            self.refresh_host(h);
+        }
+        self.schedule(id);
+    }
+
+    /// Moves notification `ix` through its lifecycle; when it finishes, its
+    /// final event is queued and its record freed. Returns whether it finished.
+    fn apply(&mut self, ix: u32, input: Input) -> bool {
+        let Some(Some(n)) = self.notes.get_mut(ix as usize) else {
+            return false;
+        };
+        if !policy::apply(&mut n.stage, &mut n.note, &mut self.next_order, input) {
+            return false;
+        }
+        let Stage::Done { result, .. } = n.stage else {
+            return false;
+        };
+        let Some(n) = self.notes[ix as usize].take() else {
+            return false;
+        };
+        self.free_notes.push(ix);
+        // Unlink from its channel's FIFO.
+        if n.note.place.prev != NONE {
+            self.note_mut(n.note.place.prev).note.place.next = n.note.place.next;
+        }
+        if n.note.place.next != NONE {
+            self.note_mut(n.note.place.next).note.place.prev = n.note.place.prev;
+        }
+        if let Some(c) = self.channels.get_mut(&n.channel) {
+            if c.head == ix {
+                c.head = n.note.place.next;
+            }
+            if c.tail == ix {
+                c.tail = n.note.place.prev;
+            }
+        }
+        self.tickets.insert(n.ticket.0, FINISHED);
+        self.used -= Self::NOTIFICATION_OVERHEAD + n.bytes.len();
+        self.used += Self::FINAL_EVENT;
+        self.finals.push_back(Event::Finished {
+            ticket: n.ticket,
+            result,
+            attempts: n.note.attempts,
+        });
+        true
+    }
+
+    /// Decides what channel `id` waits for now: its head goes to its host's
+    /// ready heap or to the timers; with no head, the channel is forgotten
+    /// when it holds nothing, or checked again when it might.
+    fn schedule(&mut self, id: ChannelId) {
+        let now = self.now;
+        // The clock may have ended the head's wait, or its deadline.
+        let head = loop {
+            let Some(c) = self.channels.get(&id) else {
+                return;
+            };
+            let head = c.head;
+            let Some(n) = self.note_opt(head) else {
+                break NONE;
+            };
+            let tick = n.note.tick(now);
+            if !self.apply(head, tick) {
+                break head;
+            }
+        };
+        let Some(c) = self.channels.get_mut(&id) else {
+            return;
+        };
+        c.generation = c.generation.wrapping_add(1);
+        if head == NONE {
+            if c.state.is_idle(&self.config, now) {
+                self.remove_channel(id);
+            } else if !c.state.expired {
+                let at = c
+                    .state
+                    .quota_empty_at(&self.config)
+                    .unwrap_or(Instant::ZERO)
+                    .max(c.state.paused_until);
+                if c.retire_at == Instant::ZERO || at < c.retire_at {
+                    c.retire_at = at;
+                    self.push_timer(at, Timer::Retire(id));
+                }
+            }
+            return;
+        }
+        let (generation, h) = (c.generation, c.state.host);
+        let n = self.note(head);
+        let first = if n.stage == Stage::InFlight {
+            self.note_opt(n.note.place.next)
+        } else {
+            Some(n)
+        };
+        if let Some(deadline) = first.map(|n| n.note.deadline) {
+            let c = self.channels.get_mut(&id).expect("looked up above");
+            if c.deadline_at == Instant::ZERO || deadline < c.deadline_at {
+                c.deadline_at = deadline;
+                self.push_timer(deadline, Timer::Deadline(id));
+            }
+        }
+        let (Some(c), Some(host)) = (self.channels.get(&id), self.host(h)) else {
+            return;
+        };
+        let n = self.note(head);
+        match policy::ready_at(&self.config, now, n.stage, &c.state, &host.state) {
+            None => {}
+            Some(Ready::At(at)) if at <= now => {
+                let ticket = n.ticket.0;
+                let host = self.host_mut(h);
+                let was_top = host.ready.peek().map(|Reverse((t, _, _))| *t);
+                host.ready.push(Reverse((ticket, id, generation)));
+                if was_top.is_none_or(|t| ticket < t) {
+                    self.refresh_host(h);
+                }
+            }
+            Some(ready) => {
+                if matches!(ready, Ready::Quota(_)) {
+                    self.quota_held.push(id);
+                }
+                self.push_timer(ready.at(), Timer::Channel(id, generation));
+            }
+        }
+    }
+
+    fn push_timer(&mut self, at: Instant, timer: Timer) {
+        self.timers.push(Reverse((at, timer)));
+        if self.timers.len() > 2 * self.timers_floor.max(1024) {
+            self.compact_timers();
+        }
+    }
+
+    /// Drops timer entries whose reason is gone (amortised O(1): the heap
+    /// has doubled since the last time).
+    fn compact_timers(&mut self) {
+        let channels = &self.channels;
+        let hosts = &self.hosts;
+        self.timers.retain(|Reverse((at, timer))| match *timer {
+            Timer::Channel(id, g) => channels.get(&id).is_some_and(|c| c.generation == g),
+            Timer::Host(h, g) => hosts
+                .get(h as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|h| h.generation == g),
+            Timer::Retire(id) => channels.get(&id).is_some_and(|c| c.retire_at == *at),
+            Timer::Deadline(id) => channels.get(&id).is_some_and(|c| c.deadline_at == *at),
+        });
+        self.timers_floor = self.timers.len();
+    }
+
+    fn remove_channel(&mut self, id: ChannelId) {
+        let Some(c) = self.channels.remove(&id) else {
+            return;
+        };
+        self.used -= Self::CHANNEL_ENTRY;
+        let (h, now) = (c.state.host, self.now);
+        let host = self.host_mut(h);
+        host.channels -= 1;
+        if host.channels == 0 && host.state.is_idle(now) {
+            let key = host.key;
+            self.hosts[h as usize] = None;
+            self.free_hosts.push(h);
+            self.host_keys.remove(&key);
+            self.used -= Self::HOST_ENTRY;
+        }
+    }
+
+    /// Puts host `h` in the ready heap of hosts under its oldest ready head,
+    /// or, while it is paused, a timer at the end of its pause.
+    fn refresh_host(&mut self, h: u32) {
+        let now = self.now;
+        let Some(Some(host)) = self.hosts.get_mut(h as usize) else {
+            return;
+        };
+        host.generation = host.generation.wrapping_add(1);
+        let generation = host.generation;
+        if host.state.paused_until > now {
+            let at = host.state.paused_until;
+            self.push_timer(at, Timer::Host(h, generation));
+            return;
+        }
+        // Drop stale channel entries from the top.
+        while let Some(&Reverse((_, id, g))) = host.ready.peek() {
+            if self.channels.get(&id).is_some_and(|c| c.generation == g) {
+                break;
+            }
+            host.ready.pop();
+        }
+        if let Some(&Reverse((ticket, _, _))) = host.ready.peek() {
+            self.ready_hosts.push(Reverse((ticket, h, generation)));
+        } else if host.channels == 0 && host.state.is_idle(now) {
+            let key = host.key;
+            self.hosts[h as usize] = None;
+            self.free_hosts.push(h);
+            self.host_keys.remove(&key);
+            self.used -= Self::HOST_ENTRY;
+        }
+    }
+
+    // ---- output -----------------------------------------------------------
+
+    /// The next request to send, if one is due at `now`.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
+        self.advance(now);
+        let now = self.now;
+        // Quota holds are told at the first poll that finds them still held.
+        for id in core::mem::take(&mut self.quota_held) {
+            let Some(c) = self.channels.get(&id) else {
+                continue;
+            };
+            let (Some(n), Some(host)) = (self.note_opt(c.head), self.host(c.state.host)) else {
+                continue;
+            };
+            if let Some(Ready::Quota(until)) =
+                policy::ready_at(&self.config, now, n.stage, &c.state, &host.state)
+            {
+                let head = c.head;
+                let n = self.note_mut(head);
+                let was = n.note.notice;
+                policy::defer(&mut n.note, until);
+                if n.note.notice != was {
+                    let ticket = n.ticket;
+                    self.info.push_back(Info::Notice(ticket));
+                }
+            }
+        }
+        let (ix, id) = self.next_ready()?;
+        self.apply(ix, Input::Send);
+        let c = self.channels.get_mut(&id)?;
+        // In flight: nothing else on the channel is scheduled until its answer.
+        c.generation = c.generation.wrapping_add(1);
+        let n = self.notes.get_mut(ix as usize)?.as_mut()?;
+        let attempt = policy::record_send(&self.config, now, &mut n.note, &mut c.state);
+        let ticket = n.ticket;
+        let h = c.state.host;
+        self.refresh_host(h);
+        let n = self.note(ix);
+        if policy::stored_request(&n.bytes, &n.note.stored, n.split).is_none() {
+            // Unreachable: stored requests are validated on submit. Should it
+            // happen, the notification still ends.
+            self.apply(ix, policy::unreadable_request());
+            self.schedule(id);
+            return None;
+        }
+        let n = self.note(ix);
+        let request = policy::stored_request(&n.bytes, &n.note.stored, n.split)?;
+        Some(Transmit {
+            ticket,
+            channel: id,
+            attempt,
+            request,
+        })
+    }
+
+    /// The notification that goes next: the oldest ready head of a host that
+    /// is not paused. Stale heap entries met on the way are dropped.
+    fn next_ready(&mut self) -> Option<(u32, ChannelId)> {
+        let now = self.now;
+        loop {
+            let Reverse((_, h, hg)) = *self.ready_hosts.peek()?;
+            let live = self
+                .host(h)
+                .is_some_and(|host| host.generation == hg && host.state.paused_until <= now);
+            if !live {
+                self.ready_hosts.pop();
+                continue;
+            }
+            let host = self.host_mut(h);
+            let Some(&Reverse((_, id, g))) = host.ready.peek() else {
+                self.ready_hosts.pop();
+                continue;
+            };
+            let current = self
+                .channels
+                .get(&id)
+                .filter(|c| c.generation == g)
+                .map(|c| c.head);
+            match current {
+                Some(head) if head != NONE => {
+                    self.ready_hosts.pop();
+                    self.host_mut(h).ready.pop();
+                    let tick = self.note(head).note.tick(now);
+                    if !self.apply(head, tick) {
+                        let c = &self.channels[&id];
+                        let n = self.note(head);
+                        let host = self.host(h)?;
+                        let ready =
+                            policy::ready_at(&self.config, now, n.stage, &c.state, &host.state);
+                        if n.stage == Stage::Queued
+                            && matches!(ready, Some(Ready::At(at)) if at <= now)
+                        {
+                            return Some((head, id));
+                        }
+                    }
+                    // Not ready after all: schedule it again, look further.
+                    self.schedule(id);
+                    self.refresh_host(h);
+                }
+                _ => {
+                    // A stale entry: drop it and look at the host again.
+                    self.ready_hosts.pop();
+                    self.host_mut(h).ready.pop();
+                    self.refresh_host(h);
+                }
+            }
+        }
+    }
+
+    /// The next event, if any: channel expiries first, then informational
+    /// events, then final events in the order they happened.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        while let Some(id) = self.expiries.pop_front() {
+            if let Some(c) = self.channels.get_mut(&id) {
+                if c.state.expired && !c.state.expiry_reported {
+                    c.state.expiry_reported = true;
+                    return Some(Event::ChannelExpired { channel: id });
+                }
+            }
+        }
+        while let Some(info) = self.info.pop_front() {
+            match info {
+                Info::Mismatch(ticket) => return Some(Event::MessageIdMismatch { ticket }),
+                Info::Notice(ticket) => {
+                    let Some(&ix) = self.tickets.get(&ticket.0).filter(|&&ix| ix != FINISHED)
+                    else {
+                        continue;
+                    };
+                    if let Some(notice) = self.note_mut(ix).note.notice.take() {
+                        return Some(notice.event(ticket));
+                    }
+                }
+            }
+        }
+        let event = self.finals.pop_front()?;
+        if let Event::Finished { ticket, .. } = event {
+            self.tickets.remove(&ticket.0);
+        }
+        self.used -= Self::FINAL_EVENT;
+        Some(event)
+    }
+
+    /// When the sender next needs `handle_timeout` (or `poll_transmit`): the
+    /// earliest end of a wait, pause, quota hold or deadline, or now when a
+    /// request is due. `None` when nothing waits on time. A soft deadline:
+    /// calling later is fine, and it may be early (a timer whose reason is gone).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let due = (!self.ready_hosts.is_empty()).then_some(self.now);
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        match (due, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ---- records ----------------------------------------------------------
+
+    fn note(&self, ix: u32) -> &NoteRec {
+        self.note_opt(ix).expect("a linked notification exists")
+    }
+
+    fn note_opt(&self, ix: u32) -> Option<&NoteRec> {
+        self.notes.get(ix as usize).and_then(Option::as_ref)
+    }
+
+    fn note_mut(&mut self, ix: u32) -> &mut NoteRec {
+        self.notes[ix as usize]
+            .as_mut()
+            .expect("a linked notification exists")
+    }
+
+    fn host(&self, h: u32) -> Option<&HostRec> {
+        self.hosts.get(h as usize).and_then(Option::as_ref)
+    }
+
+    fn host_mut(&mut self, h: u32) -> &mut HostRec {
+        self.hosts[h as usize]
+            .as_mut()
+            .expect("a channel's host exists")
+    }
+}
