@@ -160,16 +160,26 @@ impl Quota {
     }
 }
 
-/// What the emulator remembers of one channel. Most channels only have quota
-/// counts; the rest (set by hand, or counting down a prefix behaviour) is boxed.
-#[derive(Default)]
-struct Channel {
-    quota: Quota,
-    extra: Option<Box<Extra>>,
+/// What the emulator remembers of one channel, 16 bytes: most channels only
+/// have a few sends in one quota bucket; anything more is boxed.
+enum Channel {
+    /// `count` sends in bucket `index` (count 0: none).
+    Counts {
+        index: u32,
+        count: u32,
+    },
+    Full(Box<Full>),
+}
+
+impl Default for Channel {
+    fn default() -> Self {
+        Channel::Counts { index: 0, count: 0 }
+    }
 }
 
 #[derive(Default)]
-struct Extra {
+struct Full {
+    quota: Quota,
     /// The behaviour set for this id, and when.
     behaviour: Option<(Behaviour, Instant)>,
     callback: Option<Box<str>>,
@@ -184,15 +194,91 @@ struct Countdown {
     left: u32,
 }
 
+/// The [`Quota`] of [`Channel::Counts`].
+fn inline_quota(index: u32, count: u32) -> Quota {
+    match count {
+        0 => Quota::Empty,
+        _ => Quota::One {
+            index: u64::from(index),
+            count,
+        },
+    }
+}
+
+/// [`Channel::Counts`] of `quota`, if it fits.
+fn fits_inline(quota: &Quota) -> Option<(u32, u32)> {
+    match quota {
+        Quota::Empty => Some((0, 0)),
+        Quota::One { index, count } => Some((u32::try_from(*index).ok()?, *count)),
+        Quota::Many(_) => None,
+    }
+}
+
 impl Channel {
-    /// Whether it holds nothing at `now_us` (then it can be forgotten).
-    fn idle(&mut self, now_us: u64, window_us: u64, bucket_us: u64) -> bool {
-        self.quota.expire(now_us, window_us, bucket_us);
-        self.extra.is_none() && self.quota == Quota::Empty
+    /// Runs `f` on the channel's quota; keeps it inline when it fits.
+    fn with_quota<R>(&mut self, f: impl FnOnce(&mut Quota) -> R) -> R {
+        match self {
+            Channel::Full(full) => {
+                let result = f(&mut full.quota);
+                let only_counts =
+                    full.behaviour.is_none() && full.callback.is_none() && full.countdown.rule == 0;
+                if let (true, Some((index, count))) = (only_counts, fits_inline(&full.quota)) {
+                    *self = Channel::Counts { index, count };
+                }
+                result
+            }
+            Channel::Counts { index, count } => {
+                let mut quota = inline_quota(*index, *count);
+                let result = f(&mut quota);
+                *self = match fits_inline(&quota) {
+                    Some((index, count)) => Channel::Counts { index, count },
+                    None => Channel::Full(Box::new(Full {
+                        quota,
+                        ..Full::default()
+                    })),
+                };
+                result
+            }
+        }
     }
 
-    fn extra(&mut self) -> &mut Extra {
-        self.extra.get_or_insert_with(Box::default)
+    /// Whether it holds nothing at `now_us` (then it can be forgotten).
+    fn idle(&mut self, now_us: u64, window_us: u64, bucket_us: u64) -> bool {
+        let empty = self.with_quota(|q| {
+            q.expire(now_us, window_us, bucket_us);
+            *q == Quota::Empty
+        });
+        empty && matches!(self, Channel::Counts { .. })
+    }
+
+    /// Runs `f` on the boxed part, made when missing.
+    fn with_full<R>(&mut self, f: impl FnOnce(&mut Full) -> R) -> R {
+        match self {
+            Channel::Full(full) => f(full),
+            Channel::Counts { index, count } => {
+                let mut full = Box::new(Full {
+                    quota: inline_quota(*index, *count),
+                    ..Full::default()
+                });
+                let result = f(&mut full);
+                *self = Channel::Full(full);
+                result
+            }
+        }
+    }
+
+    fn full_ref(&self) -> Option<&Full> {
+        match self {
+            Channel::Full(full) => Some(full),
+            Channel::Counts { .. } => None,
+        }
+    }
+
+    fn full_mut(&mut self) -> Option<&mut Full> {
+        match self {
+            Channel::Full(full) => Some(full),
+            Channel::Counts { .. } => None,
+        }
     }
 }
 
@@ -382,7 +468,9 @@ impl Shared {
 
     pub(super) fn set_behaviour(&self, id: &str, behaviour: Behaviour) {
         let now = Instant::now();
-        lock(&self.channels).with(id, |c| c.extra().behaviour = Some((behaviour, now)));
+        lock(&self.channels).with(id, |c| {
+            c.with_full(|f| f.behaviour = Some((behaviour, now)))
+        });
     }
 
     pub(super) fn set_behaviour_prefix(&self, prefix: &str, behaviour: Behaviour) {
@@ -409,7 +497,7 @@ impl Shared {
             .map
             .iter()
             .filter_map(|(id, c)| {
-                let (b, _) = c.extra.as_ref()?.behaviour.as_ref()?;
+                let (b, _) = c.full_ref()?.behaviour.as_ref()?;
                 Some((id.to_string(), b.clone()))
             })
             .collect();
@@ -436,7 +524,7 @@ impl Shared {
             .map
             .iter()
             .filter_map(|(id, c)| {
-                let uri = c.extra.as_ref()?.callback.as_ref()?;
+                let uri = c.full_ref()?.callback.as_ref()?;
                 Some((id.to_string(), uri.to_string()))
             })
             .collect();
@@ -488,8 +576,7 @@ impl Shared {
         self.maybe_sweep(channels, now_us);
         // The channel's own behaviour.
         if let Some(channel) = channels.map.get_mut(id) {
-            if let Some((behaviour, set_at)) =
-                channel.extra.as_mut().and_then(|e| e.behaviour.as_mut())
+            if let Some((behaviour, set_at)) = channel.full_mut().and_then(|f| f.behaviour.as_mut())
             {
                 let verdict = verdict_of(
                     behaviour,
@@ -530,7 +617,7 @@ impl Shared {
             channels
                 .map
                 .get(id)
-                .and_then(|c| c.extra.as_ref())
+                .and_then(Channel::full_ref)
                 .filter(|e| e.countdown.rule == serial)
                 .map_or(n, |e| e.countdown.left)
         });
@@ -541,7 +628,7 @@ impl Shared {
                         rule: serial,
                         left: left.saturating_sub(1),
                     };
-                    channels.with(id, |c| c.extra().countdown = countdown);
+                    channels.with(id, |c| c.with_full(|f| f.countdown = countdown));
                 }
                 verdict
             }
@@ -580,10 +667,8 @@ impl Shared {
         if !self.quota_applies(secure, callback) {
             return Verdict::Accept;
         }
-        if channel
-            .quota
-            .try_take(now_us, self.window_us, self.bucket_us, self.daily_quota)
-        {
+        let (window_us, bucket_us, limit) = (self.window_us, self.bucket_us, self.daily_quota);
+        if channel.with_quota(|q| q.try_take(now_us, window_us, bucket_us, limit)) {
             Verdict::Accept
         } else {
             Verdict::Mpns(RATE_LIMITED)
@@ -595,7 +680,7 @@ impl Shared {
         if accepted.kind == RequestKind::CallbackRegistration {
             if let Some(uri) = accepted.callback_uri {
                 lock(&self.channels).with(accepted.channel_id, |c| {
-                    c.extra().callback = Some(uri.into());
+                    c.with_full(|f| f.callback = Some(uri.into()));
                 });
             }
         }
@@ -658,6 +743,30 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_state_is_small() {
+        assert_eq!(std::mem::size_of::<Channel>(), 16);
+        let (window, bucket) = (1_000_000, 1_000);
+        let mut c = Channel::default();
+        assert!(c.with_quota(|q| q.try_take(10, window, bucket, 5)));
+        assert!(matches!(c, Channel::Counts { index: 0, count: 1 }));
+        // A second bucket is boxed; once the first has left, inline again.
+        assert!(c.with_quota(|q| q.try_take(500_000, window, bucket, 5)));
+        assert!(matches!(c, Channel::Full(_)));
+        assert!(!c.idle(1_001_000, window, bucket));
+        assert!(matches!(
+            c,
+            Channel::Counts {
+                index: 500,
+                count: 1
+            }
+        ));
+        assert!(c.idle(1_501_000, window, bucket));
+        // Other state keeps it boxed, and remembered.
+        c.with_full(|f| f.countdown = Countdown { rule: 1, left: 0 });
+        assert!(!c.idle(9_000_000, window, bucket));
+    }
 
     #[test]
     fn quota_window_rolls() {
