@@ -1411,6 +1411,341 @@ fn record_limit_keeps_the_most_recent() {
     assert_eq!(emulator.stats().accepted, 3);
 }
 
+/// `GET /inspect` as JSON.
+fn inspect_json(emulator: &Emulator) -> serde_json::Value {
+    let mut stream = TcpStream::connect(emulator.http_addr()).unwrap();
+    stream
+        .write_all(b"GET /inspect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    serde_json::from_str(body).unwrap()
+}
+
+#[test]
+fn record_limit_bounds_inspect_and_zero_turns_it_off() {
+    let emulator = spawn_with(EmulatorConfig {
+        record_limit: 3,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    for i in 0..10 {
+        let url = emulator.channel_url(&format!("R{i}"));
+        assert_eq!(
+            client.send(&toast_to(&url, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    let json = inspect_json(&emulator);
+    let ids: Vec<_> = json["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["channel_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["R7", "R8", "R9"]);
+    assert_eq!(json["stats"]["accepted"], 10);
+    assert_eq!(json["channels_remembered"], 10);
+
+    // 0: no records, the stats still count.
+    let emulator = spawn_with(EmulatorConfig {
+        record_limit: 0,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    for i in 0..5 {
+        let url = emulator.channel_url(&format!("R{i}"));
+        assert_eq!(
+            client.send(&toast_to(&url, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    client
+        .send(&post(
+            "/throttledthirdparty/01.00/R0",
+            TOAST_HEADERS,
+            b"<bad",
+        ))
+        .unwrap();
+    assert!(emulator.accepted().is_empty());
+    let stats = emulator.stats();
+    assert_eq!((stats.requests, stats.accepted, stats.rejected), (6, 5, 1));
+    let json = inspect_json(&emulator);
+    assert_eq!(json["accepted"], serde_json::json!([]));
+    assert_eq!(json["stats"]["accepted"], 5);
+    assert_eq!(
+        EmulatorConfig::default().record_limit,
+        EmulatorConfig::DEFAULT_RECORD_LIMIT
+    );
+}
+
+// ---- Many channels ------------------------------------------------------------------
+
+#[test]
+fn prefix_behaviours_exact_then_longest_prefix() {
+    use DeviceStatus as D;
+    use NotificationStatus as N;
+    use SubscriptionStatus as S;
+    let emulator = spawn();
+    let mut client = tcp(&emulator);
+    let mut send = |id: &str| {
+        client
+            .send(&toast_to(&emulator.channel_url(id), "t"))
+            .unwrap()
+            .statuses()
+    };
+    let expired = (404, Some(N::Dropped), Some(S::Expired), Some(D::Connected));
+    let inactive = (412, Some(N::Dropped), Some(S::Active), Some(D::Inactive));
+    let suppressed = (
+        200,
+        Some(N::Suppressed),
+        Some(S::Active),
+        Some(D::Connected),
+    );
+    // The longer prefix is set first: order does not matter.
+    emulator.set_behaviour_prefix("p-long-", Behaviour::Inactive);
+    emulator.set_behaviour_prefix("p-", Behaviour::Expired);
+    emulator.set_behaviour("p-long-exact", Behaviour::Suppressed);
+    emulator.set_behaviour("p-active", Behaviour::Active);
+    assert_eq!(send("p-x"), expired);
+    assert_eq!(send("p-"), expired);
+    assert_eq!(send("p-lon"), expired);
+    assert_eq!(send("p-long-x"), inactive);
+    assert_eq!(send("p-long-"), inactive);
+    assert_eq!(send("p-long-exact"), suppressed);
+    assert_eq!(send("p-active"), RECEIVED);
+    assert_eq!(send("p"), RECEIVED);
+    assert_eq!(send("other"), RECEIVED);
+    // A prefix set after the exact id does not override it.
+    emulator.set_behaviour_prefix("p-long-ex", Behaviour::RateLimited);
+    assert_eq!(send("p-long-exact"), suppressed);
+    assert_eq!(send("p-long-ex1").0, 406);
+    // Replacing a prefix's behaviour.
+    emulator.set_behaviour_prefix("p-", Behaviour::Active);
+    assert_eq!(send("p-x"), RECEIVED);
+    // The empty prefix is every other id.
+    emulator.set_behaviour_prefix("", Behaviour::Dropped);
+    assert_eq!(send("zzz").1, Some(N::Dropped));
+    assert_eq!(send("p-x"), RECEIVED);
+    assert_eq!(
+        emulator.behaviour_prefixes(),
+        [
+            ("".to_owned(), Behaviour::Dropped),
+            ("p-".to_owned(), Behaviour::Active),
+            ("p-long-".to_owned(), Behaviour::Inactive),
+            ("p-long-ex".to_owned(), Behaviour::RateLimited),
+        ]
+    );
+    // Exact behaviours only.
+    assert_eq!(
+        emulator.behaviours(),
+        [
+            ("p-active".to_owned(), Behaviour::Active),
+            ("p-long-exact".to_owned(), Behaviour::Suppressed),
+        ]
+    );
+
+    // In strict mode a prefix makes its ids known.
+    let emulator = spawn_with(EmulatorConfig {
+        strict: true,
+        ..EmulatorConfig::default()
+    });
+    emulator.set_behaviour_prefix("ok-", Behaviour::Active);
+    let mut client = tcp(&emulator);
+    let mut send = |id: &str| {
+        client
+            .send(&toast_to(&emulator.channel_url(id), "t"))
+            .unwrap()
+            .statuses()
+    };
+    assert_eq!(send("ok-1"), RECEIVED);
+    assert_eq!(send("ok"), expired);
+}
+
+#[test]
+fn counted_prefix_behaviours_count_per_channel() {
+    let emulator = spawn();
+    let queue_full = (
+        200,
+        Some(NotificationStatus::QueueFull),
+        Some(SubscriptionStatus::Active),
+        Some(DeviceStatus::Connected),
+    );
+    emulator.set_behaviour_prefix("qf-", Behaviour::QueueFull(2));
+    emulator.set_behaviour_prefix("un-", Behaviour::Unavailable(1));
+    emulator.set_behaviour_prefix("rs-", Behaviour::ResetMidResponse(1));
+    emulator.set_behaviour("qf-own", Behaviour::QueueFull(1));
+    let mut client = tcp(&emulator);
+    let send = |client: &mut Client<TcpStream>, id: &str| {
+        client
+            .send(&toast_to(&emulator.channel_url(id), "t"))
+            .unwrap()
+            .statuses()
+    };
+    // Interleaved: each channel has its own two.
+    for _ in 0..2 {
+        for id in ["qf-a", "qf-b", "qf-c"] {
+            assert_eq!(send(&mut client, id), queue_full, "{id}");
+        }
+    }
+    for id in ["qf-a", "qf-b", "qf-c"] {
+        assert_eq!(send(&mut client, id), RECEIVED, "{id}");
+    }
+    // The exact id counts its own.
+    assert_eq!(send(&mut client, "qf-own"), queue_full);
+    assert_eq!(send(&mut client, "qf-own"), RECEIVED);
+    for id in ["un-a", "un-b"] {
+        assert_eq!(send(&mut client, id), (503, None, None, None), "{id}");
+    }
+    for id in ["un-a", "un-b"] {
+        assert_eq!(send(&mut client, id), RECEIVED, "{id}");
+    }
+    for id in ["rs-a", "rs-b"] {
+        let mut cut = tcp(&emulator);
+        let sent = cut.send(&toast_to(&emulator.channel_url(id), "t"));
+        assert!(sent.is_err(), "{id}: {sent:?}");
+        let mut fresh = tcp(&emulator);
+        assert_eq!(send(&mut fresh, id), RECEIVED, "{id}");
+    }
+    // Setting the prefix again restarts every channel's count.
+    emulator.set_behaviour_prefix("qf-", Behaviour::QueueFull(1));
+    for id in ["qf-a", "qf-d"] {
+        assert_eq!(send(&mut client, id), queue_full, "{id}");
+        assert_eq!(send(&mut client, id), RECEIVED, "{id}");
+    }
+    // The prefix rule as set; the exact id counted down to active.
+    assert!(
+        emulator
+            .behaviour_prefixes()
+            .contains(&("qf-".to_owned(), Behaviour::QueueFull(1)))
+    );
+    assert_eq!(
+        emulator.behaviours(),
+        [("qf-own".to_owned(), Behaviour::Active)]
+    );
+    // qf-a..d, qf-own, un-a, un-b, rs-a, rs-b: each holds quota counts.
+    assert_eq!(emulator.channels_remembered(), 9);
+}
+
+#[test]
+fn idle_channels_are_forgotten() {
+    let window = Duration::from_millis(200);
+    let emulator = spawn_with(EmulatorConfig {
+        quota_window: window,
+        ..EmulatorConfig::default()
+    });
+    emulator.set_behaviour("SET", Behaviour::Active);
+    let mut client = tcp(&emulator);
+    for i in 0..50 {
+        let url = emulator.channel_url(&format!("idle-{i}"));
+        assert_eq!(
+            client.send(&toast_to(&url, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    // Fewer requests than a sweep waits for: all remembered.
+    assert_eq!(emulator.channels_remembered(), 51);
+    // Past the window and a bucket (window / 1024), their counts have left it.
+    std::thread::sleep(window + Duration::from_millis(20));
+    let keep = toast_to(&emulator.channel_url("KEEP"), "a");
+    for _ in 0..1100 {
+        let status = client.send(&keep).unwrap().status();
+        assert!(status == 200 || status == 406, "{status}");
+    }
+    // A sweep ran after the sleep: the idle ones went; SET (a behaviour) and
+    // KEEP (counts in the window) stay.
+    assert_eq!(emulator.channels_remembered(), 2);
+    assert_eq!(emulator.stats().requests, 1150);
+
+    // With no quota and no behaviours nothing is remembered.
+    let emulator = spawn_with(EmulatorConfig {
+        daily_quota: u32::MAX,
+        ..EmulatorConfig::default()
+    });
+    let mut client = tcp(&emulator);
+    for i in 0..100 {
+        let url = emulator.channel_url(&format!("free-{i}"));
+        assert_eq!(
+            client.send(&toast_to(&url, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    assert_eq!(emulator.channels_remembered(), 0);
+    assert_eq!(emulator.stats().accepted, 100);
+}
+
+/// Sends one toast to each id in turn over one keep-alive connection; counts the statuses.
+fn send_each(emulator: &Emulator, ids: &[String]) -> std::collections::BTreeMap<u16, usize> {
+    let mut client = tcp(emulator);
+    let mut counts = std::collections::BTreeMap::new();
+    for id in ids {
+        let reply = client
+            .send(&toast_to(&emulator.channel_url(id), "t"))
+            .unwrap();
+        *counts.entry(reply.status()).or_default() += 1;
+    }
+    counts
+}
+
+/// The benchmark's mix, scaled down: 2 % inactive, 1 % queue-full once, 1 % expired.
+fn mixed_ids(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| match i % 100 {
+            0 | 1 => format!("inact-{i}"),
+            2 => format!("qf-{i}"),
+            3 => format!("exp-{i}"),
+            _ => format!("ch-{i}"),
+        })
+        .collect()
+}
+
+fn set_mix(emulator: &Emulator) {
+    emulator.set_behaviour_prefix("inact-", Behaviour::Inactive);
+    emulator.set_behaviour_prefix("qf-", Behaviour::QueueFull(1));
+    emulator.set_behaviour_prefix("exp-", Behaviour::Expired);
+}
+
+#[test]
+fn thousands_of_channels() {
+    let n = 5000;
+    let ids = mixed_ids(n);
+    let emulator = spawn_with(EmulatorConfig {
+        record_limit: 1000,
+        ..EmulatorConfig::default()
+    });
+    set_mix(&emulator);
+    let (inactive, queue_full, expired) = (n / 50, n / 100, n / 100);
+    let active = n - inactive - queue_full - expired;
+    let first = send_each(&emulator, &ids);
+    let expected = [(200, active + queue_full), (404, expired), (412, inactive)];
+    assert_eq!(first.into_iter().collect::<Vec<_>>(), expected);
+    // Queue-full once: the second round accepts those channels.
+    let second = send_each(&emulator, &ids);
+    let expected = [(200, active + queue_full), (404, expired), (412, inactive)];
+    assert_eq!(second.into_iter().collect::<Vec<_>>(), expected);
+    let stats = emulator.stats();
+    assert_eq!(stats.requests, 2 * n as u64);
+    assert_eq!(stats.accepted, (2 * active + queue_full) as u64);
+    assert_eq!(stats.rejected, 2 * (inactive + expired) as u64);
+    assert_eq!(emulator.accepted().len(), 1000);
+    // Accepted channels hold quota counts; refused ones hold nothing.
+    assert_eq!(emulator.channels_remembered(), active + queue_full);
+
+    // With no quota, only the queue-full channels' counts are remembered.
+    let emulator = spawn_with(EmulatorConfig {
+        daily_quota: u32::MAX,
+        record_limit: 0,
+        ..EmulatorConfig::default()
+    });
+    set_mix(&emulator);
+    send_each(&emulator, &ids);
+    assert_eq!(emulator.channels_remembered(), queue_full);
+    assert_eq!(emulator.stats().accepted, active as u64);
+    assert!(emulator.accepted().is_empty());
+}
+
 #[test]
 fn shutdown_closes_the_listeners() {
     let (emulator, _pki) = spawn_tls();

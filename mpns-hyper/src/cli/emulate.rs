@@ -27,7 +27,11 @@ pub struct EmulatorArgs {
     pub tls_dir: Option<PathBuf>,
     /// How a channel answers, e.g. `--behaviour A=queue-full:3`; forms: active,
     /// expired, queue-full:N, suppressed, dropped, inactive, rate-limited,
-    /// unavailable:N, unavailable-for:DUR, slow:DUR, reset:N, status:CODE
+    /// unavailable:N, unavailable-for:DUR, slow:DUR, reset:N, status:CODE.
+    /// A trailing `*` sets it for every id starting with the prefix
+    /// (`'inact-*=inactive'`): an exact id wins over a prefix, the longest
+    /// prefix wins, and queue-full:N, unavailable:N and reset:N count down
+    /// per channel
     #[arg(long = "behaviour", value_name = "ID=BEHAVIOUR", value_parser = parse_behaviour)]
     pub behaviours: Vec<(String, Behaviour)>,
     /// Answer 404 Expired for channel ids with no behaviour set
@@ -36,6 +40,10 @@ pub struct EmulatorArgs {
     /// Notifications accepted per HTTP channel per 24 h, then 406
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub daily_quota: u32,
+    /// How many accepted notifications `GET /inspect` keeps, the most recent;
+    /// 0 keeps none (the counts in its stats still count every one)
+    #[arg(long = "record", value_name = "N", default_value_t = EmulatorConfig::DEFAULT_RECORD_LIMIT)]
+    pub record: usize,
     /// Tokio worker threads [default: one per CPU]; 1 leaves the other
     /// cores to a client on the same machine
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
@@ -61,6 +69,7 @@ impl EmulatorArgs {
             strict: self.strict,
             daily_quota: self.daily_quota,
             worker_threads: self.workers,
+            record_limit: self.record,
             ..EmulatorConfig::default()
         };
         let mut files = None;
@@ -74,7 +83,10 @@ impl EmulatorArgs {
         }
         let emulator = Emulator::spawn(config).map_err(CliError::Listen)?;
         for (id, behaviour) in &self.behaviours {
-            emulator.set_behaviour(id, behaviour.clone());
+            match id.strip_suffix('*') {
+                Some(prefix) => emulator.set_behaviour_prefix(prefix, behaviour.clone()),
+                None => emulator.set_behaviour(id, behaviour.clone()),
+            }
         }
         let mut out = format!("http  {}\n", emulator.http_base());
         if let (Some(base), Some((ca, cert, key))) = (emulator.https_base(), &files) {
@@ -94,7 +106,13 @@ impl EmulatorArgs {
                 .unwrap_or_default(),
             emulator.http_base()
         );
-        let behaviours = emulator.behaviours();
+        let mut behaviours = emulator.behaviours();
+        behaviours.extend(
+            emulator
+                .behaviour_prefixes()
+                .into_iter()
+                .map(|(prefix, b)| (prefix + "*", b)),
+        );
         if behaviours.is_empty() {
             out += &format!(
                 "behaviours: every channel is active{}\n",
@@ -110,6 +128,10 @@ impl EmulatorArgs {
                 out += &format!("  {id:<16} {b}\n");
             }
         }
+        out += &match self.record {
+            0 => "records: off (/inspect shows the stats only)\n".to_owned(),
+            n => format!("records: the last {n} accepted in /inspect\n"),
+        };
         out += "Ctrl-C stops it.\n";
         super::write_stdout(out.as_bytes())?;
         super::runtime()?

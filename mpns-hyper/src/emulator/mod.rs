@@ -20,7 +20,8 @@
 //! # Listeners and paths
 //!
 //! - HTTP (`listen`): `POST /throttledthirdparty/01.00/{id}`, and `GET /inspect`
-//!   (JSON: `{"accepted": [...], "stats": {...}}`).
+//!   (JSON: `{"accepted": [...], "stats": {...}, "channels_remembered": N}`,
+//!   at most `record_limit` records).
 //! - HTTPS (`tls`, `https_listen`): `POST /unthrottledthirdparty/01.00/{id}` and
 //!   `POST /unthrottledthirdparty/01.00/{id}/callback` (callback registration).
 //!   The handshake asks for a client certificate from `client_ca_pem`: a
@@ -66,6 +67,28 @@
 //! The daily quota counts notifications answered 200 Received on HTTP per
 //! channel, in a rolling window (`quota_window`, 24 h) kept as 1024 buckets:
 //! a send leaves the window up to 1/1024 of it late (84 s for 24 h), never early.
+//!
+//! # Many channels
+//!
+//! [`Emulator::set_behaviour_prefix`] sets a behaviour for every channel id
+//! starting with a prefix (`mpns emulator --behaviour 'inact-*=inactive'`).
+//! A behaviour set for the exact id wins over any prefix, and the longest
+//! matching prefix wins among prefixes; the empty prefix matches every id.
+//! A counted prefix behaviour (`queue-full:N`, `unavailable:N`, `reset:N`)
+//! counts down per channel: each matching channel answers it N times, then as
+//! active (setting the prefix again restarts every channel's count).
+//! `unavailable-for:DUR` by prefix ends DUR after the prefix was set, for all
+//! its channels at once. In strict mode a prefix makes its ids known.
+//!
+//! Memory: a channel is only remembered while it holds something: quota counts
+//! still in the window, a behaviour set for its id, a callback URI, or its
+//! count of a counted prefix behaviour. A remembered channel costs about 100
+//! bytes with a short id (see [`Emulator::channels_remembered`]); idle ones are
+//! forgotten in a sweep that runs at most once per quota bucket and once per as
+//! many requests as there are channels. Secure channels, and every channel when
+//! `daily_quota` is `u32::MAX`, have no quota counts to remember. The record of
+//! accepted requests keeps the most recent `record_limit` (0: none);
+//! [`Stats`] count them all.
 
 pub mod schema;
 mod server;
@@ -110,11 +133,17 @@ pub struct EmulatorConfig {
     pub daily_quota: u32,
     /// The quota's rolling window (default 24 h); shorten it to test the window.
     pub quota_window: Duration,
-    /// How many accepted notifications [`Emulator::accepted`] keeps, the most
-    /// recent (default 100 000); [`Stats::accepted`] still counts them all.
+    /// How many accepted notifications [`Emulator::accepted`] and `GET /inspect`
+    /// keep, the most recent (default [`EmulatorConfig::DEFAULT_RECORD_LIMIT`];
+    /// 0 keeps none); [`Stats::accepted`] still counts them all.
     pub record_limit: usize,
     /// Tokio worker threads (default 0: one per CPU).
     pub worker_threads: usize,
+}
+
+impl EmulatorConfig {
+    /// The default `record_limit`: 10 000 records, a few MB, and an `/inspect` that stays quick.
+    pub const DEFAULT_RECORD_LIMIT: usize = 10_000;
 }
 
 impl Default for EmulatorConfig {
@@ -130,7 +159,7 @@ impl Default for EmulatorConfig {
             header_limit: 1024,
             daily_quota: 500,
             quota_window: Duration::from_secs(24 * 60 * 60),
-            record_limit: 100_000,
+            record_limit: EmulatorConfig::DEFAULT_RECORD_LIMIT,
             worker_threads: 0,
         }
     }
@@ -168,7 +197,8 @@ impl fmt::Debug for TlsConfig {
     }
 }
 
-/// How a channel answers valid requests (set with [`Emulator::set_behaviour`]).
+/// How a channel answers valid requests (set with [`Emulator::set_behaviour`]
+/// or [`Emulator::set_behaviour_prefix`]).
 ///
 /// Behaviours apply after the request checks (a malformed request is 400
 /// whatever the behaviour). Counted behaviours count down per request and
@@ -437,9 +467,27 @@ impl Emulator {
         self.shared.set_behaviour(id, behaviour);
     }
 
+    /// Sets how every channel whose id starts with `prefix` answers from now on,
+    /// unless its exact id has a behaviour (see [Many channels](self#many-channels)).
+    /// The longest matching prefix wins; a counted behaviour counts down per channel.
+    pub fn set_behaviour_prefix(&self, prefix: &str, behaviour: Behaviour) {
+        self.shared.set_behaviour_prefix(prefix, behaviour);
+    }
+
     /// The behaviours set, by channel id; counted ones show what is left.
     pub fn behaviours(&self) -> Vec<(String, Behaviour)> {
         self.shared.behaviours()
+    }
+
+    /// The behaviours set by prefix, as set (per-channel counts are not shown).
+    pub fn behaviour_prefixes(&self) -> Vec<(String, Behaviour)> {
+        self.shared.behaviour_prefixes()
+    }
+
+    /// How many channels the emulator remembers now (idle ones are forgotten
+    /// in sweeps, see [Many channels](self#many-channels)).
+    pub fn channels_remembered(&self) -> usize {
+        self.shared.channels_remembered()
     }
 
     /// Every request answered 200 Received, oldest first (at most `record_limit`, the most recent).

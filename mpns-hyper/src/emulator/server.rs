@@ -595,10 +595,13 @@ fn inspect(shared: &Shared, method: &Method) -> Reply {
     struct Inspect {
         accepted: Vec<super::Recorded>,
         stats: super::Stats,
+        channels_remembered: usize,
     }
+    // At most `record_limit` records: the record is bounded.
     let doc = Inspect {
         accepted: shared.accepted(),
         stats: shared.stats(),
+        channels_remembered: shared.channels_remembered(),
     };
     match serde_json::to_vec(&doc) {
         Ok(json) => {
