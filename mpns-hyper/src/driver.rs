@@ -1,6 +1,6 @@
-//! Runs the core's [`Sender`] over the pooled [`Client`]: submit from any
-//! task, read events as a stream, with a cap on concurrent requests and
-//! timers from tokio.
+//! Runs the core's [`GrowableSender`] over the pooled [`Client`]: submit
+//! from any task, read events as a stream, with a cap on requests in flight,
+//! a memory budget for what waits, and timers from tokio.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -10,7 +10,7 @@
 //! use mpns_proto::{Notification, Options, Toast};
 //!
 //! let client = Client::new(ClientConfig::default())?;
-//! let (handle, mut events) = Driver::<256, 256>::start(client, DriverConfig::default());
+//! let (handle, mut events) = Driver::start(client, DriverConfig::default());
 //! let toast = Notification::Toast(Toast { text1: Some("Hello"), ..Toast::default() });
 //! handle.submit_wait("http://127.0.0.1:47001/throttledthirdparty/01.00/A", &toast, &Options::default()).await?;
 //! drop(handle); // the stream ends once every notification has finished
@@ -24,13 +24,22 @@
 //!
 //! Every decision (order, retries, pauses, quota, expiry) is the core's: this
 //! module only carries requests out and responses and time in.
+//!
+//! Notifications that wait (for a backoff, a channel's or host's pause, a
+//! channel's quota) are parked in the sender and hold no request slot:
+//! `max_in_flight` bounds only requests on the wire, so one slow channel
+//! never delays another's notification. What may wait is bounded by
+//! `memory_budget`; at the budget, [`DriverHandle::submit_wait`] waits and
+//! [`DriverHandle::submit`] returns back-pressure, never a refusal.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mpns_proto::sender::{Event, SubmitError, TicketError};
-use mpns_proto::{ChannelUri, Instant, Notification, Options, Sender, SenderConfig, Ticket};
+use mpns_proto::{
+    ChannelUri, GrowableSender, Instant, Notification, Options, SenderConfig, Ticket,
+};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::client::{Client, to_hyper};
@@ -42,9 +51,10 @@ pub struct DriverConfig {
     pub sender: SenderConfig,
     /// Most requests in flight at once, over all channels (64).
     pub max_in_flight: usize,
-    /// Arena bytes per pending notification: channel URI, callback URI and
-    /// body (4,200 fits any toast or tile within MPNS's limits).
-    pub slot_size: usize,
+    /// Bytes the sender may hold for pending notifications, remembered
+    /// channels and unread events (256 MiB: about a million typical toasts);
+    /// see [`GrowableSender::new`].
+    pub memory_budget: usize,
 }
 
 impl Default for DriverConfig {
@@ -52,9 +62,24 @@ impl Default for DriverConfig {
         DriverConfig {
             sender: SenderConfig::default(),
             max_in_flight: 64,
-            slot_size: 4200,
+            memory_budget: 256 << 20,
         }
     }
+}
+
+/// What a [`Driver`] holds now, from [`DriverHandle::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Notifications submitted whose final event has not been delivered.
+    pub pending: usize,
+    /// Requests on the wire.
+    pub in_flight: usize,
+    /// Requests sent so far (every attempt).
+    pub sent: u64,
+    /// Channels the sender remembers (queued work, pauses, quota windows).
+    pub channels: usize,
+    /// Bytes counted against the memory budget.
+    pub memory_used: usize,
 }
 
 /// Why a submit through the driver failed.
@@ -77,31 +102,33 @@ impl fmt::Display for DriverError {
 
 impl std::error::Error for DriverError {}
 
-struct Shared<const Q: usize, const C: usize> {
-    sender: Mutex<Sender<Vec<u8>, Q, C>>,
+struct Shared {
+    sender: Mutex<GrowableSender>,
     /// Wakes the driver task: new work, a response, a handle dropped.
     wake: Notify,
-    /// Wakes submitters waiting for queue space.
+    /// Wakes submitters waiting for memory.
     space: Notify,
+    in_flight: AtomicUsize,
+    sent: AtomicU64,
     events: mpsc::UnboundedSender<Event>,
     start: tokio::time::Instant,
     /// Live [`DriverHandle`]s; the task ends when none is left and nothing is pending.
     handles: AtomicUsize,
 }
 
-impl<const Q: usize, const C: usize> Shared<Q, C> {
+impl Shared {
     fn now(&self) -> Instant {
         Instant::from_millis(u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Sender<Vec<u8>, Q, C>> {
+    fn lock(&self) -> MutexGuard<'_, GrowableSender> {
         // A panic while holding the lock cannot leave the sender half-updated
         // in a way that matters more than stopping: carry on with its state.
         self.sender.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Forwards the sender's events; wakes submitters when slots free up.
-    fn drain(&self, sender: &mut Sender<Vec<u8>, Q, C>) {
+    /// Forwards the sender's events; wakes submitters when memory frees up.
+    fn drain(&self, sender: &mut GrowableSender) {
         let mut freed = false;
         while let Some(event) = sender.poll_event() {
             freed |= matches!(event, Event::Finished { .. });
@@ -129,11 +156,11 @@ impl<const Q: usize, const C: usize> Shared<Q, C> {
 
 /// Submits notifications to a running [`Driver`]. Clone it freely; the
 /// event stream ends when every handle is dropped and every notification finished.
-pub struct DriverHandle<const Q: usize, const C: usize> {
-    shared: Arc<Shared<Q, C>>,
+pub struct DriverHandle {
+    shared: Arc<Shared>,
 }
 
-impl<const Q: usize, const C: usize> Clone for DriverHandle<Q, C> {
+impl Clone for DriverHandle {
     fn clone(&self) -> Self {
         self.shared.handles.fetch_add(1, Ordering::SeqCst);
         DriverHandle {
@@ -142,15 +169,16 @@ impl<const Q: usize, const C: usize> Clone for DriverHandle<Q, C> {
     }
 }
 
-impl<const Q: usize, const C: usize> Drop for DriverHandle<Q, C> {
+impl Drop for DriverHandle {
     fn drop(&mut self) {
         self.shared.handles.fetch_sub(1, Ordering::SeqCst);
         self.shared.wake.notify_one();
     }
 }
 
-impl<const Q: usize, const C: usize> DriverHandle<Q, C> {
-    /// Queues a notification; fails at once when the queue is full.
+impl DriverHandle {
+    /// Queues a notification; at the memory budget, fails at once with
+    /// back-pressure ([`SubmitError::is_back_pressure`]).
     pub fn submit(
         &self,
         channel: &str,
@@ -186,7 +214,7 @@ impl<const Q: usize, const C: usize> DriverHandle<Q, C> {
         Ok(ticket)
     }
 
-    /// Queues a notification, waiting for space while the queue is full.
+    /// Queues a notification, waiting while the memory budget is reached.
     pub async fn submit_wait(
         &self,
         channel: &str,
@@ -198,7 +226,7 @@ impl<const Q: usize, const C: usize> DriverHandle<Q, C> {
             tokio::pin!(space);
             space.as_mut().enable();
             match self.submit(channel, notification, options) {
-                Err(DriverError::Submit(SubmitError::QueueFull)) => space.await,
+                Err(DriverError::Submit(e)) if e.is_back_pressure() => space.await,
                 other => return other,
             }
         }
@@ -215,6 +243,18 @@ impl<const Q: usize, const C: usize> DriverHandle<Q, C> {
     pub fn pending(&self) -> usize {
         self.shared.lock().pending()
     }
+
+    /// What the driver holds now.
+    pub fn stats(&self) -> DriverStats {
+        let sender = self.shared.lock();
+        DriverStats {
+            pending: sender.pending(),
+            in_flight: self.shared.in_flight.load(Ordering::Relaxed),
+            sent: self.shared.sent.load(Ordering::Relaxed),
+            channels: sender.channels(),
+            memory_used: sender.memory_used(),
+        }
+    }
 }
 
 /// The events of a [`Driver`], in order.
@@ -230,18 +270,18 @@ impl Events {
 }
 
 /// The driver: a tokio task that owns the core's sender.
-pub struct Driver<const Q: usize = 1024, const C: usize = 1024>;
+pub struct Driver;
 
-impl<const Q: usize, const C: usize> Driver<Q, C> {
-    /// Starts the driver task on the current tokio runtime. `Q` notifications
-    /// may be pending at once, to `C` channels.
-    pub fn start(client: Client, config: DriverConfig) -> (DriverHandle<Q, C>, Events) {
+impl Driver {
+    /// Starts the driver task on the current tokio runtime.
+    pub fn start(client: Client, config: DriverConfig) -> (DriverHandle, Events) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let storage = vec![0u8; config.slot_size.saturating_mul(Q)];
         let shared = Arc::new(Shared {
-            sender: Mutex::new(Sender::new(config.sender, storage)),
+            sender: Mutex::new(GrowableSender::new(config.sender, config.memory_budget)),
             wake: Notify::new(),
             space: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            sent: AtomicU64::new(0),
             events: tx,
             start: tokio::time::Instant::now(),
             handles: AtomicUsize::new(1),
@@ -254,11 +294,7 @@ impl<const Q: usize, const C: usize> Driver<Q, C> {
     }
 }
 
-async fn run<const Q: usize, const C: usize>(
-    shared: Arc<Shared<Q, C>>,
-    client: Client,
-    max_in_flight: usize,
-) {
+async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
     let permits = Arc::new(Semaphore::new(max_in_flight));
     loop {
         // Send everything that is due, up to the cap.
@@ -274,6 +310,8 @@ async fn run<const Q: usize, const C: usize>(
                 break;
             };
             tracing::debug!(ticket = ticket.0, attempt, uri = %request.uri(), "sending");
+            shared.in_flight.fetch_add(1, Ordering::Relaxed);
+            shared.sent.fetch_add(1, Ordering::Relaxed);
             let shared = shared.clone();
             let client = client.clone();
             tokio::spawn(async move {
@@ -291,17 +329,28 @@ async fn run<const Q: usize, const C: usize>(
                     };
                     shared.drain(&mut sender);
                 }
+                shared.in_flight.fetch_sub(1, Ordering::Relaxed);
                 drop(permit);
                 shared.wake.notify_one();
             });
         }
+        let capped = permits.available_permits() == 0;
         let timeout = {
             let mut sender = shared.lock();
+            let now = shared.now();
+            let used = sender.memory_used();
+            // Deadlines and forgotten channels are handled even while capped.
+            sender.handle_timeout(now);
             shared.drain(&mut sender);
+            if sender.memory_used() < used {
+                shared.space.notify_waiters();
+            }
             if sender.pending() == 0 && shared.handles.load(Ordering::SeqCst) == 0 {
                 return; // Dropping `shared.events` here ends the event stream.
             }
-            sender.poll_timeout()
+            // While every permit is taken, what is due waits for a response
+            // (which wakes this task), not for the clock.
+            sender.poll_timeout().filter(|at| !capped || *at > now)
         };
         match timeout {
             Some(at) => {

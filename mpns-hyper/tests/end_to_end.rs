@@ -47,7 +47,7 @@ async fn drive(
     config: DriverConfig,
     channels: &[String],
 ) -> (Vec<(Ticket, Finished, u16)>, Vec<Event>) {
-    let (handle, mut events) = Driver::<64, 64>::start(client, config);
+    let (handle, mut events) = Driver::start(client, config);
     let mut tickets = Vec::new();
     for (i, channel) in channels.iter().enumerate() {
         let text = format!("n{i}");
@@ -330,7 +330,7 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
     assert_eq!(emulator.accepted().iter().filter(|r| r.secure).count(), 20);
 
     // Through the driver too: the same pooled connection.
-    let (handle, mut events) = Driver::<8, 8>::start(client.clone(), DriverConfig::default());
+    let (handle, mut events) = Driver::start(client.clone(), DriverConfig::default());
     let ticket = handle
         .submit(&channel, &toast("via driver"), &Options::default())
         .unwrap();

@@ -8,10 +8,16 @@
 //! {"channel": "...", "notification": {"tile": {"template": {"flip": {"count": 3, "title": {"action": "clear"}}}}}, "options": {"delivery": "450"}}
 //! {"channel": "...", "notification": {"raw": {"body": "<v>1</v>"}}}
 //! ```
+//!
+//! The file is streamed: a reader thread hands lines to the submitter, which
+//! waits while the driver's memory budget is reached, so a file of a million
+//! lines is never held whole. A line longer than [`MAX_LINE`] is refused.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -60,16 +66,21 @@ pub struct BatchArgs {
 /// Outcome counts of a finished batch, by name, plus lines that were refused.
 pub type Summary = BTreeMap<String, usize>;
 
+/// The longest line a batch file may have (1 MiB: a raw body is at most
+/// 1 KiB, a toast or tile a few KiB even with every character escaped).
+pub const MAX_LINE: usize = 1 << 20;
+
 impl BatchArgs {
     /// Runs the batch; prints the summary; fails if anything was not accepted.
     pub fn run(&self) -> Result<(), CliError> {
-        let text = if self.file.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin()).map_err(CliError::Stdin)?
+        let input: Box<dyn BufRead + Send> = if self.file.as_os_str() == "-" {
+            Box::new(std::io::BufReader::new(std::io::stdin()))
         } else {
-            std::fs::read_to_string(&self.file).map_err(|error| CliError::Read {
+            let file = std::fs::File::open(&self.file).map_err(|error| CliError::Read {
                 path: self.file.clone(),
                 error,
-            })?
+            })?;
+            Box::new(std::io::BufReader::with_capacity(1 << 16, file))
         };
         let client = self.tls.client()?;
         let config = DriverConfig {
@@ -82,12 +93,22 @@ impl BatchArgs {
             },
             ..DriverConfig::default()
         };
-        let summary = super::runtime()?.block_on(run_batch(client, &text, config))?;
+        let (summary, read_error) = super::runtime()?.block_on(run_batch(client, input, config));
         let mut out = String::new();
         for (outcome, n) in &summary {
             out += &format!("{outcome:>16}  {n}\n");
         }
         super::write_stdout(out.as_bytes())?;
+        if let Some(error) = read_error {
+            return Err(if self.file.as_os_str() == "-" {
+                CliError::Stdin(error)
+            } else {
+                CliError::Read {
+                    path: self.file.clone(),
+                    error,
+                }
+            });
+        }
         let failed: usize = summary
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "accepted" | "superseded"))
@@ -100,49 +121,124 @@ impl BatchArgs {
     }
 }
 
-/// Sends every line of `text`; returns the count of each outcome (`invalid`
-/// for lines that were refused before sending, reported on stderr).
+/// One line read: its number, and its text or why it was refused.
+type Line = (usize, Result<String, String>);
+
+/// Reads lines on a thread of its own into a bounded queue; returns the
+/// error that stopped it, if any.
+fn read_lines(
+    mut input: Box<dyn BufRead + Send>,
+    lines: tokio::sync::mpsc::Sender<Line>,
+) -> std::thread::JoinHandle<Option<std::io::Error>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        for number in 1.. {
+            buf.clear();
+            let read = match (&mut input)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut buf)
+            {
+                Ok(n) => n,
+                Err(e) => return Some(e),
+            };
+            if read == 0 {
+                return None;
+            }
+            let line = if buf.len() > MAX_LINE {
+                // Skip the rest of the line.
+                loop {
+                    buf.clear();
+                    match (&mut input).take(1 << 16).read_until(b'\n', &mut buf) {
+                        Ok(0) => break,
+                        Ok(_) if buf.ends_with(b"\n") => break,
+                        Ok(_) => {}
+                        Err(e) => return Some(e),
+                    }
+                }
+                Err(format!("longer than {MAX_LINE} bytes"))
+            } else {
+                match String::from_utf8(std::mem::take(&mut buf)) {
+                    Ok(text) if text.trim().is_empty() => continue,
+                    Ok(text) => Ok(text),
+                    Err(_) => Err("not UTF-8".to_string()),
+                }
+            };
+            if lines.blocking_send((number, line)).is_err() {
+                return None;
+            }
+        }
+        None
+    })
+}
+
+/// Sends every line of `input`; returns the count of each outcome (`invalid`
+/// for lines that were refused before sending, reported on stderr), and the
+/// read error that cut the input short, if one did (what was read is still
+/// sent and counted).
 pub async fn run_batch(
     client: crate::client::Client,
-    text: &str,
+    input: Box<dyn BufRead + Send>,
     config: DriverConfig,
-) -> Result<Summary, CliError> {
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| (i + 1, l))
-        .collect();
-    let (handle, mut events) = Driver::<1024, 1024>::start(client, config);
+) -> (Summary, Option<std::io::Error>) {
+    let (handle, mut events) = Driver::start(client, config);
     let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(lines.len() as u64)
+        ProgressBar::new_spinner()
     } else {
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} {pos} finished  {msg}  [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let mut summary = Summary::new();
+    let (accepted, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let reader = tokio::spawn({
-        let bar = bar.clone();
+        let (bar, accepted, failed) = (bar.clone(), accepted.clone(), failed.clone());
         async move {
             let mut counts = Summary::new();
             while let Some(event) = events.recv().await {
                 if let Event::Finished { result, .. } = event {
                     *counts.entry(result.name().to_string()).or_default() += 1;
+                    let tally = if result.is_accepted() {
+                        &accepted
+                    } else {
+                        &failed
+                    };
+                    tally.fetch_add(1, Ordering::Relaxed);
                     bar.inc(1);
                 }
             }
             counts
         }
     });
-    for (number, line) in lines {
+    let progress = tokio::spawn({
+        let (bar, handle) = (bar.clone(), handle.clone());
+        let (accepted, failed) = (accepted.clone(), failed.clone());
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+            loop {
+                tick.tick().await;
+                let stats = handle.stats();
+                bar.set_message(format!(
+                    "sent {}  accepted {}  parked {}  in flight {}  failed {}",
+                    stats.sent,
+                    accepted.load(Ordering::Relaxed),
+                    stats.pending.saturating_sub(stats.in_flight),
+                    stats.in_flight,
+                    failed.load(Ordering::Relaxed),
+                ));
+            }
+        }
+    });
+    let (tx, mut lines) = tokio::sync::mpsc::channel::<Line>(1024);
+    let read = read_lines(input, tx);
+    let mut summary = Summary::new();
+    while let Some((number, line)) = lines.recv().await {
         // Strings are read into a JSON tree first, so that escaped text
         // (quotes, \n, \u00e9) can still be borrowed by the model.
-        let result = match serde_json::from_str::<serde_json::Value>(line) {
-            Err(e) => Err(e.to_string()),
-            Ok(value) => match BatchLine::deserialize(&value) {
+        let result = match line.map(|l| serde_json::from_str::<serde_json::Value>(&l)) {
+            Err(e) => Err(e),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(value)) => match BatchLine::deserialize(&value) {
                 Err(e) => Err(e.to_string()),
                 Ok(item) => handle
                     .submit_wait(item.channel, &item.notification, &item.options)
@@ -154,16 +250,21 @@ pub async fn run_batch(
         if let Err(e) = result {
             bar.suspend(|| eprintln!("line {number}: {e}"));
             *summary.entry("invalid".into()).or_default() += 1;
+            failed.fetch_add(1, Ordering::Relaxed);
             bar.inc(1);
         }
     }
+    let read_error = read.join().unwrap_or(None);
+    // The progress task holds a handle: the event stream ends after it is gone.
+    progress.abort();
+    let _ = progress.await;
     drop(handle);
     let counts = reader.await.unwrap_or_default();
     bar.finish_and_clear();
     for (k, v) in counts {
         *summary.entry(k).or_default() += v;
     }
-    Ok(summary)
+    (summary, read_error)
 }
 
 /// A per-process seed for the sender's jitter and channel ids.

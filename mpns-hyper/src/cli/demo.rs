@@ -327,7 +327,7 @@ async fn run(client: Client, items: &[Item], verbose: bool) -> Result<Vec<Row>, 
         ..DriverConfig::default()
     };
     let started = StdInstant::now();
-    let (handle, mut events) = Driver::<64, 16>::start(client, config);
+    let (handle, mut events) = Driver::start(client, config);
     let mut tickets = Vec::new();
     for item in items {
         let ticket = match &item.send {

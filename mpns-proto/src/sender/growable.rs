@@ -74,6 +74,12 @@ impl Hasher for Mix {
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<Mix>>;
 
+/// A fresh generation from the sender's counter.
+fn next_generation(epoch: &mut u64) -> u64 {
+    *epoch += 1;
+    *epoch
+}
+
 /// One pending notification.
 struct NoteRec {
     ticket: Ticket,
@@ -100,8 +106,8 @@ struct ChannelRec {
     /// Its FIFO of unfinished notifications, oldest first.
     head: u32,
     tail: u32,
-    /// Bumped whenever its schedule changes; heap entries with another are stale.
-    generation: u32,
+    /// Renewed whenever its schedule changes; heap entries with another are stale.
+    generation: u64,
     /// When a check whether it can be forgotten is queued (`ZERO`: none).
     retire_at: Instant,
     /// When a deadline check is queued (`ZERO`: none). Deadlines follow
@@ -117,17 +123,17 @@ struct HostRec {
     /// Channels remembered on this host.
     channels: u32,
     /// Channels whose head may go as soon as the host may: (head ticket, channel, generation).
-    ready: BinaryHeap<Reverse<(u64, ChannelId, u32)>>,
-    generation: u32,
+    ready: BinaryHeap<Reverse<(u64, ChannelId, u64)>>,
+    generation: u64,
 }
 
 /// Something that waits on time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// Schedule the channel's head again (its generation then).
-    Channel(ChannelId, u32),
+    Channel(ChannelId, u64),
     /// The host's pause ended (its generation then).
-    Host(u32, u32),
+    Host(u32, u64),
     /// Forget the channel if it holds nothing any more.
     Retire(ChannelId),
     /// Give up on the channel's notifications past their deadline.
@@ -161,14 +167,15 @@ pub struct GrowableSender {
     free_hosts: Vec<u32>,
     host_keys: Map<u64, u32>,
     /// Hosts with ready channels: (oldest ready head's ticket, host, generation).
-    ready_hosts: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    ready_hosts: BinaryHeap<Reverse<(u64, u32, u64)>>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     /// Timer entries after the last compaction (stale ones are dropped when
     /// the heap has doubled since).
     timers_floor: usize,
-    /// Starts the generations of new channel and host records, so that a
-    /// stale entry of a forgotten record never matches a new one.
-    epoch: u32,
+    /// The last generation given: one counter for every channel and host,
+    /// so that a stale entry never matches, even of a record forgotten and
+    /// made again.
+    epoch: u64,
     /// Channels scheduled as held by their quota since the last `poll_transmit`.
     quota_held: Vec<ChannelId>,
     expiries: VecDeque<ChannelId>,
@@ -389,6 +396,8 @@ impl GrowableSender {
         }
         if self.channels.get(&id).is_some_and(|c| c.head != head) {
             self.schedule(id);
+        } else {
+            self.arm_deadline(id);
         }
         Ok(ticket)
     }
@@ -398,13 +407,13 @@ impl GrowableSender {
         let host = match self.host_keys.get(&key) {
             Some(&h) => h,
             None => {
-                self.epoch = self.epoch.wrapping_add(1);
+                let generation = next_generation(&mut self.epoch);
                 let rec = HostRec {
                     key,
                     state: HostState::default(),
                     channels: 0,
                     ready: BinaryHeap::new(),
-                    generation: self.epoch,
+                    generation,
                 };
                 let h = match self.free_hosts.pop() {
                     Some(h) => {
@@ -422,14 +431,14 @@ impl GrowableSender {
             }
         };
         self.host_mut(host).channels += 1;
-        self.epoch = self.epoch.wrapping_add(1);
+        let generation = next_generation(&mut self.epoch);
         self.channels.insert(
             id,
             ChannelRec {
                 state: ChannelState::new(channel, host),
                 head: NONE,
                 tail: NONE,
-                generation: self.epoch,
+                generation,
                 retire_at: Instant::ZERO,
                 deadline_at: Instant::ZERO,
             },
@@ -696,7 +705,7 @@ impl GrowableSender {
         let Some(c) = self.channels.get_mut(&id) else {
             return;
         };
-        c.generation = c.generation.wrapping_add(1);
+        c.generation = next_generation(&mut self.epoch);
         if head == NONE {
             if c.state.is_idle(&self.config, now) {
                 self.remove_channel(id);
@@ -714,19 +723,7 @@ impl GrowableSender {
             return;
         }
         let (generation, h) = (c.generation, c.state.host);
-        let n = self.note(head);
-        let first = if n.stage == Stage::InFlight {
-            self.note_opt(n.note.place.next)
-        } else {
-            Some(n)
-        };
-        if let Some(deadline) = first.map(|n| n.note.deadline) {
-            let c = self.channels.get_mut(&id).expect("looked up above");
-            if c.deadline_at == Instant::ZERO || deadline < c.deadline_at {
-                c.deadline_at = deadline;
-                self.push_timer(deadline, Timer::Deadline(id));
-            }
-        }
+        self.arm_deadline(id);
         let (Some(c), Some(host)) = (self.channels.get(&id), self.host(h)) else {
             return;
         };
@@ -748,6 +745,27 @@ impl GrowableSender {
                 }
                 self.push_timer(ready.at(), Timer::Channel(id, generation));
             }
+        }
+    }
+
+    /// Makes sure a deadline check is queued for the first notification of
+    /// channel `id` that is not in flight (the earliest deadline there).
+    fn arm_deadline(&mut self, id: ChannelId) {
+        let Some(c) = self.channels.get(&id) else {
+            return;
+        };
+        let first = match self.note_opt(c.head) {
+            Some(n) if n.stage == Stage::InFlight => self.note_opt(n.note.place.next),
+            other => other,
+        };
+        let Some(deadline) = first.map(|n| n.note.deadline) else {
+            return;
+        };
+        if c.deadline_at == Instant::ZERO || deadline < c.deadline_at {
+            if let Some(c) = self.channels.get_mut(&id) {
+                c.deadline_at = deadline;
+            }
+            self.push_timer(deadline, Timer::Deadline(id));
         }
     }
 
@@ -799,7 +817,7 @@ impl GrowableSender {
         let Some(Some(host)) = self.hosts.get_mut(h as usize) else {
             return;
         };
-        host.generation = host.generation.wrapping_add(1);
+        host.generation = next_generation(&mut self.epoch);
         let generation = host.generation;
         if host.state.paused_until > now {
             let at = host.state.paused_until;
@@ -855,7 +873,7 @@ impl GrowableSender {
         self.apply(ix, Input::Send);
         let c = self.channels.get_mut(&id)?;
         // In flight: nothing else on the channel is scheduled until its answer.
-        c.generation = c.generation.wrapping_add(1);
+        c.generation = next_generation(&mut self.epoch);
         let n = self.notes.get_mut(ix as usize)?.as_mut()?;
         let attempt = policy::record_send(&self.config, now, &mut n.note, &mut c.state);
         let ticket = n.ticket;

@@ -1,0 +1,206 @@
+//! The fixed and the growable sender, given the same random inputs while the
+//! fixed one has room, give the same tickets, the same requests in the same
+//! order, the same events and the same errors ([`common::Twin`] compares
+//! every output). Many channels over three hosts, every kind of answer,
+//! cancels, superseded tiles, expiry and forgetting, and clock moves.
+
+mod common;
+
+use common::Twin;
+use mpns_proto::sender::{Event, TransportError};
+use mpns_proto::{
+    ChannelUri, Duration, Field, Instant, Notification, Options, Response, SenderConfig,
+    StandardTile, Ticket, Tile, TileTemplate, Toast,
+};
+use proptest::prelude::*;
+
+const Q: usize = 48;
+const C: usize = 40;
+const CHANNELS: usize = 30;
+const MIN: u64 = 60_000;
+const HOUR: u64 = 60 * MIN;
+
+fn channel(i: usize) -> String {
+    match i % 3 {
+        0 => format!("http://db3.notify.live.net/throttledthirdparty/01.00/c{i}"),
+        1 => format!("http://sn1.notify.live.net/throttledthirdparty/01.00/c{i}"),
+        _ => format!("https://db3.notify.live.net/unthrottledthirdparty/01.00/c{i}"),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Submit { channel: usize, tile: Option<u8> },
+    Cancel(usize),
+    Transmit,
+    Respond { nth: usize, reply: usize },
+    Fail { nth: usize },
+    Advance(u64),
+    Events,
+    Forget(usize),
+}
+
+/// (status, notification status, subscription status, Retry-After).
+const REPLIES: &[(u16, &str, &str, &str)] = &[
+    (200, "Received", "Active", ""),
+    (200, "Received", "Active", ""),
+    (200, "Received", "Active", ""),
+    (200, "QueueFull", "Active", ""),
+    (200, "Suppressed", "Active", ""),
+    (200, "Dropped", "Active", ""),
+    (200, "", "", ""),
+    (400, "", "", ""),
+    (404, "Dropped", "Expired", ""),
+    (406, "Dropped", "Active", ""),
+    (412, "Dropped", "Active", ""),
+    (503, "", "", ""),
+    (503, "", "", "120"),
+    (429, "", "", ""),
+    (500, "", "", ""),
+];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..CHANNELS, prop::option::weighted(0.3, 0..2u8))
+            .prop_map(|(channel, tile)| Op::Submit { channel, tile }),
+        1 => (0..64usize).prop_map(Op::Cancel),
+        5 => Just(Op::Transmit),
+        5 => (0..8usize, 0..REPLIES.len()).prop_map(|(nth, reply)| Op::Respond { nth, reply }),
+        1 => (0..8usize).prop_map(|nth| Op::Fail { nth }),
+        2 => prop_oneof![0..2 * MIN, 0..3 * HOUR].prop_map(Op::Advance),
+        2 => Just(Op::Events),
+        1 => (0..CHANNELS).prop_map(Op::Forget),
+    ]
+}
+
+fn response((status, n, s, retry): (u16, &'static str, &'static str, &'static str)) -> Response {
+    Response::from_parts(status, move |name| {
+        let v = match name {
+            "X-NotificationStatus" => n,
+            "X-SubscriptionStatus" => s,
+            "Retry-After" => retry,
+            _ => "",
+        };
+        (!v.is_empty()).then_some(v.as_bytes())
+    })
+}
+
+fn run(ops: Vec<Op>, supersede: bool) {
+    let config = SenderConfig {
+        quota: 4,
+        quota_window: Duration::from_hours(2),
+        max_attempts: 5,
+        deadline: Duration::from_hours(5),
+        supersede_tiles: supersede,
+        ..SenderConfig::default()
+    };
+    let mut twin: Twin<Q, C> = Twin::new(config);
+    let mut now = Instant::ZERO;
+    let mut submitted: Vec<Ticket> = Vec::new();
+    let mut in_flight: Vec<Ticket> = Vec::new();
+    let channels: Vec<String> = (0..CHANNELS).map(channel).collect();
+    for op in ops {
+        match op {
+            Op::Submit { channel, tile } => {
+                // While the fixed sender has room: the growable one always has.
+                if twin.pending() >= Q {
+                    continue;
+                }
+                let uri = ChannelUri::parse(&channels[channel]).unwrap();
+                let n = match tile {
+                    None => Notification::Toast(Toast {
+                        text1: Some("hi"),
+                        ..Toast::default()
+                    }),
+                    Some(id) => Notification::Tile(Tile {
+                        id: [None, Some("/Page.xaml?t=1")][usize::from(id)],
+                        template: TileTemplate::Standard(StandardTile {
+                            count: Field::Set(id),
+                            ..StandardTile::default()
+                        }),
+                    }),
+                };
+                if let Ok(t) = twin.submit(now, uri, &n, &Options::default()) {
+                    submitted.push(t);
+                }
+            }
+            Op::Cancel(i) => {
+                if let Some(&t) = submitted.get(i % submitted.len().max(1)) {
+                    let _ = twin.cancel(t);
+                }
+            }
+            Op::Transmit => {
+                if let Some(t) = twin.poll_transmit(now) {
+                    in_flight.push(t.ticket);
+                }
+            }
+            Op::Respond { nth, reply } => {
+                if !in_flight.is_empty() {
+                    let t = in_flight.remove(nth % in_flight.len());
+                    twin.handle_response(now, t, &response(REPLIES[reply]))
+                        .unwrap();
+                }
+            }
+            Op::Fail { nth } => {
+                if !in_flight.is_empty() {
+                    let t = in_flight.remove(nth % in_flight.len());
+                    twin.handle_transport_error(now, t, TransportError::Reset)
+                        .unwrap();
+                }
+            }
+            Op::Advance(ms) => {
+                now = now + Duration::from_millis(ms);
+                twin.handle_timeout(now);
+            }
+            Op::Events => {
+                while let Some(e) = twin.poll_event() {
+                    if let Event::ChannelExpired { channel } = e {
+                        // Half the time the application deletes it at once.
+                        if channel.0 % 2 == 0 {
+                            twin.forget_channel(channel);
+                        }
+                    }
+                }
+            }
+            Op::Forget(i) => {
+                let id = twin.channel_id(&ChannelUri::parse(&channels[i]).unwrap());
+                twin.forget_channel(id);
+            }
+        }
+        twin.poll_timeout();
+        let uri = ChannelUri::parse(&channels[0]).unwrap();
+        twin.is_expired(&uri);
+    }
+    // Then run to the end: answers Received, the clock follows poll_timeout.
+    for _ in 0..5_000 {
+        while let Some(t) = twin.poll_transmit(now) {
+            in_flight.push(t.ticket);
+        }
+        for t in in_flight.drain(..) {
+            twin.handle_response(now, t, &response(REPLIES[0])).unwrap();
+        }
+        while twin.poll_event().is_some() {}
+        if twin.pending() == 0 {
+            return;
+        }
+        now = twin.poll_timeout().expect("pending work has a timeout").max(now);
+        twin.handle_timeout(now);
+    }
+    panic!("livelock");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn both_storages_give_the_same_outputs(ops in prop::collection::vec(op(), 1..300)) {
+        run(ops, false);
+    }
+
+    #[test]
+    fn both_storages_agree_when_tiles_supersede(ops in prop::collection::vec(op(), 1..300)) {
+        run(ops, true);
+    }
+}
+
+
