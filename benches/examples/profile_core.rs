@@ -1,6 +1,7 @@
 //! Runs one hot path of `benches/response.rs` or `benches/sender.rs` N times,
 //! for `valgrind --tool=callgrind` (see README.md):
-//! `profile_core response|reader|sender [N] [--time]`. With `--time` it prints
+//! `profile_core response|reader|sender [N] [--time]`, or
+//! `profile_core growable PENDING [N] [--time]`. With `--time` it prints
 //! the fastest and the median time per call over 100 batches, which a busy
 //! machine disturbs less than criterion's mean.
 
@@ -31,6 +32,13 @@ fn main() {
             });
         }
         "sender" => sender(n, time),
+        // `growable PENDING [N]`: the growable sender's cycle with PENDING waiting.
+        "growable" => {
+            let pending: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(64);
+            let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+            let mut cycle = mpns_benches::GrowableCycle::new(pending);
+            repeat(what, n, time, |_| cycle.run());
+        }
         _ => panic!("unknown: {what}"),
     }
 }

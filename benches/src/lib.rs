@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use mpns_proto::sender::Event;
 use mpns_proto::{
-    ChannelUri, Field, FlipTile, Instant, Notification, Options, Raw, Response, Sender,
-    SenderConfig, Tile, TileTemplate, Toast,
+    ChannelUri, Field, FlipTile, GrowableSender, Instant, Notification, Options, Raw, Response,
+    Sender, SenderConfig, Tile, TileTemplate, Toast,
 };
 
 /// Channel of the vector `toast_basic` (`/work/shared/vectors/requests.jsonl`).
@@ -129,12 +129,7 @@ impl Default for SenderCycle {
                 })
                 .collect(),
             sender: Sender::new(config, vec![0u8; 64 * 1024]),
-            received: Response::from_parts(200, |name| match name {
-                "X-NotificationStatus" => Some(b"Received".as_slice()),
-                "X-SubscriptionStatus" => Some(b"Active".as_slice()),
-                "X-DeviceConnectionStatus" => Some(b"Connected".as_slice()),
-                _ => None,
-            }),
+            received: received(),
             wire: [0; 1024],
             cycles: 0,
         }
@@ -163,6 +158,84 @@ impl SenderCycle {
         let event = self.sender.poll_event();
         assert!(matches!(event, Some(Event::Finished { .. })));
     }
+}
+
+/// The growable sender's benchmark: `pending` toasts wait, each on a
+/// channel of its own; every cycle adds one for a new channel and sends the
+/// oldest, so that as many stay pending, over as many channels.
+pub struct GrowableCycle {
+    sender: GrowableSender,
+    received: Response,
+    uri: String,
+    wire: [u8; 1024],
+    next_channel: u64,
+    cycles: u64,
+}
+
+impl GrowableCycle {
+    /// A sender with `pending` notifications waiting, each to its own channel.
+    pub fn new(pending: usize) -> Self {
+        let mut cycle = GrowableCycle {
+            sender: GrowableSender::new(SenderConfig::default(), 4 << 30),
+            received: received(),
+            uri: String::with_capacity(96),
+            wire: [0; 1024],
+            next_channel: 0,
+            cycles: 0,
+        };
+        for _ in 0..pending {
+            cycle.submit(Instant::ZERO);
+        }
+        cycle
+    }
+
+    /// Submits a toast to the next new channel (https: no quota window keeps
+    /// it remembered once done, so the channels in memory stay as many).
+    fn submit(&mut self, now: Instant) -> mpns_proto::Ticket {
+        use std::fmt::Write;
+        self.uri.clear();
+        let _ = write!(
+            self.uri,
+            "https://db3.notify.live.net/unthrottledthirdparty/01.00/AAGvdLTQ{:08}",
+            self.next_channel
+        );
+        self.next_channel += 1;
+        let channel = ChannelUri::parse(&self.uri).expect("bench channel");
+        self.sender
+            .submit(now, channel, &toast_basic(), &Options::default())
+            .expect("submit")
+    }
+
+    /// One cycle, a millisecond after the last: submit, `poll_transmit` (the
+    /// oldest pending) and write its request, `handle_response`, `poll_event`.
+    pub fn run(&mut self) {
+        self.cycles += 1;
+        let now = Instant::from_millis(self.cycles);
+        self.submit(now);
+        let transmit = self.sender.poll_transmit(now).expect("a request to send");
+        let ticket = transmit.ticket;
+        let len = transmit.request.write_http(&mut self.wire).expect("fits");
+        black_box(&self.wire[..len]);
+        self.sender
+            .handle_response(now, ticket, black_box(&self.received))
+            .expect("its response");
+        let event = self.sender.poll_event();
+        assert!(matches!(event, Some(Event::Finished { .. })));
+    }
+
+    /// Notifications pending now.
+    pub fn pending(&self) -> usize {
+        self.sender.pending()
+    }
+}
+
+fn received() -> Response {
+    Response::from_parts(200, |name| match name {
+        "X-NotificationStatus" => Some(b"Received".as_slice()),
+        "X-SubscriptionStatus" => Some(b"Active".as_slice()),
+        "X-DeviceConnectionStatus" => Some(b"Connected".as_slice()),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -183,7 +183,10 @@ fn run(ops: Vec<Op>, supersede: bool) {
         if twin.pending() == 0 {
             return;
         }
-        now = twin.poll_timeout().expect("pending work has a timeout").max(now);
+        now = twin
+            .poll_timeout()
+            .expect("pending work has a timeout")
+            .max(now);
         twin.handle_timeout(now);
     }
     panic!("livelock");
@@ -202,5 +205,3 @@ proptest! {
         run(ops, true);
     }
 }
-
-

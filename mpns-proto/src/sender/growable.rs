@@ -22,9 +22,8 @@
 //! needs remembering for).
 
 use alloc::boxed::Box;
-use alloc::collections::{BinaryHeap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::cmp::Reverse;
 use core::fmt;
 use core::hash::{BuildHasherDefault, Hasher};
 use core::mem::size_of;
@@ -39,6 +38,7 @@ use crate::time::Instant;
 use crate::uri::{ChannelUri, UriSplit};
 
 use super::lifecycle::{Input, Stage};
+use super::min_queue::MinQueue;
 use super::policy::{self, ChannelState, HostState, Note, Ready, Stored};
 use super::{
     Cancellation, ChannelId, Event, SenderConfig, SubmitError, Ticket, TicketError, Transmit,
@@ -51,13 +51,15 @@ const NONE: u32 = u32::MAX;
 const FINISHED: u32 = u32::MAX;
 
 /// Hashes keys that are already well spread (channel ids are keyed hashes)
-/// or sequential (tickets): one multiplication spreads both.
+/// or sequential (tickets), keeping sequential keys near each other in the
+/// table (a million pending tickets are then looked up with few cache
+/// misses) while their low bits also vary the top bits the table compares first.
 #[derive(Clone, Copy, Default)]
 struct Mix(u64);
 
 impl Hasher for Mix {
     fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        self.0 ^ self.0.rotate_right(7)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -123,7 +125,7 @@ struct HostRec {
     /// Channels remembered on this host.
     channels: u32,
     /// Channels whose head may go as soon as the host may: (head ticket, channel, generation).
-    ready: BinaryHeap<Reverse<(u64, ChannelId, u64)>>,
+    ready: MinQueue<(u64, ChannelId, u64)>,
     generation: u64,
 }
 
@@ -167,8 +169,8 @@ pub struct GrowableSender {
     free_hosts: Vec<u32>,
     host_keys: Map<u64, u32>,
     /// Hosts with ready channels: (oldest ready head's ticket, host, generation).
-    ready_hosts: BinaryHeap<Reverse<(u64, u32, u64)>>,
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    ready_hosts: MinQueue<(u64, u32, u64)>,
+    timers: MinQueue<(Instant, Timer)>,
     /// Timer entries after the last compaction (stale ones are dropped when
     /// the heap has doubled since).
     timers_floor: usize,
@@ -202,7 +204,7 @@ impl GrowableSender {
     /// Bytes counted per remembered channel: its map entry and its timers
     /// (a schedule, a deadline check and a retire check).
     pub const CHANNEL_ENTRY: usize =
-        size_of::<(ChannelId, ChannelRec)>() + 3 * size_of::<Reverse<(Instant, Timer)>>();
+        size_of::<(ChannelId, ChannelRec)>() + 3 * size_of::<(Instant, Timer)>();
     /// Bytes counted per remembered host (scheme, host name and port).
     pub const HOST_ENTRY: usize = size_of::<Option<HostRec>>() + size_of::<(u64, u32)>();
     /// Bytes counted per final event not yet polled.
@@ -227,8 +229,8 @@ impl GrowableSender {
             hosts: Vec::new(),
             free_hosts: Vec::new(),
             host_keys: Map::default(),
-            ready_hosts: BinaryHeap::new(),
-            timers: BinaryHeap::new(),
+            ready_hosts: MinQueue::new(),
+            timers: MinQueue::new(),
             timers_floor: 0,
             epoch: 0,
             quota_held: Vec::new(),
@@ -412,7 +414,7 @@ impl GrowableSender {
                     key,
                     state: HostState::default(),
                     channels: 0,
-                    ready: BinaryHeap::new(),
+                    ready: MinQueue::new(),
                     generation,
                 };
                 let h = match self.free_hosts.pop() {
@@ -529,7 +531,7 @@ impl GrowableSender {
         if now > self.now {
             self.now = now;
         }
-        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+        while let Some(&(at, timer)) = self.timers.peek() {
             if at > self.now {
                 break;
             }
@@ -733,8 +735,8 @@ impl GrowableSender {
             Some(Ready::At(at)) if at <= now => {
                 let ticket = n.ticket.0;
                 let host = self.host_mut(h);
-                let was_top = host.ready.peek().map(|Reverse((t, _, _))| *t);
-                host.ready.push(Reverse((ticket, id, generation)));
+                let was_top = host.ready.peek().map(|(t, _, _)| *t);
+                host.ready.push((ticket, id, generation));
                 if was_top.is_none_or(|t| ticket < t) {
                     self.refresh_host(h);
                 }
@@ -770,7 +772,7 @@ impl GrowableSender {
     }
 
     fn push_timer(&mut self, at: Instant, timer: Timer) {
-        self.timers.push(Reverse((at, timer)));
+        self.timers.push((at, timer));
         if self.timers.len() > 2 * self.timers_floor.max(1024) {
             self.compact_timers();
         }
@@ -781,7 +783,7 @@ impl GrowableSender {
     fn compact_timers(&mut self) {
         let channels = &self.channels;
         let hosts = &self.hosts;
-        self.timers.retain(|Reverse((at, timer))| match *timer {
+        self.timers.retain(|(at, timer)| match *timer {
             Timer::Channel(id, g) => channels.get(&id).is_some_and(|c| c.generation == g),
             Timer::Host(h, g) => hosts
                 .get(h as usize)
@@ -825,14 +827,14 @@ impl GrowableSender {
             return;
         }
         // Drop stale channel entries from the top.
-        while let Some(&Reverse((_, id, g))) = host.ready.peek() {
+        while let Some(&(_, id, g)) = host.ready.peek() {
             if self.channels.get(&id).is_some_and(|c| c.generation == g) {
                 break;
             }
             host.ready.pop();
         }
-        if let Some(&Reverse((ticket, _, _))) = host.ready.peek() {
-            self.ready_hosts.push(Reverse((ticket, h, generation)));
+        if let Some(&(ticket, _, _)) = host.ready.peek() {
+            self.ready_hosts.push((ticket, h, generation));
         } else if host.channels == 0 && host.state.is_idle(now) {
             let key = host.key;
             self.hosts[h as usize] = None;
@@ -902,7 +904,7 @@ impl GrowableSender {
     fn next_ready(&mut self) -> Option<(u32, ChannelId)> {
         let now = self.now;
         loop {
-            let Reverse((_, h, hg)) = *self.ready_hosts.peek()?;
+            let (_, h, hg) = *self.ready_hosts.peek()?;
             let live = self
                 .host(h)
                 .is_some_and(|host| host.generation == hg && host.state.paused_until <= now);
@@ -911,7 +913,7 @@ impl GrowableSender {
                 continue;
             }
             let host = self.host_mut(h);
-            let Some(&Reverse((_, id, g))) = host.ready.peek() else {
+            let Some(&(_, id, g)) = host.ready.peek() else {
                 self.ready_hosts.pop();
                 continue;
             };
@@ -990,7 +992,7 @@ impl GrowableSender {
     /// calling later is fine, and it may be early (a timer whose reason is gone).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let due = (!self.ready_hosts.is_empty()).then_some(self.now);
-        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        let timer = self.timers.peek().map(|(at, _)| *at);
         match (due, timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -132,6 +132,8 @@ mod fixed;
 #[cfg(feature = "alloc")]
 mod growable;
 mod lifecycle;
+#[cfg(feature = "alloc")]
+mod min_queue;
 mod policy;
 mod quota;
 #[cfg(feature = "serde")]

@@ -87,7 +87,13 @@ impl<const Q: usize, const C: usize> Twin<Q, C> {
             let key = |t: &Transmit<'_>| {
                 let mut wire = vec![0; t.request.http_len()];
                 t.request.write_http(&mut wire).unwrap();
-                (t.ticket, t.channel, t.attempt, String::from_utf8_lossy(&wire).len(), wire)
+                (
+                    t.ticket,
+                    t.channel,
+                    t.attempt,
+                    String::from_utf8_lossy(&wire).len(),
+                    wire,
+                )
             };
             assert_eq!(
                 b.as_ref().map(key),
@@ -177,7 +183,10 @@ impl<const Q: usize, const C: usize> Twin<Q, C> {
         if let (Some(g), Some(a)) = (&self.grow, a) {
             let b = g.poll_timeout().map(|b| b.max(self.now));
             let a = a.max(self.now);
-            assert!(b.is_some_and(|b| b <= a), "growable timeout {b:?} after {a:?}");
+            assert!(
+                b.is_some_and(|b| b <= a),
+                "growable timeout {b:?} after {a:?}"
+            );
         }
         a
     }
