@@ -263,18 +263,36 @@ fn the_memory_budget_is_back_pressure_that_clears() {
             .unwrap();
     }
     while sender.poll_event().is_some() {}
-    // The channels still hold their quota counts: room comes back when the window ends.
-    let later = Instant::ZERO + Duration::from_hours(25);
-    sender.handle_timeout(later);
+    // The channels keep only their quota windows, outside the budget: room
+    // is back at once; the windows leave when they empty.
     assert_eq!(sender.memory_used(), 0);
+    assert_eq!(sender.channels(), accepted);
+    assert_eq!(
+        sender.remembered_memory(),
+        accepted * GrowableSender::REMEMBERED_ENTRY
+    );
     sender
         .submit(
-            later,
+            Instant::ZERO,
             ChannelUri::parse(&uri(0)).unwrap(),
             &toast,
             &Options::default(),
         )
         .unwrap();
+    // Its channel came back from its window to a whole record: counted once.
+    assert_eq!(sender.channels(), accepted);
+    assert!(sender.memory_used() > 0);
+    // A day later every window has emptied (and the unsent one gave up).
+    sender.handle_timeout(Instant::ZERO + Duration::from_hours(25));
+    assert_eq!(sender.channels(), 0);
+    assert!(matches!(
+        sender.poll_event(),
+        Some(Event::Finished {
+            result: Finished::GaveUp { last: None },
+            ..
+        })
+    ));
+    assert_eq!(sender.memory_used(), 0);
 }
 
 /// The budget counts exactly the documented costs.

@@ -18,8 +18,11 @@
 //!
 //! Channels are remembered while they have queued notifications, a pause,
 //! an unforgotten expiry or sends in their quota window, and dropped when
-//! they hold nothing (MPNS.md section 7's rolling quota is all a channel
-//! needs remembering for).
+//! they hold nothing. A channel that holds nothing but its quota window, with
+//! all its sends in one bucket (a device that got a notification or a few at
+//! once: a server's common case), shrinks to 16 bytes, plus 16 for the
+//! timer that forgets it when the window empties: a day of a million devices
+//! keeps 32 MB of quota memory.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -40,6 +43,7 @@ use crate::uri::{ChannelUri, UriSplit};
 use super::lifecycle::{Input, Stage};
 use super::min_queue::MinQueue;
 use super::policy::{self, ChannelState, HostState, Note, Ready, Stored};
+use super::quota::QuotaWindow;
 use super::{
     Cancellation, ChannelId, Event, SenderConfig, SubmitError, Ticket, TicketError, Transmit,
     TransportError,
@@ -75,6 +79,16 @@ impl Hasher for Mix {
 }
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<Mix>>;
+
+/// A channel's quota window as its one bucket with sends, when that is all
+/// the channel holds (no pause, no expiry, unauthenticated).
+fn compact(state: &ChannelState<u32>, now: Instant) -> Option<(u32, u16)> {
+    if state.expired || state.authenticated || state.paused_until > now {
+        return None;
+    }
+    let (bucket, count) = state.quota.single()?;
+    Some((u32::try_from(bucket).ok()?, count))
+}
 
 /// A fresh generation from the sender's counter.
 fn next_generation(epoch: &mut u64) -> u64 {
@@ -165,6 +179,11 @@ pub struct GrowableSender {
     free_notes: Vec<u32>,
     tickets: Map<u64, u32>,
     channels: Map<ChannelId, ChannelRec>,
+    /// Channels kept only for their quota window, as its one bucket with
+    /// sends and their count (see the module docs).
+    remembered: Map<ChannelId, (u32, u16)>,
+    /// When each remembered window empties (stale entries are skipped).
+    forget: MinQueue<(Instant, ChannelId)>,
     hosts: Vec<Option<HostRec>>,
     free_hosts: Vec<u32>,
     host_keys: Map<u64, u32>,
@@ -205,14 +224,27 @@ impl GrowableSender {
     /// (a schedule, a deadline check and a retire check).
     pub const CHANNEL_ENTRY: usize =
         size_of::<(ChannelId, ChannelRec)>() + 3 * size_of::<(Instant, Timer)>();
+    /// Bytes a channel takes when all it holds is its quota window, with its
+    /// sends in one bucket: its entry and the timer that forgets it. Not
+    /// counted against the budget (see [`GrowableSender::new`]).
+    pub const REMEMBERED_ENTRY: usize =
+        size_of::<(ChannelId, (u32, u16))>() + size_of::<(Instant, ChannelId)>();
     /// Bytes counted per remembered host (scheme, host name and port).
     pub const HOST_ENTRY: usize = size_of::<Option<HostRec>>() + size_of::<(u64, u32)>();
     /// Bytes counted per final event not yet polled.
     pub const FINAL_EVENT: usize = size_of::<Event>() + size_of::<(u64, u32)>();
 
     /// A sender with no pending notifications that holds at most `budget`
-    /// bytes of notifications, channels and unpolled events (counted as the
+    /// bytes of pending notifications, channels with queued work, pauses or
+    /// unforgotten expiry, hosts and unpolled events (counted as the
     /// constants above say; the hash tables' spare capacity is not counted).
+    ///
+    /// Channels kept only for their quota window are not counted against the
+    /// budget: they are what the policy must remember (an unauthenticated
+    /// channel is held under its quota), they leave by themselves when their
+    /// window empties, and refusing work for them would stall a server for a
+    /// day. They take [`GrowableSender::REMEMBERED_ENTRY`] bytes each (see
+    /// [`GrowableSender::remembered_memory`]).
     pub fn new(config: SenderConfig, budget: usize) -> Self {
         GrowableSender {
             config,
@@ -226,6 +258,8 @@ impl GrowableSender {
             free_notes: Vec::new(),
             tickets: Map::default(),
             channels: Map::default(),
+            remembered: Map::default(),
+            forget: MinQueue::new(),
             hosts: Vec::new(),
             free_hosts: Vec::new(),
             host_keys: Map::default(),
@@ -253,7 +287,13 @@ impl GrowableSender {
     /// Channels remembered now (with queued notifications, a pause, an
     /// unforgotten expiry or sends in their quota window).
     pub fn channels(&self) -> usize {
-        self.channels.len()
+        self.channels.len() + self.remembered.len()
+    }
+
+    /// Bytes of channels kept only for their quota window (not counted
+    /// against the budget).
+    pub fn remembered_memory(&self) -> usize {
+        self.remembered.len() * Self::REMEMBERED_ENTRY
     }
 
     /// Bytes counted against the budget now.
@@ -347,7 +387,11 @@ impl GrowableSender {
             return Err(SubmitError::ChannelExpired(id));
         }
         if known.is_none() {
-            self.add_channel(id, &channel);
+            let quota = self
+                .remembered
+                .remove(&id)
+                .map(|(bucket, count)| QuotaWindow::from_single(bucket.into(), count));
+            self.add_channel(id, &channel, quota);
         }
         let ticket = Ticket(self.next_ticket);
         let mut bytes = alloc::vec![0u8; stored.len()].into_boxed_slice();
@@ -404,7 +448,7 @@ impl GrowableSender {
         Ok(ticket)
     }
 
-    fn add_channel(&mut self, id: ChannelId, channel: &ChannelUri<'_>) {
+    fn add_channel(&mut self, id: ChannelId, channel: &ChannelUri<'_>, quota: Option<QuotaWindow>) {
         let key = policy::host_key(self.config.seed, channel);
         let host = match self.host_keys.get(&key) {
             Some(&h) => h,
@@ -434,10 +478,14 @@ impl GrowableSender {
         };
         self.host_mut(host).channels += 1;
         let generation = next_generation(&mut self.epoch);
+        let mut state = ChannelState::new(channel, host);
+        if let Some(quota) = quota {
+            state.quota = quota;
+        }
         self.channels.insert(
             id,
             ChannelRec {
-                state: ChannelState::new(channel, host),
+                state,
                 head: NONE,
                 tail: NONE,
                 generation,
@@ -530,6 +578,20 @@ impl GrowableSender {
     fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
+        }
+        while let Some(&(at, id)) = self.forget.peek() {
+            if at > self.now {
+                break;
+            }
+            self.forget.pop();
+            let window = self.config.quota_window;
+            let empty = self
+                .remembered
+                .get(&id)
+                .is_some_and(|&(b, _)| QuotaWindow::single_empty_at(b.into(), window) <= self.now);
+            if empty {
+                self.remembered.remove(&id);
+            }
         }
         while let Some(&(at, timer)) = self.timers.peek() {
             if at > self.now {
@@ -711,6 +773,19 @@ impl GrowableSender {
         if head == NONE {
             if c.state.is_idle(&self.config, now) {
                 self.remove_channel(id);
+            } else if let Some(single) = compact(&c.state, now) {
+                self.remove_channel(id);
+                self.remembered.insert(id, single);
+                let at = QuotaWindow::single_empty_at(single.0.into(), self.config.quota_window);
+                self.forget.push((at, id));
+                if self.forget.len() > 2 * self.remembered.len() + 1024 {
+                    let (remembered, window) = (&self.remembered, self.config.quota_window);
+                    self.forget.retain(|(at, id)| {
+                        remembered.get(id).is_some_and(|&(b, _)| {
+                            QuotaWindow::single_empty_at(b.into(), window) == *at
+                        })
+                    });
+                }
             } else if !c.state.expired {
                 let at = c
                     .state

@@ -121,6 +121,38 @@ impl QuotaWindow {
         Instant::from_millis((self.newest + RING as u64).saturating_mul(bucket_len(window)))
     }
 
+    /// The window as its one bucket with sends and their count, when all its
+    /// sends are in its newest bucket (the common case of a channel that got
+    /// a notification or a few at once): what a server keeps of a channel
+    /// that is otherwise forgotten.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn single(&self) -> Option<(u64, u16)> {
+        let newest = ring_index(self.newest);
+        let others = self
+            .counts
+            .iter()
+            .enumerate()
+            .any(|(i, &n)| i != newest && n != 0);
+        (!others).then_some((self.newest, self.counts[newest]))
+    }
+
+    /// The window of [`Self::single`].
+    #[cfg(feature = "alloc")]
+    pub(crate) fn from_single(bucket: u64, count: u16) -> Self {
+        let mut window = QuotaWindow {
+            newest: bucket,
+            counts: [0; RING],
+        };
+        window.counts[ring_index(bucket)] = count;
+        window
+    }
+
+    /// When a window of [`Self::single`] holds nothing any more.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn single_empty_at(bucket: u64, window: Duration) -> Instant {
+        Self::from_single(bucket, 0).empty_at(window)
+    }
+
     /// Whether nothing is counted any more at `now` (the channel can be forgotten).
     pub(crate) fn is_empty(&self, now: Instant, window: Duration) -> bool {
         self.count(now, window) == 0
@@ -166,6 +198,26 @@ mod tests {
             q.next_free(now, DAY, 1),
             Some(Instant::from_millis(30 * HOUR))
         );
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn a_window_with_one_bucket_is_kept_as_that_bucket() {
+        let mut q = QuotaWindow::default();
+        q.record(Instant::from_millis(5 * HOUR + 10), DAY);
+        q.record(Instant::from_millis(5 * HOUR + 20), DAY);
+        let (bucket, count) = q.single().unwrap();
+        assert_eq!((bucket, count), (5, 2));
+        let back = QuotaWindow::from_single(bucket, count);
+        for h in [5, 20, 29, 30, 31] {
+            let now = Instant::from_millis(h * HOUR);
+            assert_eq!(back.count(now, DAY), q.count(now, DAY), "at {h} h");
+        }
+        assert_eq!(q.empty_at(DAY), Instant::from_millis(30 * HOUR));
+        assert!(q.is_empty(q.empty_at(DAY), DAY));
+        assert!(!q.is_empty(Instant::from_millis(30 * HOUR - 1), DAY));
+        q.record(Instant::from_millis(6 * HOUR), DAY);
+        assert_eq!(q.single(), None);
     }
 
     #[test]
