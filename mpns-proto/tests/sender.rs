@@ -790,7 +790,18 @@ fn capacity_is_back_pressure_never_loss() {
         &Options::default(),
     );
     assert_eq!(late, Err(SubmitError::ChannelTableFull));
-    s.now = s.now + Duration::from_hours(26);
+    assert!(late.unwrap_err().is_back_pressure());
+    // Back-pressure that clears with time: `room_at` says when.
+    let room = s.sender.fixed.room_at().expect("an entry falls idle");
+    assert!(room > s.now && room <= s.now + Duration::from_hours(25));
+    let just_before = s.sender.submit(
+        Instant::from_millis(room.as_millis() - 1),
+        ChannelUri::parse(OTHER_HOST).unwrap(),
+        &n,
+        &Options::default(),
+    );
+    assert_eq!(just_before, Err(SubmitError::ChannelTableFull));
+    s.now = room;
     s.toast(OTHER_HOST, "recycled");
     s.run();
     // A request larger than an arena slot is refused up front.

@@ -329,8 +329,13 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             state: HostState::default(),
         };
         let now = self.state.now;
+        // A host with failures keeps its entry, so its backoff goes on
+        // doubling, unless the table is full: then one whose pause is over
+        // gives way, so that a full table clears with time.
+        let full = self.state.hosts.is_full();
         let idle = (0..self.state.hosts.len()).find(|&i| {
-            self.state.hosts[i].state.is_idle(now)
+            let h = &self.state.hosts[i].state;
+            (h.is_idle(now) || (full && h.paused_until <= now))
                 && !self
                     .state
                     .channels
@@ -346,6 +351,25 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             .push(entry)
             .map_err(|_| SubmitError::ChannelTableFull)?;
         Ok((self.state.hosts.len() - 1) as u16)
+    }
+
+    /// When a full channel table has room again ([`SubmitError::ChannelTableFull`]
+    /// clears): the earliest time a channel with nothing queued holds nothing
+    /// any more (its pause over, its quota window empty). `None` when no entry
+    /// will fall idle by itself (every channel has queued notifications or an
+    /// expiry to forget).
+    pub fn room_at(&self) -> Option<Instant> {
+        let config = &self.state.config;
+        let slots = &self.state.slots;
+        let unused = |i: usize| !slots.iter().any(|s| usize::from(s.note.place.channel) == i);
+        (0..self.state.channels.len())
+            .filter(|&i| !self.state.channels[i].state.expired && unused(i))
+            .map(|i| {
+                let c = &self.state.channels[i].state;
+                let quota = c.quota_empty_at(config).unwrap_or(Instant::ZERO);
+                quota.max(c.paused_until)
+            })
+            .min()
     }
 
     /// Cancels a notification.

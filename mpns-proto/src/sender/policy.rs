@@ -405,6 +405,7 @@ pub(super) fn channel_id(seed: u64, channel: &ChannelUri<'_>) -> ChannelId {
 }
 
 /// The supersede key of a tile: a hash of its `Id` (`None` for the main tile).
+#[cfg(feature = "tiles")]
 pub(super) fn tile_key(seed: u64, id: Option<&str>) -> u64 {
     keyed_hash(seed, &[id.map_or(b"\0main".as_slice(), str::as_bytes)])
 }
