@@ -178,3 +178,34 @@ fn restored_order_counter_never_overflows() {
         "../../fuzz/corpus/snapshot_restore/seed-crash-next-order-at-max"
     ));
 }
+
+/// sender: with `deadline` at the end of time, the clock jumps there (to
+/// `poll_timeout`, the queued toast's deadline) while a toast is in flight,
+/// and its transport failure schedules a retry at that very instant: the
+/// growable sender gave up on it at the answer, the fixed one at the next
+/// tick, so their events between two inputs (and `poll_timeout`) differed.
+#[test]
+fn growable_ends_a_head_past_its_deadline_at_the_next_tick() {
+    checks::sender::check(include_bytes!(
+        "../../fuzz/corpus/sender/seed-crash-growable-gave-up-at-answer"
+    ));
+}
+
+/// sender: the same at a submit at the end of time (its deadline saturates
+/// to now): the growable sender gave the new toast up at once.
+#[test]
+fn growable_ends_a_new_head_past_its_deadline_at_the_next_tick() {
+    checks::sender::check(include_bytes!(
+        "../../fuzz/corpus/sender/seed-crash-growable-gave-up-at-submit"
+    ));
+}
+
+/// sender: two answers with a mismatched `X-MessageID` echo before the
+/// events are read: the fixed sender reports one `MessageIdMismatch`, the
+/// growable one reported one per answer.
+#[test]
+fn growable_reports_one_mismatch_until_polled() {
+    checks::sender::check(include_bytes!(
+        "../../fuzz/corpus/sender/seed-crash-growable-two-mismatch-events"
+    ));
+}

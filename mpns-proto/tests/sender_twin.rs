@@ -205,3 +205,38 @@ proptest! {
         run(ops, true);
     }
 }
+
+/// Found by the `sender` fuzz target (`seed-crash-growable-gave-up-at-answer`):
+/// an answer that comes later than the last `handle_timeout` (or at the
+/// deadline, with a retry due then). The fixed sender ends a queued
+/// notification past its deadline at the next `handle_timeout` or
+/// `poll_transmit`; the growable one ended it at the answer already, so the
+/// events read in between differed.
+#[test]
+fn a_head_past_its_deadline_ends_at_the_next_tick_not_at_the_answer() {
+    let config = SenderConfig {
+        deadline: Duration::from_hours(5),
+        ..SenderConfig::default()
+    };
+    let mut twin: Twin<4, 4> = Twin::new(config);
+    let name = channel(0);
+    let uri = ChannelUri::parse(&name).unwrap();
+    let toast = Notification::Toast(Toast {
+        text1: Some("hi"),
+        ..Toast::default()
+    });
+    let first = twin
+        .submit(Instant::ZERO, uri, &toast, &Options::default())
+        .unwrap();
+    twin.submit(Instant::ZERO, uri, &toast, &Options::default())
+        .unwrap();
+    assert_eq!(twin.poll_transmit(Instant::ZERO).unwrap().ticket, first);
+    let late = Instant::ZERO + Duration::from_hours(6);
+    twin.handle_response(late, first, &response(REPLIES[0]))
+        .unwrap();
+    twin.poll_timeout();
+    while twin.poll_event().is_some() {}
+    twin.handle_timeout(late);
+    while twin.poll_event().is_some() {}
+    assert_eq!(twin.pending(), 0);
+}

@@ -23,16 +23,38 @@
 //!
 //! and at the end everything drains to exactly one final event per ticket.
 //!
+//! A [`GrowableSender`] runs beside it as a twin, given the same inputs,
+//! and every output is compared as `mpns-proto/tests/common` (`Twin`) does:
+//! tickets, submit and ticket errors, transmitted bytes, `pending`,
+//! `is_expired`; the events read together as sorted sets (simultaneous events
+//! may be listed in another order); its `poll_timeout` may be earlier than
+//! the fixed one's (a timer whose reason is gone), never later, any time up to
+//! now meaning now. What keeps them in lockstep:
+//!
+//! - a submit the fixed sender refuses for its capacity (`QueueFull`,
+//!   `ChannelTableFull`, `TooLarge`) is not given to the growable one, which
+//!   has room; it only gets the time the fixed one saw (`handle_timeout`);
+//! - a restore re-sends in-flight requests, so at the first snapshot/restore
+//!   the twins part: the growable one is drained on its own and the fixed one
+//!   goes on alone.
+//!
+//! Once drained, the growable sender is checked to remember, far enough in
+//! the future, only expired channels not forgotten and hosts still counting
+//! failures, with `memory_used` exactly their entries; nothing once those
+//! channels are forgotten but the failing hosts.
+//!
 //! Input: one byte of configuration, two of seed, then operations of a tag
 //! byte and a few argument bytes each (see [`Harness::step`]).
 
 use mpns_proto::sender::{
     Cancellation, Event, Finished, Snapshot, SubmitError, TicketError, TransportError,
 };
+use mpns_proto::sender::{ChannelId, Transmit};
 use mpns_proto::{
-    ChannelUri, Delivery, Duration, Field, FlipTile, Instant, Limits, MessageId, Notification,
-    Options, Outcome, Raw, Request, RequestKind, Response, RetryPolicy, RetryReason, Scope, Sender,
-    SenderConfig, StandardTile, TargetOs, Ticket, Tile, TileTemplate, Toast, classify,
+    ChannelUri, Delivery, Duration, Field, FlipTile, GrowableSender, Instant, Limits, MessageId,
+    Notification, Options, Outcome, Raw, Request, RequestKind, Response, RetryPolicy, RetryReason,
+    Scope, Sender, SenderConfig, StandardTile, TargetOs, Ticket, Tile, TileTemplate, Toast,
+    classify,
 };
 
 use super::Bytes;
@@ -43,6 +65,9 @@ pub const Q: usize = 4;
 pub const C: usize = 3;
 /// The sender under test.
 pub type TestSender = Sender<Vec<u8>, Q, C>;
+/// The growable twin's memory budget: far more than `Q` requests, channels,
+/// hosts and events take, so it never refuses what the fixed one takes.
+pub const GROW_BUDGET: usize = 1 << 20;
 
 /// The channels: two share a host, one is another host, one is https.
 pub const CHANNELS: [&str; 4] = [
@@ -123,9 +148,11 @@ struct Model {
     expect: Option<Finished>,
 }
 
-/// The sender and its model.
+/// The sender, its growable twin and the model.
 pub struct Harness {
     sender: TestSender,
+    /// `None` once a restore parted the twins.
+    grow: Option<GrowableSender>,
     config: SenderConfig,
     arena: usize,
     now: Instant,
@@ -136,6 +163,8 @@ pub struct Harness {
     expiry_reported: [bool; 4],
     ever_expired: [bool; 4],
     sends: [Vec<Instant>; 4],
+    /// The host's last answer was a host-wide retry (it counts failures).
+    host_failing: [bool; 3],
 }
 
 fn channel(i: usize) -> ChannelUri<'static> {
@@ -179,6 +208,7 @@ impl Harness {
         let (config, arena) = setup(sel, seed);
         Harness {
             sender: Sender::new(config, vec![0; arena]),
+            grow: Some(GrowableSender::new(config, GROW_BUDGET)),
             config,
             arena,
             now: Instant::ZERO,
@@ -189,6 +219,7 @@ impl Harness {
             expiry_reported: [false; 4],
             ever_expired: [false; 4],
             sends: Default::default(),
+            host_failing: [false; 3],
         }
     }
 
@@ -215,6 +246,92 @@ impl Harness {
         let open = self.tickets.iter().filter(|t| !t.finished).count();
         assert_eq!(self.sender.pending(), open, "pending");
         assert!(self.sender.pending() <= Q);
+        if let Some(g) = &self.grow {
+            assert_eq!(g.pending(), open, "growable pending");
+            for c in 0..4 {
+                let uri = channel(c);
+                assert_eq!(
+                    g.is_expired(&uri),
+                    self.sender.is_expired(&uri),
+                    "is_expired"
+                );
+            }
+        }
+        self.poll_timeout();
+    }
+
+    // ---- both senders: the same input, the outputs compared ---------------
+
+    /// The fixed sender's `poll_timeout`; the growable one's may be earlier,
+    /// never later, and any time up to now means now.
+    fn poll_timeout(&self) -> Option<Instant> {
+        let a = self.sender.poll_timeout();
+        if let (Some(g), Some(a)) = (&self.grow, a) {
+            let b = g.poll_timeout().map(|b| b.max(self.now));
+            let a = a.max(self.now);
+            assert!(
+                b.is_some_and(|b| b <= a),
+                "growable timeout {b:?} after {a:?}"
+            );
+        }
+        a
+    }
+
+    fn handle_timeout(&mut self, at: Instant) {
+        self.sender.handle_timeout(at);
+        if let Some(g) = &mut self.grow {
+            g.handle_timeout(at);
+        }
+    }
+
+    fn handle_response(&mut self, ticket: Ticket, r: &Response) -> Result<(), TicketError> {
+        let a = self.sender.handle_response(self.now, ticket, r);
+        if let Some(g) = &mut self.grow {
+            assert_eq!(g.handle_response(self.now, ticket, r), a, "handle_response");
+        }
+        a
+    }
+
+    fn handle_transport_error(
+        &mut self,
+        ticket: Ticket,
+        kind: TransportError,
+    ) -> Result<(), TicketError> {
+        let a = self.sender.handle_transport_error(self.now, ticket, kind);
+        if let Some(g) = &mut self.grow {
+            let b = g.handle_transport_error(self.now, ticket, kind);
+            assert_eq!(b, a, "handle_transport_error");
+        }
+        a
+    }
+
+    fn cancel_ticket(&mut self, ticket: Ticket) -> Result<Cancellation, TicketError> {
+        let a = self.sender.cancel(ticket);
+        if let Some(g) = &mut self.grow {
+            assert_eq!(g.cancel(ticket), a, "cancel");
+        }
+        a
+    }
+
+    /// Gives the growable twin the submit the fixed sender answered `fixed`:
+    /// not one refused for the fixed sender's capacity (the growable one has
+    /// room), only the time it saw then.
+    fn mirror_submit(
+        &mut self,
+        fixed: &Result<Ticket, SubmitError>,
+        submit: impl FnOnce(&mut GrowableSender) -> Result<Ticket, SubmitError>,
+    ) {
+        let Some(g) = &mut self.grow else {
+            return;
+        };
+        match fixed {
+            Err(
+                SubmitError::QueueFull
+                | SubmitError::ChannelTableFull
+                | SubmitError::TooLarge { .. },
+            ) => g.handle_timeout(self.now),
+            _ => assert_eq!(submit(g), *fixed, "submit"),
+        }
     }
 
     /// One operation from the input.
@@ -249,12 +366,12 @@ impl Harness {
             9 => {
                 let ms = u64::from(b.u16()) * 1000;
                 self.now = self.now + Duration::from_millis(ms);
-                self.sender.handle_timeout(self.now);
+                self.handle_timeout(self.now);
             }
             10 => {
-                if let Some(at) = self.sender.poll_timeout() {
+                if let Some(at) = self.poll_timeout() {
                     self.now = self.now.max(at);
-                    self.sender.handle_timeout(self.now);
+                    self.handle_timeout(self.now);
                 }
             }
             11 => {
@@ -262,7 +379,7 @@ impl Harness {
                 let back = Duration::from_millis(u64::from(b.u16()) * 1000);
                 let earlier =
                     Instant::from_millis(self.now.as_millis().saturating_sub(back.as_millis()));
-                self.sender.handle_timeout(earlier);
+                self.handle_timeout(earlier);
                 self.transmit_at(earlier);
             }
             12 => self.events(),
@@ -270,6 +387,9 @@ impl Harness {
                 let ch = usize::from(b.u8() % 4);
                 let id = self.sender.channel_id(&channel(ch));
                 self.sender.forget_channel(id);
+                if let Some(g) = &mut self.grow {
+                    g.forget_channel(id);
+                }
                 if self.expired[ch] && self.expiry_reported[ch] {
                     // Forgotten: the entry is idle again, its pause dropped.
                     self.expired[ch] = false;
@@ -372,7 +492,8 @@ impl Harness {
             Notification::Tile(t) => Some(t.id.map(str::to_string)),
             _ => None,
         };
-        let result = self.sender.submit(self.now, uri, &n, &options);
+        let (now, result) = (self.now, self.sender.submit(self.now, uri, &n, &options));
+        self.mirror_submit(&result, |g| g.submit(now, uri, &n, &options));
         super::trace(|| format!("  submit ch{ch} {:?} -> {result:?}", RequestKind::of(&n)));
         self.submitted(ch, result, request, tile, options.message_id);
     }
@@ -382,9 +503,13 @@ impl Harness {
         let uri = channel(ch);
         let limits = Limits::DEFAULT;
         let request = Request::callback_registration(uri, CALLBACK, &body, &limits);
+        let now = self.now;
         let result = self
             .sender
-            .submit_callback_registration(self.now, uri, CALLBACK, &body, &limits);
+            .submit_callback_registration(now, uri, CALLBACK, &body, &limits);
+        self.mirror_submit(&result, |g| {
+            g.submit_callback_registration(now, uri, CALLBACK, &body, &limits)
+        });
         self.submitted(ch, result, request, None, None);
     }
 
@@ -448,10 +573,10 @@ impl Harness {
     fn cancel(&mut self, which: u8) {
         let Some(t) = self.tickets.get(usize::from(which)).cloned() else {
             let bogus = Ticket(u64::MAX - u64::from(which));
-            assert_eq!(self.sender.cancel(bogus), Err(TicketError::Unknown(bogus)));
+            assert_eq!(self.cancel_ticket(bogus), Err(TicketError::Unknown(bogus)));
             return;
         };
-        let result = self.sender.cancel(t.ticket);
+        let result = self.cancel_ticket(t.ticket);
         let m = self.model(t.ticket);
         match result {
             Err(TicketError::Unknown(_)) => assert!(m.finished, "cancel: unknown live ticket"),
@@ -476,15 +601,13 @@ impl Harness {
 
     fn transmit_at(&mut self, at: Instant) -> Option<Ticket> {
         let now = self.now;
-        let tx = self.sender.poll_transmit(at)?;
-        let ticket = tx.ticket;
-        super::trace(|| format!("  transmit {ticket:?} attempt {}", tx.attempt));
-        let attempt = tx.attempt;
-        let id = tx.channel;
-        let uri = tx.request.channel().as_str().to_string();
-        let mut http = vec![0; tx.request.http_len()];
-        let n = tx.request.write_http(&mut http).expect("exact buffer");
-        assert_eq!(n, http.len());
+        let ours = self.sender.poll_transmit(at).as_ref().map(wire);
+        if let Some(g) = &mut self.grow {
+            let theirs = g.poll_transmit(at).as_ref().map(wire);
+            assert_eq!(theirs, ours, "poll_transmit at {at}");
+        }
+        let (ticket, id, attempt, uri, http) = ours?;
+        super::trace(|| format!("  transmit {ticket:?} attempt {attempt}"));
         let ch = CHANNELS
             .iter()
             .position(|c| *c == uri)
@@ -507,7 +630,7 @@ impl Harness {
         for t in older {
             let probe = response(200, ["Received", "", "", "", ""]);
             assert_eq!(
-                self.sender.handle_response(now, t, &probe),
+                self.handle_response(t, &probe),
                 Err(TicketError::AlreadyFinished(t)),
                 "{ticket:?} sent before the older {t:?} on channel {ch}"
             );
@@ -567,8 +690,7 @@ impl Harness {
                 &id,
             ],
         );
-        self.sender
-            .handle_response(self.now, ticket, &r)
+        self.handle_response(ticket, &r)
             .expect("response to a request in flight");
         let mismatch = r
             .message_id
@@ -590,8 +712,7 @@ impl Harness {
             TransportError::Protocol,
             TransportError::Other,
         ][usize::from(nth % 6)];
-        self.sender
-            .handle_transport_error(self.now, ticket, kind)
+        self.handle_transport_error(ticket, kind)
             .expect("failure of a request in flight");
         self.answered(ticket, Outcome::transport_failure());
     }
@@ -604,6 +725,14 @@ impl Harness {
         let ch = m.channel;
         m.in_flight = false;
         m.answered = Some(outcome);
+        match outcome {
+            Outcome::Retry {
+                scope: Scope::Host, ..
+            } => self.host_failing[HOSTS[ch]] = true,
+            Outcome::Retry { .. } => {}
+            _ => self.host_failing[HOSTS[ch]] = false,
+        }
+        let m = self.model(ticket);
         match outcome {
             Outcome::Retry {
                 reason,
@@ -654,12 +783,10 @@ impl Harness {
         let before = self.sender.pending();
         let r = response(200, ["Received", "Active", "", "", ""]);
         let e = self
-            .sender
-            .handle_response(self.now, ticket, &r)
+            .handle_response(ticket, &r)
             .expect_err("response to a ticket not in flight");
         let e2 = self
-            .sender
-            .handle_transport_error(self.now, ticket, TransportError::Reset)
+            .handle_transport_error(ticket, TransportError::Reset)
             .expect_err("failure of a ticket not in flight");
         assert_eq!(e, e2);
         match self.tickets.iter().find(|t| t.ticket == ticket) {
@@ -675,7 +802,12 @@ impl Harness {
 
     /// Polls every event and checks it against the model.
     pub fn events(&mut self) {
-        while let Some(event) = self.sender.poll_event() {
+        let ours: Vec<Event> = core::iter::from_fn(|| self.sender.poll_event()).collect();
+        if let Some(g) = &mut self.grow {
+            let theirs: Vec<Event> = core::iter::from_fn(|| g.poll_event()).collect();
+            assert_eq!(sorted(&theirs), sorted(&ours), "events");
+        }
+        for event in ours {
             super::trace(|| format!("  event {event:?}"));
             match event {
                 Event::Finished {
@@ -766,7 +898,7 @@ impl Harness {
         while self.transmit().is_some() {}
         self.events();
         let in_flight = self.tickets.iter().any(|t| t.in_flight);
-        match self.sender.poll_timeout() {
+        match self.poll_timeout() {
             Some(at) => assert!(
                 at > self.now,
                 "poll_timeout {at} not after now {}",
@@ -780,6 +912,10 @@ impl Harness {
     }
 
     fn snapshot_restore(&mut self) {
+        // The restored sender re-sends what was in flight: the twins part.
+        if let Some(g) = self.grow.take() {
+            self.drain_parted(g);
+        }
         let bytes = postcard::to_allocvec(&self.sender.snapshot()).expect("postcard");
         let snapshot: Snapshot<'_, Q, C> = postcard::from_bytes(&bytes).expect("own snapshot");
         let restored = TestSender::restore(snapshot, vec![0; self.arena]).expect("own snapshot");
@@ -818,7 +954,6 @@ impl Harness {
                 break;
             }
             let at = self
-                .sender
                 .poll_timeout()
                 .expect("pending notifications, nothing in flight, no timeout");
             assert!(
@@ -827,22 +962,126 @@ impl Harness {
                 self.now
             );
             self.now = at;
-            self.sender.handle_timeout(at);
+            self.handle_timeout(at);
         }
         assert_eq!(self.sender.pending(), 0, "livelock");
         assert!(
             self.tickets.iter().all(|t| t.finished),
             "a ticket without a final event"
         );
+        if let Some(mut g) = self.grow.take() {
+            self.check_memory(&mut g, self.now, self.host_failing);
+        }
+    }
+
+    /// Drains the growable sender parted from the fixed one, on its own:
+    /// answers everything `200 Received` and follows its `poll_timeout`;
+    /// every open ticket ends in exactly one final event.
+    fn drain_parted(&self, mut g: GrowableSender) {
+        let mut open: Vec<Ticket> = self
+            .tickets
+            .iter()
+            .filter(|t| !t.finished)
+            .map(|t| t.ticket)
+            .collect();
+        let mut failing = self.host_failing;
+        let mut now = self.now;
+        let ok = response(200, ["Received", "Active", "Connected", "", ""]);
+        for t in self.tickets.iter().filter(|t| t.in_flight) {
+            g.handle_response(now, t.ticket, &ok).expect("in flight");
+            // A host that answered is up again.
+            failing[HOSTS[t.channel]] = false;
+        }
+        let ids: Vec<ChannelId> = (0..4).map(|c| g.channel_id(&channel(c))).collect();
+        for _ in 0..10_000 {
+            while let Some(tx) = g.poll_transmit(now) {
+                let (ticket, id) = (tx.ticket, tx.channel);
+                g.handle_response(now, ticket, &ok).expect("in flight");
+                let ch = ids.iter().position(|i| *i == id).expect("known channel");
+                failing[HOSTS[ch]] = false;
+            }
+            while let Some(event) = g.poll_event() {
+                if let Event::Finished { ticket, .. } = event {
+                    let i = open
+                        .iter()
+                        .position(|t| *t == ticket)
+                        .unwrap_or_else(|| panic!("growable: second final event for {ticket:?}"));
+                    open.swap_remove(i);
+                }
+                if let Event::ChannelExpired { channel } = event {
+                    assert!(ids.contains(&channel));
+                }
+            }
+            if g.pending() == 0 {
+                break;
+            }
+            now = g
+                .poll_timeout()
+                .expect("growable: pending, nothing in flight, no timeout")
+                .max(now);
+            g.handle_timeout(now);
+        }
+        assert_eq!(g.pending(), 0, "growable livelock");
+        assert!(open.is_empty(), "growable: no final event for {open:?}");
+        self.check_memory(&mut g, now, failing);
+    }
+
+    /// The drained growable sender, once every pause and quota window is
+    /// over, remembers only the expired channels (until forgotten), their
+    /// hosts and the hosts in `failing` (a host keeps counting failures, so
+    /// its backoff goes on doubling), and counts exactly their entries.
+    fn check_memory(&self, g: &mut GrowableSender, now: Instant, failing: [bool; 3]) {
+        assert_eq!(g.pending(), 0);
+        // Pauses end at most 2 hours after the model's bounds (jitter).
+        let latest = (self.channel_not_before.iter())
+            .chain(&self.host_not_before)
+            .fold(now, |a, b| a.max(*b));
+        let far = latest + self.config.quota_window + Duration::from_hours(48);
+        g.handle_timeout(far);
+        let kept: Vec<usize> = (0..4).filter(|&c| self.expired[c]).collect();
+        let hosts = (0..3)
+            .filter(|&h| failing[h] || kept.iter().any(|&c| HOSTS[c] == h))
+            .count();
+        assert_eq!(g.channels(), kept.len(), "growable: channels kept");
+        assert_eq!(
+            g.memory_used(),
+            kept.len() * GrowableSender::CHANNEL_ENTRY + hosts * GrowableSender::HOST_ENTRY,
+            "growable: memory of {kept:?}, {hosts} hosts"
+        );
+        for c in 0..4 {
+            g.forget_channel(g.channel_id(&channel(c)));
+        }
+        g.handle_timeout(far);
+        let hosts = failing.iter().filter(|f| **f).count();
+        assert_eq!(g.channels(), 0, "growable: channels after forgetting");
+        assert_eq!(
+            g.memory_used(),
+            hosts * GrowableSender::HOST_ENTRY,
+            "growable: memory after forgetting"
+        );
     }
 
     fn accept(&mut self, ticket: Ticket) {
         let r = response(200, ["Received", "Active", "Connected", "", ""]);
-        self.sender
-            .handle_response(self.now, ticket, &r)
-            .expect("in flight");
+        self.handle_response(ticket, &r).expect("in flight");
         self.answered(ticket, classify(&r));
     }
+}
+
+/// What a transmit sends: ticket, channel, attempt, target and HTTP/1.1 bytes.
+fn wire(tx: &Transmit<'_>) -> (Ticket, ChannelId, u16, String, Vec<u8>) {
+    let mut http = vec![0; tx.request.http_len()];
+    let n = tx.request.write_http(&mut http).expect("exact buffer");
+    assert_eq!(n, http.len());
+    let uri = tx.request.channel().as_str().to_string();
+    (tx.ticket, tx.channel, tx.attempt, uri, http)
+}
+
+/// Events read together, in an order that does not depend on the storage.
+fn sorted(events: &[Event]) -> Vec<String> {
+    let mut v: Vec<String> = events.iter().map(|e| format!("{e:?}")).collect();
+    v.sort();
+    v
 }
 
 /// Runs the check on raw fuzz input.

@@ -441,7 +441,7 @@ impl GrowableSender {
             self.supersede(id, tile, ix);
         }
         if self.channels.get(&id).is_some_and(|c| c.head != head) {
-            self.schedule(id);
+            self.schedule_ticked(id, false);
         } else {
             self.arm_deadline(id);
         }
@@ -522,7 +522,7 @@ impl GrowableSender {
             Some(input) => {
                 let channel = n.channel;
                 self.apply(ix, input);
-                self.schedule(channel);
+                self.schedule_ticked(channel, false);
                 Ok(Cancellation::Done)
             }
         }
@@ -549,7 +549,10 @@ impl GrowableSender {
     ) -> Result<(), TicketError> {
         let ix = self.in_flight(ticket)?;
         let note = &mut self.note_mut(ix).note;
-        if response.message_id_echo(note.stored.message_id) == MessageIdEcho::Mismatch {
+        // One event until polled, however many answers mismatch (as the fixed sender).
+        let echo = response.message_id_echo(note.stored.message_id);
+        if echo == MessageIdEcho::Mismatch && !note.mismatch_unreported {
+            note.mismatch_unreported = true;
             self.info.push_back(Info::Mismatch(ticket));
         }
         self.answer(now, ix, classify(response));
@@ -702,7 +705,7 @@ impl GrowableSender {
         if host_paused {
             self.refresh_host(h);
         }
-        self.schedule(id);
+        self.schedule_ticked(id, false);
     }
 
     /// Moves notification `ix` through its lifecycle; when it finishes, its
@@ -751,6 +754,14 @@ impl GrowableSender {
     /// ready heap or to the timers; with no head, the channel is forgotten
     /// when it holds nothing, or checked again when it might.
     fn schedule(&mut self, id: ChannelId) {
+        self.schedule_ticked(id, true);
+    }
+
+    /// [`Self::schedule`]; without `tick`, the head does not see the clock:
+    /// after a submit, an answer or a cancel, as in the fixed sender, a head
+    /// past its deadline ends at the next `handle_timeout` or `poll_transmit`
+    /// (by its deadline timer), so both give the same events between two inputs.
+    fn schedule_ticked(&mut self, id: ChannelId, tick: bool) {
         let now = self.now;
         // The clock may have ended the head's wait, or its deadline.
         let head = loop {
@@ -761,6 +772,9 @@ impl GrowableSender {
             let Some(n) = self.note_opt(head) else {
                 break NONE;
             };
+            if !tick {
+                break head;
+            }
             let tick = n.note.tick(now);
             if !self.apply(head, tick) {
                 break head;
@@ -1041,7 +1055,12 @@ impl GrowableSender {
         }
         while let Some(info) = self.info.pop_front() {
             match info {
-                Info::Mismatch(ticket) => return Some(Event::MessageIdMismatch { ticket }),
+                Info::Mismatch(ticket) => {
+                    if let Some(&ix) = self.tickets.get(&ticket.0).filter(|&&ix| ix != FINISHED) {
+                        self.note_mut(ix).note.mismatch_unreported = false;
+                    }
+                    return Some(Event::MessageIdMismatch { ticket });
+                }
                 Info::Notice(ticket) => {
                     let Some(&ix) = self.tickets.get(&ticket.0).filter(|&&ix| ix != FINISHED)
                     else {
