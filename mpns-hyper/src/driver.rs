@@ -109,6 +109,7 @@ struct Shared {
     /// Wakes submitters waiting for memory.
     space: Notify,
     in_flight: AtomicUsize,
+    max_in_flight: usize,
     sent: AtomicU64,
     events: mpsc::UnboundedSender<Event>,
     start: tokio::time::Instant,
@@ -125,6 +126,14 @@ impl Shared {
         // A panic while holding the lock cannot leave the sender half-updated
         // in a way that matters more than stopping: carry on with its state.
         self.sender.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes the driver task for new work, unless every request slot is
+    /// busy: a worker whose response came takes the next request itself.
+    fn new_work(&self) {
+        if self.in_flight.load(Ordering::Acquire) < self.max_in_flight {
+            self.wake.notify_one();
+        }
     }
 
     /// Forwards the sender's events; wakes submitters when memory frees up.
@@ -192,7 +201,7 @@ impl DriverHandle {
             .lock()
             .submit(now, channel, notification, options)
             .map_err(DriverError::Submit)?;
-        self.shared.wake.notify_one();
+        self.shared.new_work();
         Ok(ticket)
     }
 
@@ -210,7 +219,7 @@ impl DriverHandle {
             .lock()
             .submit_callback_registration(now, channel, callback_uri, body, &Default::default())
             .map_err(DriverError::Submit)?;
-        self.shared.wake.notify_one();
+        self.shared.new_work();
         Ok(ticket)
     }
 
@@ -281,6 +290,7 @@ impl Driver {
             wake: Notify::new(),
             space: Notify::new(),
             in_flight: AtomicUsize::new(0),
+            max_in_flight: config.max_in_flight.max(1),
             sent: AtomicU64::new(0),
             events: tx,
             start: tokio::time::Instant::now(),
@@ -294,45 +304,29 @@ impl Driver {
     }
 }
 
+/// A request to send: its ticket and the hyper request.
+type Job = (Ticket, hyper::Request<http_body_util::Full<bytes::Bytes>>);
+
+/// The next request due, if any.
+fn next_job(shared: &Shared, sender: &mut GrowableSender) -> Option<Job> {
+    let t = sender.poll_transmit(shared.now())?;
+    tracing::debug!(ticket = t.ticket.0, attempt = t.attempt, "sending");
+    shared.sent.fetch_add(1, Ordering::Relaxed);
+    Some((t.ticket, to_hyper(&t.request)))
+}
+
+/// The driver task: starts a worker per request slot while requests are
+/// due, and keeps time while nothing is.
 async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
     let permits = Arc::new(Semaphore::new(max_in_flight));
     loop {
         // Send everything that is due, up to the cap.
         while let Ok(permit) = permits.clone().try_acquire_owned() {
-            let now = shared.now();
-            let job = {
-                let mut sender = shared.lock();
-                sender
-                    .poll_transmit(now)
-                    .map(|t| (t.ticket, t.attempt, to_hyper(&t.request)))
-            };
-            let Some((ticket, attempt, request)) = job else {
+            let Some(job) = next_job(&shared, &mut shared.lock()) else {
                 break;
             };
-            tracing::debug!(ticket = ticket.0, attempt, uri = %request.uri(), "sending");
-            shared.in_flight.fetch_add(1, Ordering::Relaxed);
-            shared.sent.fetch_add(1, Ordering::Relaxed);
-            let shared = shared.clone();
-            let client = client.clone();
-            tokio::spawn(async move {
-                let result = client.send_hyper(request).await;
-                let now = shared.now();
-                {
-                    let mut sender = shared.lock();
-                    // A ticket is in flight until answered here: these cannot fail.
-                    let _ = match result {
-                        Ok(response) => sender.handle_response(now, ticket, &response),
-                        Err((kind, detail)) => {
-                            tracing::debug!(ticket = ticket.0, ?kind, %detail, "transport failure");
-                            sender.handle_transport_error(now, ticket, kind)
-                        }
-                    };
-                    shared.drain(&mut sender);
-                }
-                shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                drop(permit);
-                shared.wake.notify_one();
-            });
+            shared.in_flight.fetch_add(1, Ordering::AcqRel);
+            tokio::spawn(worker(shared.clone(), client.clone(), permit, job));
         }
         let capped = permits.available_permits() == 0;
         let timeout = {
@@ -348,8 +342,8 @@ async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
             if sender.pending() == 0 && shared.handles.load(Ordering::SeqCst) == 0 {
                 return; // Dropping `shared.events` here ends the event stream.
             }
-            // While every permit is taken, what is due waits for a response
-            // (which wakes this task), not for the clock.
+            // While every slot is taken, what is due waits for a response
+            // (whose worker takes it), not for the clock.
             sender.poll_timeout().filter(|at| !capped || *at > now)
         };
         match timeout {
@@ -363,4 +357,40 @@ async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
             None => shared.wake.notified().await,
         }
     }
+}
+
+/// Holds one request slot: sends a request, reports its answer, and goes on
+/// with the next request due, so that a busy driver needs no wake-up per
+/// response; gives the slot back when nothing is due.
+async fn worker(
+    shared: Arc<Shared>,
+    client: Client,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    mut job: Job,
+) {
+    loop {
+        let (ticket, request) = job;
+        let result = client.send_hyper(request).await;
+        let now = shared.now();
+        let next = {
+            let mut sender = shared.lock();
+            // A ticket is in flight until answered here: these cannot fail.
+            let _ = match result {
+                Ok(response) => sender.handle_response(now, ticket, &response),
+                Err((kind, detail)) => {
+                    tracing::debug!(ticket = ticket.0, ?kind, %detail, "transport failure");
+                    sender.handle_transport_error(now, ticket, kind)
+                }
+            };
+            shared.drain(&mut sender);
+            next_job(&shared, &mut sender)
+        };
+        match next {
+            Some(next) => job = next,
+            None => break,
+        }
+    }
+    shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+    drop(permit);
+    shared.wake.notify_one();
 }

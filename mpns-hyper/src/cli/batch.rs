@@ -58,6 +58,10 @@ pub struct BatchArgs {
     /// Most requests sent for one notification
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub max_attempts: u16,
+    /// Memory for notifications read but not finished (reading waits while
+    /// it is full); a toast takes about 450 bytes
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub memory: usize,
     /// Client certificate and trusted CAs.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -91,7 +95,7 @@ impl BatchArgs {
                 seed: seed(),
                 ..mpns_proto::SenderConfig::default()
             },
-            ..DriverConfig::default()
+            memory_budget: self.memory.max(1).saturating_mul(1 << 20),
         };
         let (summary, read_error) = super::runtime()?.block_on(run_batch(client, input, config));
         let mut out = String::new();
@@ -124,51 +128,60 @@ impl BatchArgs {
 /// One line read: its number, and its text or why it was refused.
 type Line = (usize, Result<String, String>);
 
-/// Reads lines on a thread of its own into a bounded queue; returns the
-/// error that stopped it, if any.
+/// Lines handed over at once: one wake-up of the submitter per batch.
+const LINES_PER_BATCH: usize = 256;
+
+/// Reads lines on a thread of its own into a bounded queue, in batches;
+/// returns the error that stopped it, if any (the lines before it are
+/// handed over).
 fn read_lines(
     mut input: Box<dyn BufRead + Send>,
-    lines: tokio::sync::mpsc::Sender<Line>,
+    batches: tokio::sync::mpsc::Sender<Vec<Line>>,
 ) -> std::thread::JoinHandle<Option<std::io::Error>> {
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        for number in 1.. {
-            buf.clear();
-            let read = match (&mut input)
-                .take(MAX_LINE as u64 + 1)
-                .read_until(b'\n', &mut buf)
-            {
-                Ok(n) => n,
-                Err(e) => return Some(e),
-            };
-            if read == 0 {
-                return None;
+        let mut batch = Vec::with_capacity(LINES_PER_BATCH);
+        let mut number = 0;
+        let error = loop {
+            number += 1;
+            match read_line(&mut input) {
+                Err(e) => break Some(e),
+                Ok(None) => break None,
+                Ok(Some(Ok(text))) if text.trim().is_empty() => continue,
+                Ok(Some(line)) => batch.push((number, line)),
             }
-            let line = if buf.len() > MAX_LINE {
-                // Skip the rest of the line.
-                loop {
-                    buf.clear();
-                    match (&mut input).take(1 << 16).read_until(b'\n', &mut buf) {
-                        Ok(0) => break,
-                        Ok(_) if buf.ends_with(b"\n") => break,
-                        Ok(_) => {}
-                        Err(e) => return Some(e),
-                    }
+            if batch.len() == LINES_PER_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(LINES_PER_BATCH));
+                if batches.blocking_send(full).is_err() {
+                    return None;
                 }
-                Err(format!("longer than {MAX_LINE} bytes"))
-            } else {
-                match String::from_utf8(std::mem::take(&mut buf)) {
-                    Ok(text) if text.trim().is_empty() => continue,
-                    Ok(text) => Ok(text),
-                    Err(_) => Err("not UTF-8".to_string()),
-                }
-            };
-            if lines.blocking_send((number, line)).is_err() {
-                return None;
+            }
+        };
+        if !batch.is_empty() {
+            let _ = batches.blocking_send(batch);
+        }
+        error
+    })
+}
+
+/// The next line: `None` at the end, its text, or why it is refused (too
+/// long: the rest of it is skipped; not UTF-8).
+fn read_line(input: &mut dyn BufRead) -> std::io::Result<Option<Result<String, String>>> {
+    let mut buf = Vec::new();
+    if input.take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)? == 0 {
+        return Ok(None);
+    }
+    if buf.len() - usize::from(buf.ends_with(b"\n")) > MAX_LINE {
+        while !buf.ends_with(b"\n") {
+            buf.clear();
+            if input.take(1 << 16).read_until(b'\n', &mut buf)? == 0 {
+                break;
             }
         }
-        None
-    })
+        return Ok(Some(Err(format!("longer than {MAX_LINE} bytes"))));
+    }
+    Ok(Some(
+        String::from_utf8(buf).map_err(|_| "not UTF-8".to_string()),
+    ))
 }
 
 /// Sends every line of `input`; returns the count of each outcome (`invalid`
@@ -229,23 +242,24 @@ pub async fn run_batch(
             }
         }
     });
-    let (tx, mut lines) = tokio::sync::mpsc::channel::<Line>(1024);
+    let (tx, mut batches) = tokio::sync::mpsc::channel::<Vec<Line>>(4);
     let read = read_lines(input, tx);
     let mut summary = Summary::new();
-    while let Some((number, line)) = lines.recv().await {
-        // Strings are read into a JSON tree first, so that escaped text
-        // (quotes, \n, \u00e9) can still be borrowed by the model.
-        let result = match line.map(|l| serde_json::from_str::<serde_json::Value>(&l)) {
-            Err(e) => Err(e),
-            Ok(Err(e)) => Err(e.to_string()),
-            Ok(Ok(value)) => match BatchLine::deserialize(&value) {
-                Err(e) => Err(e.to_string()),
-                Ok(item) => handle
-                    .submit_wait(item.channel, &item.notification, &item.options)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
+    let mut lines = Vec::new().into_iter();
+    loop {
+        let (number, line) = match lines.next() {
+            Some(line) => line,
+            None => match batches.recv().await {
+                Some(batch) => {
+                    lines = batch.into_iter();
+                    continue;
+                }
+                None => break,
             },
+        };
+        let result = match line {
+            Err(e) => Err(e),
+            Ok(text) => submit_line(&handle, &text).await,
         };
         if let Err(e) = result {
             bar.suspend(|| eprintln!("line {number}: {e}"));
@@ -265,6 +279,26 @@ pub async fn run_batch(
         *summary.entry(k).or_default() += v;
     }
     (summary, read_error)
+}
+
+/// Submits one line, waiting while the driver's memory is full.
+async fn submit_line(handle: &crate::driver::DriverHandle, text: &str) -> Result<(), String> {
+    // Most lines have no escaped text: the model borrows from the line
+    // itself. A string with escapes (quotes, \n, \u00e9) cannot be borrowed
+    // from the line, so such a line is read into a JSON tree first.
+    let tree;
+    let item = match serde_json::from_str::<BatchLine<'_>>(text) {
+        Ok(item) => item,
+        Err(_) => {
+            tree = serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())?;
+            BatchLine::deserialize(&tree).map_err(|e| e.to_string())?
+        }
+    };
+    handle
+        .submit_wait(item.channel, &item.notification, &item.options)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// A per-process seed for the sender's jitter and channel ids.
