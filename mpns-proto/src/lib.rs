@@ -1,6 +1,7 @@
 //! The sans-IO core of a Microsoft Push Notification Service (MPNS) sender.
 //!
-//! `#![no_std]`, no allocator, no I/O, no clock. It turns notifications into
+//! `#![no_std]`, no I/O, no clock, and no allocator unless its growable
+//! sender is asked for (feature `alloc`). It turns notifications into
 //! the exact bytes of MPNS requests; adapters (`mpns-hyper`, `mpns-embedded`)
 //! move those bytes. Every MPNS decision lives here.
 //!
@@ -14,7 +15,7 @@
 //! | [`request`] | [`Request`]: headers for structured clients, or HTTP/1.1 bytes |
 //! | [`response`] | [`Response`] (status headers read leniently), [`classify`] into an [`Outcome`], [`RetryPolicy`] |
 //! | [`http`] | [`ResponseReader`]: incremental HTTP/1.1 response reader for byte streams (httparse); [`parse_response`] in one call |
-//! | [`sender`] | [`Sender`]: the state machine: queue, per-channel order, retries, quota, expiry, events |
+//! | [`sender`] | the state machine: queue, per-channel order, retries, quota, expiry, events; [`Sender`] (fixed size) and, with `alloc`, `GrowableSender` |
 //! | [`time`] | [`Instant`] and [`Duration`]: time as a value, from the caller's clock |
 //! | [`error`] | [`EncodeError`]: what was wrong, naming the field |
 //!
@@ -64,6 +65,9 @@
 //!   encoder. A toast- and raw-only firmware leaves it out (about 5 KB of flash
 //!   on a Cortex-M4); [`Notification`] is `non_exhaustive` so that matching
 //!   code builds either way.
+//! - `alloc`: `GrowableSender`, the sender for servers: any number of
+//!   notifications and channels within a memory budget, O(log n) per
+//!   operation. Needs an allocator, not `std`.
 //! - `serde`: `Serialize`/`Deserialize` on the model and options, borrowing strings.
 //! - `defmt`: `defmt::Format` on public types.
 //! - `arbitrary`: `arbitrary::Arbitrary` on the model and options, for the fuzz targets in `fuzz/` (needs `std`).

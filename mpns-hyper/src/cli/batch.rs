@@ -167,7 +167,11 @@ fn read_lines(
 /// long: the rest of it is skipped; not UTF-8).
 fn read_line(input: &mut dyn BufRead) -> std::io::Result<Option<Result<String, String>>> {
     let mut buf = Vec::new();
-    if input.take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)? == 0 {
+    if input
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut buf)?
+        == 0
+    {
         return Ok(None);
     }
     if buf.len() - usize::from(buf.ends_with(b"\n")) > MAX_LINE {

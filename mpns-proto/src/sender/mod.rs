@@ -6,7 +6,7 @@
 //! - [`Sender`] (always there, no allocator): a fixed number of pending
 //!   notifications (`Q`) and known channels (`C`), request bytes in a byte
 //!   arena it borrows or owns. For gateways.
-//! - [`GrowableSender`] (feature `alloc`): any number of notifications and
+//! - `GrowableSender` (feature `alloc`): any number of notifications and
 //!   channels within a memory budget the caller sets, every operation
 //!   O(log n). For servers that push to every subscriber's phone.
 //!
@@ -22,7 +22,8 @@
 //! | `policy.rs` | every decision about a notification, its channel and its host (readiness, retries, pauses, quota holds, superseding, cancelling), shared by both storages |
 //! | `quota.rs` | the rolling quota window of an unauthenticated channel |
 //! | `fixed.rs` | [`Sender`]: arrays and an arena; finds what is due by looking at every slot |
-//! | `growable.rs` | [`GrowableSender`]: a slab, hash maps, a FIFO per channel, ready heaps per host and a timer heap |
+//! | `growable.rs` | `GrowableSender`: a slab, hash maps, a FIFO per channel, ready queues per host and a timer queue |
+//! | `min_queue.rs` | the growable sender's priority queue: an in-order run beside a heap |
 //! | `snapshot.rs` | saving and restoring a [`Sender`] (feature `serde`) |
 //!
 //! Why two storages rather than one generic one: a gateway's sender must fit
@@ -113,11 +114,16 @@
 //! notification, and `Q × 1,024` typical toasts to typical channel URIs.
 //! [`SubmitError::TooLarge`] says when a request does not fit.
 //!
-//! [`GrowableSender`] counts what it holds against its budget: each pending
-//! notification costs its request bytes plus a fixed overhead, each
-//! remembered channel a fixed entry (see [`GrowableSender::NOTIFICATION_OVERHEAD`]
-//! and [`GrowableSender::CHANNEL_ENTRY`]). At the budget, submits get
-//! [`SubmitError::QueueFull`], back-pressure that clears as notifications finish.
+//! `GrowableSender` counts what it holds against its budget: each pending
+//! notification costs its request bytes plus a fixed overhead, each channel
+//! with queued work a fixed entry (its `NOTIFICATION_OVERHEAD` and
+//! `CHANNEL_ENTRY`). At the budget, submits get [`SubmitError::QueueFull`],
+//! back-pressure that clears as notifications finish. Measured
+//! (`tests/sender_memory.rs`, resident memory of a process of its own): a
+//! pending toast takes about 190 bytes beyond its channel URI and body; a
+//! channel kept only for its quota window, 40 bytes, outside the budget.
+//! Cost per operation: `benches/README.md` (the sender cycle at 64 and a
+//! million pending).
 //!
 //! # Persistence
 //!
