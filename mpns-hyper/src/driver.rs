@@ -241,7 +241,7 @@ impl DriverHandle {
         }
     }
 
-    /// Cancels a notification (see [`Sender::cancel`]).
+    /// Cancels a notification (see [`GrowableSender::cancel`]).
     pub fn cancel(&self, ticket: Ticket) -> Result<mpns_proto::sender::Cancellation, TicketError> {
         let result = self.shared.lock().cancel(ticket);
         self.shared.wake.notify_one();

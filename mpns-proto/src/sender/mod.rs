@@ -11,7 +11,7 @@
 //!   O(log n). For servers that push to every subscriber's phone.
 //!
 //! Both have the same methods and give the same events for the same inputs.
-//! Neither performs I/O nor reads a clock: time comes in as [`Instant`].
+//! Neither performs I/O nor reads a clock: time comes in as [`Instant`](crate::Instant).
 //!
 //! # Map
 //!
