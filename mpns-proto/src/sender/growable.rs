@@ -189,6 +189,10 @@ pub struct GrowableSender {
     host_keys: Map<u64, u32>,
     /// Hosts with ready channels: (oldest ready head's ticket, host, generation).
     ready_hosts: MinQueue<(u64, u32, u64)>,
+    /// Every host's oldest ready head, paused or not: (its ticket, host).
+    /// Deadlines follow tickets, so the first entry has the earliest
+    /// deadline of all ready heads (stale entries are dropped from the front).
+    ready_deadlines: MinQueue<(u64, u32)>,
     timers: MinQueue<(Instant, Timer)>,
     /// Timer entries after the last compaction (stale ones are dropped when
     /// the heap has doubled since).
@@ -264,6 +268,7 @@ impl GrowableSender {
             free_hosts: Vec::new(),
             host_keys: Map::default(),
             ready_hosts: MinQueue::new(),
+            ready_deadlines: MinQueue::new(),
             timers: MinQueue::new(),
             timers_floor: 0,
             epoch: 0,
@@ -644,6 +649,7 @@ impl GrowableSender {
                 }
             }
         }
+        self.expire_ready();
     }
 
     fn find(&self, ticket: Ticket) -> Result<u32, TicketError> {
@@ -814,13 +820,14 @@ impl GrowableSender {
             return;
         }
         let (generation, h) = (c.generation, c.state.host);
-        self.arm_deadline(id);
         let (Some(c), Some(host)) = (self.channels.get(&id), self.host(h)) else {
             return;
         };
         let n = self.note(head);
         match policy::ready_at(&self.config, now, n.stage, &c.state, &host.state) {
-            None => {}
+            // In flight (its followers' deadlines) or expired.
+            None => self.arm_deadline(id),
+            // Ready: its deadline is watched through its host (`ready_deadlines`).
             Some(Ready::At(at)) if at <= now => {
                 let ticket = n.ticket.0;
                 let host = self.host_mut(h);
@@ -835,6 +842,7 @@ impl GrowableSender {
                     self.quota_held.push(id);
                 }
                 self.push_timer(ready.at(), Timer::Channel(id, generation));
+                self.arm_deadline(id);
             }
         }
     }
@@ -901,8 +909,9 @@ impl GrowableSender {
         }
     }
 
-    /// Puts host `h` in the ready heap of hosts under its oldest ready head,
-    /// or, while it is paused, a timer at the end of its pause.
+    /// Puts host `h` in the ready queue of hosts under its oldest ready head,
+    /// or, while it is paused, a timer at the end of its pause; either way its
+    /// oldest ready head's deadline is watched.
     fn refresh_host(&mut self, h: u32) {
         let now = self.now;
         let Some(Some(host)) = self.hosts.get_mut(h as usize) else {
@@ -910,19 +919,21 @@ impl GrowableSender {
         };
         host.generation = next_generation(&mut self.epoch);
         let generation = host.generation;
-        if host.state.paused_until > now {
-            let at = host.state.paused_until;
-            self.push_timer(at, Timer::Host(h, generation));
-            return;
-        }
-        // Drop stale channel entries from the top.
+        // Drop stale channel entries from the front.
         while let Some(&(_, id, g)) = host.ready.peek() {
             if self.channels.get(&id).is_some_and(|c| c.generation == g) {
                 break;
             }
             host.ready.pop();
         }
-        if let Some(&(ticket, _, _)) = host.ready.peek() {
+        let front = host.ready.peek().map(|(ticket, _, _)| *ticket);
+        if let Some(ticket) = front {
+            self.ready_deadlines.push((ticket, h));
+        }
+        if host.state.paused_until > now {
+            let at = host.state.paused_until;
+            self.push_timer(at, Timer::Host(h, generation));
+        } else if let Some(ticket) = front {
             self.ready_hosts.push((ticket, h, generation));
         } else if host.channels == 0 && host.state.is_idle(now) {
             let key = host.key;
@@ -930,6 +941,36 @@ impl GrowableSender {
             self.free_hosts.push(h);
             self.host_keys.remove(&key);
             self.used -= Self::HOST_ENTRY;
+        }
+    }
+
+    /// Gives up on ready heads past their deadline, earliest first.
+    fn expire_ready(&mut self) {
+        while let Some(&(ticket, h)) = self.ready_deadlines.peek() {
+            let front = self.host(h).and_then(|host| host.ready.peek().copied());
+            let Some((_, id, g)) = front.filter(|(t, _, _)| *t == ticket) else {
+                // Not the host's front any more: a newer entry stands for it.
+                self.ready_deadlines.pop();
+                continue;
+            };
+            let head = self
+                .channels
+                .get(&id)
+                .filter(|c| c.generation == g)
+                .map_or(NONE, |c| c.head);
+            let Some(n) = self.note_opt(head) else {
+                self.ready_deadlines.pop();
+                self.refresh_host(h); // drops the stale front, watches the next
+                continue;
+            };
+            if n.note.deadline > self.now {
+                break;
+            }
+            let tick = n.note.tick(self.now);
+            self.ready_deadlines.pop();
+            self.apply(head, tick);
+            self.schedule(id);
+            self.refresh_host(h);
         }
     }
 
@@ -967,8 +1008,11 @@ impl GrowableSender {
         c.generation = next_generation(&mut self.epoch);
         let n = self.notes.get_mut(ix as usize)?.as_mut()?;
         let attempt = policy::record_send(&self.config, now, &mut n.note, &mut c.state);
-        let ticket = n.ticket;
+        let (ticket, follower) = (n.ticket, n.note.place.next);
         let h = c.state.host;
+        if follower != NONE {
+            self.arm_deadline(id);
+        }
         self.refresh_host(h);
         let n = self.note(ix);
         if policy::stored_request(&n.bytes, &n.note.stored, n.split).is_none() {
@@ -1087,10 +1131,17 @@ impl GrowableSender {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let due = (!self.ready_hosts.is_empty()).then_some(self.now);
         let timer = self.timers.peek().map(|(at, _)| *at);
-        match (due, timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // The earliest deadline of a ready head (now, if the entry is stale).
+        let ready_deadline = self.ready_deadlines.peek().map(|&(ticket, h)| {
+            let head = self
+                .host(h)
+                .and_then(|host| host.ready.peek())
+                .filter(|(t, _, _)| *t == ticket)
+                .and_then(|(_, id, g)| self.channels.get(id).filter(|c| c.generation == *g))
+                .and_then(|c| self.note_opt(c.head));
+            head.map_or(self.now, |n| n.note.deadline)
+        });
+        [due, timer, ready_deadline].into_iter().flatten().min()
     }
 
     // ---- records ----------------------------------------------------------
