@@ -259,6 +259,57 @@ fn batch_counts_outcomes_and_fails_when_anything_failed() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A file streamed through a memory budget far smaller than it, with lines
+/// that are too long, blank or not UTF-8: every line is counted once, and
+/// the refused ones are named by number.
+#[test]
+fn batch_streams_a_large_file_through_a_small_memory_budget() {
+    let emulator = Emulator::spawn(EmulatorConfig {
+        record_limit: 0,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let dir = temp_dir("batch-stream");
+    let file = dir.join("many.jsonl");
+    let mut bytes = Vec::new();
+    let n = 5_000;
+    for i in 0..n {
+        bytes.extend_from_slice(
+            format!(
+                "{{\"channel\": \"{}\", \"notification\": {{\"toast\": {{\"text1\": \"n{i}\"}}}}}}\n",
+                emulator.channel_url(&format!("d{i}"))
+            )
+            .as_bytes(),
+        );
+        if i == 10 {
+            bytes.extend_from_slice(b"\n   \n"); // blank lines are skipped, not counted
+        }
+        if i == 20 {
+            bytes.extend_from_slice(&vec![b'x'; 2 << 20]); // longer than MAX_LINE
+            bytes.push(b'\n');
+        }
+        if i == 30 {
+            bytes.extend_from_slice(b"{\"channel\": \"\xff\xfe\"}\n");
+        }
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let (code, stdout, stderr) =
+        mpns(&["batch", file.to_str().unwrap(), "-c", "16", "--memory", "1"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(
+        stdout.split_whitespace().collect::<Vec<_>>(),
+        ["accepted", "5000", "invalid", "2"],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 24: longer than 1048576 bytes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 35: not UTF-8"), "{stderr}");
+    assert_eq!(emulator.stats().accepted, n as u64);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn emulator_command_serves_until_stopped() {
     let dir = temp_dir("emu");
