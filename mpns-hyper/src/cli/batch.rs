@@ -97,7 +97,14 @@ impl BatchArgs {
             },
             memory_budget: self.memory.max(1).saturating_mul(1 << 20),
         };
-        let (summary, read_error) = super::runtime()?.block_on(run_batch(client, input, config));
+        // One thread: the work is I/O, and a single-threaded runtime spends
+        // nothing on waking other threads or contending for the sender (the
+        // file is read on a thread of its own).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(CliError::Runtime)?;
+        let (summary, read_error) = runtime.block_on(run_batch(client, input, config));
         let mut out = String::new();
         for (outcome, n) in &summary {
             out += &format!("{outcome:>16}  {n}\n");

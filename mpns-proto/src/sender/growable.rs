@@ -49,6 +49,10 @@ use super::{
     TransportError,
 };
 
+/// Bytes of the scratch buffer a body is encoded into on submit: more than
+/// any body MPNS's limits allow (a longer one is written again from the model).
+const SCRATCH: usize = 8 * 1024;
+
 /// No index: the end of a channel's FIFO.
 const NONE: u32 = u32::MAX;
 /// In the ticket map: finished, its final event not polled yet.
@@ -203,6 +207,8 @@ pub struct GrowableSender {
     epoch: u64,
     /// Channels scheduled as held by their quota since the last `poll_transmit`.
     quota_held: Vec<ChannelId>,
+    /// Where `submit` encodes a body (see [`SCRATCH`]).
+    scratch: Vec<u8>,
     expiries: VecDeque<ChannelId>,
     info: VecDeque<Info>,
     finals: VecDeque<Event>,
@@ -273,6 +279,7 @@ impl GrowableSender {
             timers_floor: 0,
             epoch: 0,
             quota_held: Vec::new(),
+            scratch: Vec::new(),
             expiries: VecDeque::new(),
             info: VecDeque::new(),
             finals: VecDeque::new(),
@@ -337,14 +344,31 @@ impl GrowableSender {
         notification: &Notification<'_>,
         options: &Options<'_>,
     ) -> Result<Ticket, SubmitError> {
-        let request =
-            Request::notification(channel, notification, options).map_err(SubmitError::Encode)?;
-        let tile = match notification {
-            #[cfg(feature = "tiles")]
-            Notification::Tile(tile) => Some(policy::tile_key(self.config.seed, tile.id)),
-            _ => None,
+        // On hosts the body is encoded once, into a scratch buffer, while it
+        // is validated (see `FAST_PATHS`); the stored copy is then exact.
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let request = if crate::payload::FAST_PATHS {
+            scratch.resize(SCRATCH, 0);
+            Request::notification_with_body(channel, notification, options, &mut scratch)
+        } else {
+            Request::notification(channel, notification, options)
         };
-        self.enqueue(now, &request, options.message_id, tile)
+        let result = match request {
+            Err(e) => Err(SubmitError::Encode(e)),
+            Ok(request) => {
+                let tile = match notification {
+                    #[cfg(feature = "tiles")]
+                    Notification::Tile(tile) => Some(policy::tile_key(self.config.seed, tile.id)),
+                    _ => None,
+                };
+                let written = scratch
+                    .get(..request.body_len())
+                    .filter(|_| crate::payload::FAST_PATHS);
+                self.enqueue(now, &request, options.message_id, tile, written)
+            }
+        };
+        self.scratch = scratch;
+        result
     }
 
     /// Queues a callback registration for an authenticated `channel`
@@ -359,7 +383,7 @@ impl GrowableSender {
     ) -> Result<Ticket, SubmitError> {
         let request = Request::callback_registration(channel, callback_uri, body, limits)
             .map_err(SubmitError::Encode)?;
-        self.enqueue(now, &request, None, None)
+        self.enqueue(now, &request, None, None, None)
     }
 
     fn enqueue(
@@ -368,6 +392,7 @@ impl GrowableSender {
         request: &Request<'_>,
         message_id: Option<MessageId>,
         tile: Option<u64>,
+        body: Option<&[u8]>,
     ) -> Result<Ticket, SubmitError> {
         self.advance(now);
         let channel = *request.channel();
@@ -400,7 +425,11 @@ impl GrowableSender {
         }
         let ticket = Ticket(self.next_ticket);
         let mut bytes = alloc::vec![0u8; stored.len()].into_boxed_slice();
-        policy::store_request(request, &mut bytes, false);
+        policy::store_request(request, &mut bytes, body.is_some());
+        if let Some(body) = body {
+            let start = bytes.len() - body.len();
+            bytes[start..].copy_from_slice(body);
+        }
         let note = NoteRec {
             ticket,
             stage: Stage::Queued,
