@@ -10,7 +10,7 @@ use core::fmt;
 use crate::notification::Notification;
 use crate::options::{Limits, MessageId, Options};
 use crate::request::Request;
-use crate::response::{MessageIdEcho, Outcome, Response, classify};
+use crate::response::{Outcome, Response, classify};
 use crate::time::Instant;
 use crate::uri::{ChannelUri, UriSplit};
 
@@ -406,10 +406,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         response: &Response,
     ) -> Result<(), TicketError> {
         let i = self.in_flight(ticket)?;
-        let note = &mut self.state.slots[i].note;
-        if response.message_id_echo(note.stored.message_id) == MessageIdEcho::Mismatch {
-            note.mismatch_unreported = true;
-        }
+        policy::echo_mismatch(&mut self.state.slots[i].note, response);
         self.answer(now, i, classify(response));
         Ok(())
     }

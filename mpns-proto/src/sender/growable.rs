@@ -36,7 +36,7 @@ use hashbrown::HashMap;
 use crate::notification::Notification;
 use crate::options::{Limits, MessageId, Options};
 use crate::request::Request;
-use crate::response::{MessageIdEcho, Outcome, Response, classify};
+use crate::response::{Outcome, Response, classify};
 use crate::time::Instant;
 use crate::uri::{ChannelUri, UriSplit};
 
@@ -371,8 +371,8 @@ impl GrowableSender {
         result
     }
 
-    /// Queues a callback registration for an authenticated `channel`
-    /// (MPNS.md section 7). It takes its turn with the channel's notifications.
+    /// Queues a callback registration for an authenticated `channel`. It
+    /// takes its turn with the channel's notifications.
     pub fn submit_callback_registration(
         &mut self,
         now: Instant,
@@ -582,11 +582,7 @@ impl GrowableSender {
         response: &Response,
     ) -> Result<(), TicketError> {
         let ix = self.in_flight(ticket)?;
-        let note = &mut self.note_mut(ix).note;
-        // One event until polled, however many answers mismatch (as the fixed sender).
-        let echo = response.message_id_echo(note.stored.message_id);
-        if echo == MessageIdEcho::Mismatch && !note.mismatch_unreported {
-            note.mismatch_unreported = true;
+        if policy::echo_mismatch(&mut self.note_mut(ix).note, response) {
             self.info.push_back(Info::Mismatch(ticket));
         }
         self.answer(now, ix, classify(response));

@@ -9,7 +9,7 @@
 
 use crate::options::MessageId;
 use crate::request::{Request, RequestKind};
-use crate::response::{Jitter, Outcome, RetryReason, Scope};
+use crate::response::{Jitter, MessageIdEcho, Outcome, Response, RetryReason, Scope};
 use crate::time::Instant;
 use crate::uri::{ChannelUri, UriSplit};
 
@@ -328,6 +328,15 @@ pub(super) fn answer(
         give_up,
         cancel_requested: note.cancel_requested,
     }
+}
+
+/// Notes a response whose `X-MessageID` is not the one sent; returns whether
+/// that is news (one `MessageIdMismatch` event until the application polls it).
+pub(super) fn echo_mismatch(note: &mut Note<impl Sized>, response: &Response) -> bool {
+    let mismatch = response.message_id_echo(note.stored.message_id) == MessageIdEcho::Mismatch;
+    let news = mismatch && !note.mismatch_unreported;
+    note.mismatch_unreported |= mismatch;
+    news
 }
 
 /// The input that ends a notification whose stored request cannot be read
