@@ -248,6 +248,15 @@ impl DriverHandle {
         result
     }
 
+    /// Forgets an expired channel once the application has deleted it (see
+    /// [`GrowableSender::forget_channel`]): until then an expired channel
+    /// stays remembered, counts against the memory budget, and its submits
+    /// are refused.
+    pub fn forget_channel(&self, channel: mpns_proto::sender::ChannelId) {
+        self.shared.lock().forget_channel(channel);
+        self.shared.space.notify_waiters();
+    }
+
     /// Notifications submitted whose final event has not been delivered yet.
     pub fn pending(&self) -> usize {
         self.shared.lock().pending()

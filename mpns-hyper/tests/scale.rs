@@ -121,3 +121,48 @@ async fn twenty_thousand_channels_each_end_once_and_slow_ones_block_nothing() {
         "accepted by the sender = accepted by the emulator"
     );
 }
+
+/// An expired channel stays remembered (its submits refused) until the
+/// application forgets it; then it takes nothing.
+#[tokio::test]
+async fn an_expired_channel_is_kept_until_forgotten() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emulator.set_behaviour("gone", Behaviour::Expired);
+    let client = Client::new(ClientConfig::default()).unwrap();
+    let (handle, mut events) = Driver::start(client, DriverConfig::default());
+    let toast = Notification::Toast(Toast {
+        text1: Some("x"),
+        ..Toast::default()
+    });
+    let channel = emulator.channel_url("gone");
+    handle
+        .submit(&channel, &toast, &Options::default())
+        .unwrap();
+    let expired = loop {
+        match events.recv().await.expect("an event") {
+            Event::ChannelExpired { channel } => break channel,
+            _ => continue,
+        }
+    };
+    while handle.pending() > 0 {
+        events.recv().await.expect("the final event");
+    }
+    let refused = handle.submit(&channel, &toast, &Options::default());
+    assert!(
+        matches!(
+            refused,
+            Err(mpns_hyper::driver::DriverError::Submit(
+                mpns_proto::sender::SubmitError::ChannelExpired(id)
+            )) if id == expired
+        ),
+        "{refused:?}"
+    );
+    assert!(handle.stats().memory_used > 0);
+    handle.forget_channel(expired);
+    // Only its quota window is left (outside the budget), and it may be sent to again.
+    assert_eq!(handle.stats().memory_used, 0);
+    assert_eq!(handle.stats().channels, 1);
+    handle
+        .submit(&channel, &toast, &Options::default())
+        .expect("a forgotten channel is a channel like any other");
+}
