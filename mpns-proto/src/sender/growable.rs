@@ -171,6 +171,28 @@ enum Info {
 /// notifications and remembered channels, within a memory budget. The same
 /// methods and events as [`super::Sender`]; see the [module docs](super)
 /// for the run loop.
+///
+/// ```
+/// use mpns_proto::{ChannelUri, GrowableSender, Instant, Notification, Options, SenderConfig, Toast};
+///
+/// // 64 MiB of pending notifications: about 150,000 typical toasts.
+/// let mut sender = GrowableSender::new(SenderConfig::default(), 64 << 20);
+/// let toast = Notification::Toast(Toast { text1: Some("Storm warning"), ..Toast::default() });
+/// let now = Instant::ZERO;
+/// for i in 0..10_000 {
+///     let uri = format!("http://127.0.0.1:47001/throttledthirdparty/01.00/device{i}");
+///     match sender.submit(now, ChannelUri::parse(&uri)?, &toast, &Options::default()) {
+///         Ok(_) => {}
+///         Err(e) if e.is_back_pressure() => break, // send and read events, then go on
+///         Err(e) => return Err(e.into()),
+///     }
+/// }
+/// assert_eq!(sender.pending(), 10_000);
+/// // Oldest first, one request in flight per channel.
+/// let first = sender.poll_transmit(now).expect("due now");
+/// assert_eq!(first.ticket.0, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct GrowableSender {
     config: SenderConfig,
     budget: usize,
