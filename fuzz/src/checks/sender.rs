@@ -887,6 +887,9 @@ impl Harness {
                     assert!(m.mismatch, "mismatch event without a mismatched echo");
                     m.mismatch = false;
                 }
+                Event::InDoubt { ticket, .. } => {
+                    panic!("{ticket:?} in doubt, but nothing was replayed")
+                }
             }
         }
         assert!(self.tickets.iter().all(|t| !t.mismatch || t.finished));

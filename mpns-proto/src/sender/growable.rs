@@ -44,6 +44,7 @@ use super::lifecycle::{Input, Stage};
 use super::min_queue::MinQueue;
 use super::policy::{self, ChannelState, HostState, Note, Ready, Stored};
 use super::quota::QuotaWindow;
+use super::record::{self, Inner, Record, ReplayError};
 use super::{
     Cancellation, ChannelId, Event, SenderConfig, SubmitError, Ticket, TicketError, Transmit,
     TransportError,
@@ -92,6 +93,18 @@ fn compact(state: &ChannelState<u32>, now: Instant) -> Option<(u32, u16)> {
     }
     let (bucket, count) = state.quota.single()?;
     Some((u32::try_from(bucket).ok()?, count))
+}
+
+/// A recorded channel state with the storage's host index.
+fn state_with(state: ChannelState<()>, host: u32) -> ChannelState<u32> {
+    ChannelState {
+        host,
+        authenticated: state.authenticated,
+        paused_until: state.paused_until,
+        expired: state.expired,
+        expiry_reported: state.expiry_reported,
+        quota: state.quota,
+    }
 }
 
 /// A fresh generation from the sender's counter.
@@ -165,6 +178,27 @@ enum Timer {
 enum Info {
     Mismatch(Ticket),
     Notice(Ticket),
+    InDoubt(Ticket, u16),
+}
+
+/// A record to hand out: what changed, read when the record is polled (so
+/// that it carries the latest state).
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Submitted(Ticket),
+    Progress(Ticket),
+    /// The next final event's record.
+    Final,
+    Channel(ChannelId),
+    Host(u64),
+}
+
+/// Whether records may still be replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Fresh,
+    Replaying,
+    Running,
 }
 
 /// The MPNS sender state machine, growable: any number of pending
@@ -234,6 +268,15 @@ pub struct GrowableSender {
     expiries: VecDeque<ChannelId>,
     info: VecDeque<Info>,
     finals: VecDeque<Event>,
+    /// Whether records are handed out (see [`GrowableSender::recording`]).
+    recording: bool,
+    records: VecDeque<Pending>,
+    /// Final events at the front of `finals` whose record was handed out:
+    /// while recording, only those are given to `poll_event`.
+    finals_recorded: usize,
+    phase: Phase,
+    /// The last ticket replayed from a `submitted` record.
+    replayed: u64,
 }
 
 impl fmt::Debug for GrowableSender {
@@ -305,6 +348,26 @@ impl GrowableSender {
             expiries: VecDeque::new(),
             info: VecDeque::new(),
             finals: VecDeque::new(),
+            recording: false,
+            records: VecDeque::new(),
+            finals_recorded: 0,
+            phase: Phase::Fresh,
+            replayed: 0,
+        }
+    }
+
+    /// The same sender, handing out a [`Record`] for every change a journal
+    /// must keep ([`GrowableSender::poll_record`]). While recording, a final
+    /// event is given to `poll_event` only after its record was polled, so
+    /// that the application never hears of an end the journal may lose.
+    pub fn recording(mut self) -> Self {
+        self.recording = true;
+        self
+    }
+
+    fn record(&mut self, pending: Pending) {
+        if self.recording {
+            self.records.push_back(pending);
         }
     }
 
@@ -482,6 +545,7 @@ impl GrowableSender {
         self.used += cost;
         self.tickets.insert(ticket.0, ix);
         self.next_ticket = self.next_ticket.saturating_add(1);
+        self.record(Pending::Submitted(ticket));
         let Some(c) = self.channels.get_mut(&id) else {
             return Ok(ticket); // Added above: never.
         };
@@ -506,38 +570,22 @@ impl GrowableSender {
 
     fn add_channel(&mut self, id: ChannelId, channel: &ChannelUri<'_>, quota: Option<QuotaWindow>) {
         let key = policy::host_key(self.config.seed, channel);
-        let host = match self.host_keys.get(&key) {
-            Some(&h) => h,
-            None => {
-                let generation = next_generation(&mut self.epoch);
-                let rec = HostRec {
-                    key,
-                    state: HostState::default(),
-                    channels: 0,
-                    ready: MinQueue::new(),
-                    generation,
-                };
-                let h = match self.free_hosts.pop() {
-                    Some(h) => {
-                        self.hosts[h as usize] = Some(rec);
-                        h
-                    }
-                    None => {
-                        self.hosts.push(Some(rec));
-                        (self.hosts.len() - 1) as u32
-                    }
-                };
-                self.host_keys.insert(key, h);
-                self.used += Self::HOST_ENTRY;
-                h
-            }
-        };
-        self.host_mut(host).channels += 1;
-        let generation = next_generation(&mut self.epoch);
-        let mut state = ChannelState::new(channel, host);
+        let mut state = ChannelState::new(channel, 0);
         if let Some(quota) = quota {
             state.quota = quota;
         }
+        self.insert_channel(id, key, state);
+    }
+
+    /// Remembers channel `id` on the host `key` with `state` (its host index is set here).
+    fn insert_channel(&mut self, id: ChannelId, key: u64, mut state: ChannelState<u32>) {
+        let host = match self.host_keys.get(&key) {
+            Some(&h) => h,
+            None => self.new_host(key),
+        };
+        self.host_mut(host).channels += 1;
+        let generation = next_generation(&mut self.epoch);
+        state.host = host;
         self.channels.insert(
             id,
             ChannelRec {
@@ -550,6 +598,31 @@ impl GrowableSender {
             },
         );
         self.used += Self::CHANNEL_ENTRY;
+    }
+
+    /// Remembers host `key`, with nothing known of it yet.
+    fn new_host(&mut self, key: u64) -> u32 {
+        let generation = next_generation(&mut self.epoch);
+        let rec = HostRec {
+            key,
+            state: HostState::default(),
+            channels: 0,
+            ready: MinQueue::new(),
+            generation,
+        };
+        let h = match self.free_hosts.pop() {
+            Some(h) => {
+                self.hosts[h as usize] = Some(rec);
+                h
+            }
+            None => {
+                self.hosts.push(Some(rec));
+                (self.hosts.len() - 1) as u32
+            }
+        };
+        self.host_keys.insert(key, h);
+        self.used += Self::HOST_ENTRY;
+        h
     }
 
     /// Ends the queued updates of tile `tile` on channel `id` older than `new`.
@@ -568,11 +641,13 @@ impl GrowableSender {
 
     /// Cancels a notification.
     pub fn cancel(&mut self, ticket: Ticket) -> Result<Cancellation, TicketError> {
+        self.settle();
         let ix = self.find(ticket)?;
         let n = self.note_mut(ix);
         match policy::cancel(n.stage, ticket)? {
             None => {
                 n.note.cancel_requested = true;
+                self.record(Pending::Progress(ticket));
                 Ok(Cancellation::AfterResponse)
             }
             Some(input) => {
@@ -587,8 +662,10 @@ impl GrowableSender {
     /// Forgets an expired channel (after the application deleted it), so that
     /// its entry can go. Nothing happens for a channel that is in use.
     pub fn forget_channel(&mut self, channel: ChannelId) {
+        self.settle();
         if let Some(c) = self.channels.get_mut(&channel) {
             if c.state.forget_expiry() {
+                self.record(Pending::Channel(channel));
                 self.schedule(channel);
             }
         }
@@ -603,6 +680,7 @@ impl GrowableSender {
         ticket: Ticket,
         response: &Response,
     ) -> Result<(), TicketError> {
+        self.settle();
         let ix = self.in_flight(ticket)?;
         if policy::echo_mismatch(&mut self.note_mut(ix).note, response) {
             self.info.push_back(Info::Mismatch(ticket));
@@ -619,6 +697,7 @@ impl GrowableSender {
         ticket: Ticket,
         _error: TransportError,
     ) -> Result<(), TicketError> {
+        self.settle();
         let ix = self.in_flight(ticket)?;
         self.answer(now, ix, Outcome::transport_failure());
         Ok(())
@@ -631,6 +710,9 @@ impl GrowableSender {
     }
 
     fn advance(&mut self, now: Instant) {
+        if self.phase != Phase::Running {
+            self.resume(now);
+        }
         if now > self.now {
             self.now = now;
         }
@@ -731,7 +813,7 @@ impl GrowableSender {
         let Some(Some(n)) = self.notes.get_mut(ix as usize) else {
             return;
         };
-        let paused = host.state.paused_until;
+        let (host_was, channel_was) = (host.state, (c.state.paused_until, c.state.expired));
         let input = policy::answer(
             &self.config,
             self.now,
@@ -741,11 +823,22 @@ impl GrowableSender {
             &mut c.state,
             &mut host.state,
         );
-        let host_paused = host.state.paused_until != paused;
+        let host_paused = host.state.paused_until != host_was.paused_until;
+        let host_changed = (host.key, host.state != host_was);
+        let channel_changed = (c.state.paused_until, c.state.expired) != channel_was;
+        let ticket = n.ticket;
         if n.note.notice.is_some() {
-            self.info.push_back(Info::Notice(n.ticket));
+            self.info.push_back(Info::Notice(ticket));
         }
-        self.apply(ix, input);
+        if host_changed.1 {
+            self.record(Pending::Host(host_changed.0));
+        }
+        if channel_changed {
+            self.record(Pending::Channel(id));
+        }
+        if !self.apply(ix, input) {
+            self.record(Pending::Progress(ticket));
+        }
         if outcome == Outcome::Expired {
             self.expiries.push_back(id);
             let mut ix = self.channels.get(&id).map_or(NONE, |c| c.head);
@@ -800,6 +893,7 @@ impl GrowableSender {
             result,
             attempts: n.note.attempts,
         });
+        self.record(Pending::Final);
         true
     }
 
@@ -1057,6 +1151,11 @@ impl GrowableSender {
         let attempt = policy::record_send(&self.config, now, &mut n.note, &mut c.state);
         let (ticket, follower) = (n.ticket, n.note.place.next);
         let h = c.state.host;
+        let counted = !c.state.authenticated;
+        self.record(Pending::Progress(ticket));
+        if counted {
+            self.record(Pending::Channel(id));
+        }
         if follower != NONE {
             self.arm_deadline(id);
         }
@@ -1136,10 +1235,12 @@ impl GrowableSender {
     /// The next event, if any: channel expiries first, then informational
     /// events, then final events in the order they happened.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.settle();
         while let Some(id) = self.expiries.pop_front() {
             if let Some(c) = self.channels.get_mut(&id) {
                 if c.state.expired && !c.state.expiry_reported {
                     c.state.expiry_reported = true;
+                    self.record(Pending::Channel(id));
                     return Some(Event::ChannelExpired { channel: id });
                 }
             }
@@ -1161,7 +1262,14 @@ impl GrowableSender {
                         return Some(notice.event(ticket));
                     }
                 }
+                Info::InDoubt(ticket, attempt) => return Some(Event::InDoubt { ticket, attempt }),
             }
+        }
+        if self.recording {
+            if self.finals_recorded == 0 {
+                return None;
+            }
+            self.finals_recorded -= 1;
         }
         let event = self.finals.pop_front()?;
         if let Event::Finished { ticket, .. } = event {
@@ -1189,6 +1297,377 @@ impl GrowableSender {
             head.map_or(self.now, |n| n.note.deadline)
         });
         [due, timer, ready_deadline].into_iter().flatten().min()
+    }
+
+    // ---- journal ----------------------------------------------------------
+
+    /// The next record to keep, while [recording](GrowableSender::recording):
+    /// store [`Record::encode`]'s bytes before acting on what the sender
+    /// hands out next (a request to send, a final event). Poll until `None`
+    /// after every call that changes the sender.
+    pub fn poll_record(&mut self) -> Option<Record<'_>> {
+        loop {
+            let pending = self.records.pop_front()?;
+            let live = |sender: &Self, ticket: Ticket| {
+                sender
+                    .tickets
+                    .get(&ticket.0)
+                    .filter(|&&ix| ix != FINISHED)
+                    .copied()
+            };
+            match pending {
+                Pending::Submitted(ticket) => {
+                    // Gone already: it finished before its record was polled,
+                    // and its `finished` record follows.
+                    if let Some(ix) = live(self, ticket) {
+                        let n = self.note(ix);
+                        return Some(Record::submitted(ticket, &n.note, &n.bytes));
+                    }
+                }
+                Pending::Progress(ticket) => {
+                    if let Some(ix) = live(self, ticket) {
+                        let n = self.note(ix);
+                        if let Some(r) = Record::progress(ticket, n.stage, &n.note) {
+                            return Some(r);
+                        }
+                    }
+                }
+                Pending::Final => {
+                    let event = self.finals.get(self.finals_recorded).copied();
+                    self.finals_recorded += 1;
+                    if let Some(Event::Finished {
+                        ticket,
+                        result,
+                        attempts,
+                    }) = event
+                    {
+                        return Some(Record::finished_of(ticket, result, attempts));
+                    }
+                }
+                Pending::Channel(id) => return Some(self.channel_record(id)),
+                Pending::Host(key) => {
+                    let state = self
+                        .host_keys
+                        .get(&key)
+                        .and_then(|&h| self.host(h))
+                        .map_or(HostState::default(), |h| h.state);
+                    return Some(Record::host(key, state));
+                }
+            }
+        }
+    }
+
+    /// The record of channel `id` as it is now (an idle one when forgotten,
+    /// so that a replay forgets it too).
+    fn channel_record(&self, id: ChannelId) -> Record<'_> {
+        if let Some(c) = self.channels.get(&id) {
+            let key = self.host(c.state.host).map_or(0, |h| h.key);
+            return Record::channel(id, key, &c.state);
+        }
+        let mut state = ChannelState {
+            host: (),
+            authenticated: false,
+            paused_until: Instant::ZERO,
+            expired: false,
+            expiry_reported: false,
+            quota: QuotaWindow::default(),
+        };
+        if let Some(&(bucket, count)) = self.remembered.get(&id) {
+            state.quota = QuotaWindow::from_single(bucket.into(), count);
+        }
+        // A remembered channel needs no host: it has nothing to send.
+        Record::channel(id, 0, &state)
+    }
+
+    /// Records of the whole state now, for a journal that starts afresh
+    /// (compaction): the settings, every host and channel with something to
+    /// keep, and every pending notification in ticket order. Records the
+    /// sender still has to hand out stay due.
+    pub fn state_records(&self, mut out: impl FnMut(&Record<'_>)) {
+        out(&Record::start(
+            self.config.seed,
+            self.next_ticket,
+            self.config.quota_window.as_millis(),
+        ));
+        for host in self.hosts.iter().flatten() {
+            if host.state != HostState::default() {
+                out(&Record::host(host.key, host.state));
+            }
+        }
+        let fresh = QuotaWindow::default();
+        for (&id, c) in &self.channels {
+            let s = &c.state;
+            if s.expired || s.paused_until != Instant::ZERO || s.quota != fresh {
+                out(&self.channel_record(id));
+            }
+        }
+        for &id in self.remembered.keys() {
+            out(&self.channel_record(id));
+        }
+        let mut pending: Vec<(u64, u32)> = self
+            .tickets
+            .iter()
+            .filter(|(_, ix)| **ix != FINISHED)
+            .map(|(&t, &ix)| (t, ix))
+            .collect();
+        pending.sort_unstable();
+        for (ticket, ix) in pending {
+            let n = self.note(ix);
+            out(&Record::submitted(Ticket(ticket), &n.note, &n.bytes));
+            let untouched = n.stage == Stage::Queued && n.note.attempts == 0;
+            if !untouched || n.note.cancel_requested {
+                if let Some(r) = Record::progress(Ticket(ticket), n.stage, &n.note) {
+                    out(&r);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds state from one record, in the order they were handed out
+    /// (or [`GrowableSender::state_records`]'s). Only into a sender not used
+    /// yet; the first other call (or [`GrowableSender::resume`]) ends the
+    /// replay. Records of notifications that finished or were never seen are
+    /// skipped; everything else is checked.
+    pub fn replay(&mut self, record: &Record<'_>) -> Result<(), ReplayError> {
+        if self.phase == Phase::Running {
+            return Err(ReplayError::NotFresh);
+        }
+        self.phase = Phase::Replaying;
+        match record.0 {
+            Inner::Start {
+                seed,
+                next_ticket,
+                quota_window_ms,
+            } => {
+                if seed != self.config.seed {
+                    return Err(ReplayError::Settings { setting: "seed" });
+                }
+                if quota_window_ms != self.config.quota_window.as_millis() {
+                    return Err(ReplayError::Settings {
+                        setting: "quota_window",
+                    });
+                }
+                self.next_ticket = self.next_ticket.max(next_ticket);
+            }
+            Inner::Submitted {
+                ticket,
+                deadline,
+                tile,
+                stored,
+                bytes,
+            } => self.replay_submitted(ticket, deadline, tile, stored, bytes)?,
+            Inner::Progress {
+                ticket,
+                progress,
+                attempts,
+                queue_full,
+                last_reason,
+                cancel_requested,
+            } => {
+                if let Some(&ix) = self.tickets.get(&ticket.0) {
+                    let n = self.note_mut(ix);
+                    record::apply_progress(
+                        &mut n.stage,
+                        &mut n.note,
+                        progress,
+                        attempts,
+                        queue_full,
+                        last_reason,
+                        cancel_requested,
+                    );
+                }
+            }
+            Inner::Finished { ticket, .. } => {
+                if let Some(ix) = self.tickets.remove(&ticket.0) {
+                    self.unlink(ix);
+                }
+            }
+            Inner::Channel { id, host, state } => {
+                let idle = !state.expired
+                    && state.paused_until == Instant::ZERO
+                    && state.quota == QuotaWindow::default();
+                if let Some(c) = self.channels.get_mut(&id) {
+                    let host = c.state.host;
+                    c.state = state_with(state, host);
+                } else if idle {
+                    self.remembered.remove(&id);
+                } else {
+                    let s = state_with(state, 0);
+                    match compact(&s, Instant::ZERO) {
+                        Some(single) => {
+                            self.remembered.insert(id, single);
+                        }
+                        None => {
+                            self.remembered.remove(&id);
+                            self.insert_channel(id, host, s);
+                        }
+                    }
+                }
+            }
+            Inner::Host { key, state } => {
+                if !self.host_keys.contains_key(&key) {
+                    self.new_host(key);
+                }
+                if let Some(&h) = self.host_keys.get(&key) {
+                    self.host_mut(h).state = state;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn replay_submitted(
+        &mut self,
+        ticket: Ticket,
+        deadline: Instant,
+        tile: Option<u64>,
+        stored: Stored,
+        bytes: &[u8],
+    ) -> Result<(), ReplayError> {
+        if ticket.0 <= self.replayed {
+            return Err(ReplayError::Ticket(ticket));
+        }
+        let parsed = policy::stored_parts(bytes, &stored)
+            .and_then(|(uri, _, _)| ChannelUri::parse(uri).ok());
+        let Some(channel) = parsed else {
+            // `Record::decode` checked it: a record made in this process.
+            return Err(ReplayError::Ticket(ticket));
+        };
+        self.replayed = ticket.0;
+        self.next_ticket = self.next_ticket.max(ticket.0.saturating_add(1));
+        let id = self.channel_id(&channel);
+        if !self.channels.contains_key(&id) {
+            let quota = self
+                .remembered
+                .remove(&id)
+                .map(|(bucket, count)| QuotaWindow::from_single(bucket.into(), count));
+            self.add_channel(id, &channel, quota);
+        }
+        let links = Links {
+            prev: NONE,
+            next: NONE,
+        };
+        let mut note = Note::new(&self.config, Instant::ZERO, links, tile, stored);
+        note.deadline = deadline;
+        let rec = NoteRec {
+            ticket,
+            stage: Stage::Queued,
+            channel: id,
+            note,
+            split: channel.split(),
+            bytes: bytes.get(..stored.len()).unwrap_or(bytes).into(),
+        };
+        self.used += Self::NOTIFICATION_OVERHEAD + rec.bytes.len();
+        let ix = match self.free_notes.pop() {
+            Some(ix) => {
+                self.notes[ix as usize] = Some(rec);
+                ix
+            }
+            None => {
+                self.notes.push(Some(rec));
+                (self.notes.len() - 1) as u32
+            }
+        };
+        self.tickets.insert(ticket.0, ix);
+        if let Some(c) = self.channels.get_mut(&id) {
+            let tail = c.tail;
+            c.tail = ix;
+            if tail == NONE {
+                c.head = ix;
+            } else {
+                self.note_mut(tail).note.place.next = ix;
+                self.note_mut(ix).note.place.prev = tail;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a replay at `now`: requests that were on the wire when the
+    /// records stopped are queued again (each reported as
+    /// [`Event::InDoubt`]), or given up when that was their last attempt;
+    /// everything else carries on where it was. Called by the first use of
+    /// the sender after [`GrowableSender::replay`] if not before.
+    pub fn resume(&mut self, now: Instant) {
+        if self.phase == Phase::Running {
+            return;
+        }
+        self.phase = Phase::Running;
+        if now > self.now {
+            self.now = now;
+        }
+        let mut in_doubt: Vec<(Ticket, u32, u16)> = Vec::new();
+        for (ix, n) in self.notes.iter_mut().enumerate() {
+            if let Some(n) = n.as_mut().filter(|n| n.stage == Stage::InFlight) {
+                n.stage = Stage::Queued;
+                in_doubt.push((n.ticket, ix as u32, n.note.attempts));
+            }
+        }
+        in_doubt.sort_unstable();
+        for (ticket, ix, attempt) in in_doubt {
+            self.info.push_back(Info::InDoubt(ticket, attempt));
+            if attempt >= self.config.max_attempts {
+                let last = self.note(ix).note.last_reason;
+                let now = self.now;
+                self.apply(
+                    ix,
+                    Input::Tick {
+                        now,
+                        deadline: Instant::ZERO,
+                        last,
+                    },
+                );
+            }
+        }
+        let window = self.config.quota_window;
+        for (&id, &(bucket, _)) in &self.remembered {
+            self.forget
+                .push((QuotaWindow::single_empty_at(bucket.into(), window), id));
+        }
+        let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
+        for id in ids {
+            // An expiry the application may not have heard of is told again.
+            if self.channels[&id].state.expired && !self.channels[&id].state.expiry_reported {
+                self.expiries.push_back(id);
+            }
+            self.schedule(id);
+        }
+        for h in 0..self.hosts.len() as u32 {
+            if self.host(h).is_some() {
+                self.refresh_host(h);
+            }
+        }
+        self.advance(now);
+    }
+
+    /// Ends a replay at the sender's own time before any other use.
+    fn settle(&mut self) {
+        if self.phase != Phase::Running {
+            self.resume(self.now);
+        }
+    }
+
+    /// Frees notification `ix` without a final event (its end was recorded
+    /// before the replay).
+    fn unlink(&mut self, ix: u32) {
+        let Some(n) = self.notes.get_mut(ix as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free_notes.push(ix);
+        if n.note.place.prev != NONE {
+            self.note_mut(n.note.place.prev).note.place.next = n.note.place.next;
+        }
+        if n.note.place.next != NONE {
+            self.note_mut(n.note.place.next).note.place.prev = n.note.place.prev;
+        }
+        if let Some(c) = self.channels.get_mut(&n.channel) {
+            if c.head == ix {
+                c.head = n.note.place.next;
+            }
+            if c.tail == ix {
+                c.tail = n.note.place.prev;
+            }
+        }
+        self.used -= Self::NOTIFICATION_OVERHEAD + n.bytes.len();
     }
 
     // ---- records ----------------------------------------------------------

@@ -142,6 +142,7 @@ mod lifecycle;
 mod min_queue;
 mod policy;
 mod quota;
+pub mod record;
 #[cfg(feature = "serde")]
 mod snapshot;
 mod types;
@@ -149,6 +150,7 @@ mod types;
 pub use fixed::Sender;
 #[cfg(feature = "alloc")]
 pub use growable::GrowableSender;
+pub use record::{Record, RecordError, ReplayError};
 #[cfg(feature = "serde")]
 pub use snapshot::{RestoreError, Snapshot};
 pub use types::{

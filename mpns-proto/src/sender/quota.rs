@@ -67,6 +67,20 @@ impl QuotaWindow {
         sum
     }
 
+    /// Buckets kept, for records.
+    pub(crate) const RING: usize = RING;
+
+    /// The newest bucket written and the counts, for records.
+    pub(crate) fn parts(&self) -> (u64, &[u16; RING]) {
+        (self.newest, &self.counts)
+    }
+
+    /// A window from [`Self::parts`]; `None` for a bucket index no clock
+    /// reaches (half the range: the arithmetic on it stays far from overflow).
+    pub(crate) fn from_parts(newest: u64, counts: [u16; RING]) -> Option<Self> {
+        (newest <= u64::MAX / 2).then_some(QuotaWindow { newest, counts })
+    }
+
     /// Sends counted in the window that ends at `now`.
     pub(crate) fn count(&self, now: Instant, window: Duration) -> u32 {
         self.count_at(Self::bucket(now, window))

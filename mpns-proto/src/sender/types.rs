@@ -132,6 +132,16 @@ pub enum Event {
         /// The notification.
         ticket: Ticket,
     },
+    /// Informational, after a restart from records: this notification's
+    /// request was on the wire when the previous process stopped, so MPNS
+    /// may have it. MPNS has no idempotency key, so it is sent again (or
+    /// ends as given up if that was its last attempt).
+    InDoubt {
+        /// The notification.
+        ticket: Ticket,
+        /// The attempt whose outcome is unknown.
+        attempt: u16,
+    },
 }
 
 /// How a connection failed.
