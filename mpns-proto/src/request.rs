@@ -201,7 +201,6 @@ const fn class_text(class: u8) -> &'static str {
 }
 
 /// Whether MPNS defines this notification class.
-#[cfg(feature = "serde")]
 pub(crate) const fn is_valid_class(class: u8) -> bool {
     !matches!(class_text(class).as_bytes(), b"?")
 }

@@ -1379,16 +1379,23 @@ impl GrowableSender {
         Record::channel(id, 0, &state)
     }
 
+    /// The record a journal starts with: the settings replay checks (the
+    /// seed, the quota window) and the next ticket. [`GrowableSender::state_records`]
+    /// begins with it too.
+    pub fn start_record(&self) -> Record<'static> {
+        Record::start(
+            self.config.seed,
+            self.next_ticket,
+            self.config.quota_window.as_millis(),
+        )
+    }
+
     /// Records of the whole state now, for a journal that starts afresh
     /// (compaction): the settings, every host and channel with something to
     /// keep, and every pending notification in ticket order. Records the
     /// sender still has to hand out stay due.
     pub fn state_records(&self, mut out: impl FnMut(&Record<'_>)) {
-        out(&Record::start(
-            self.config.seed,
-            self.next_ticket,
-            self.config.quota_window.as_millis(),
-        ));
+        out(&self.start_record());
         for host in self.hosts.iter().flatten() {
             if host.state != HostState::default() {
                 out(&Record::host(host.key, host.state));
