@@ -166,6 +166,9 @@ pub enum CliError {
         /// How many.
         failed: usize,
     },
+    /// The state directory of `batch --state` cannot be used (another
+    /// file's, corrupt, locked, or unwritable), or its journal failed mid-run.
+    State(String),
 }
 
 impl CliError {
@@ -181,7 +184,8 @@ impl CliError {
             | CliError::Pki(_)
             | CliError::Demo(_)
             | CliError::WriteFile { .. }
-            | CliError::BatchFailed { .. } => EXIT_IO,
+            | CliError::BatchFailed { .. }
+            | CliError::State(_) => EXIT_IO,
             _ => EXIT_REFUSED,
         }
     }
@@ -226,6 +230,7 @@ impl fmt::Display for CliError {
             CliError::BatchFailed { failed } => {
                 write!(f, "{failed} notification(s) were not accepted")
             }
+            CliError::State(e) => write!(f, "--state: {e}"),
         }
     }
 }

@@ -12,8 +12,18 @@
 //! The file is streamed: a reader thread hands lines to the submitter, which
 //! waits while the driver's memory budget is reached, so a file of a million
 //! lines is never held whole. A line longer than [`MAX_LINE`] is refused.
+//!
+//! With `--state DIR`, progress is kept in a journal in DIR (see
+//! [`crate::driver::Driver::recover`]); each notification is tagged with its
+//! line number. Run again with the same file and DIR after a crash, the
+//! batch skips the lines that finished, resumes those that were pending
+//! (requests on the wire at the crash are sent again and counted as "in
+//! doubt" on stderr), and sends the rest; its summary counts every line of
+//! the file once, those finished in earlier runs included. DIR belongs to
+//! one file: its journal holds the file's size and CRC-32, and another file
+//! is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +37,8 @@ use serde::Deserialize;
 
 use super::CliError;
 use super::send::TlsArgs;
-use crate::driver::{Driver, DriverConfig};
+use crate::driver::{Driver, DriverConfig, Recovery};
+use crate::journal::JournalConfig;
 
 /// One line of a batch file.
 #[derive(Debug, Deserialize)]
@@ -62,6 +73,15 @@ pub struct BatchArgs {
     /// it is full); a toast takes about 450 bytes
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub memory: usize,
+    /// Keep progress in DIR, and resume from it: run again with the same
+    /// FILE and DIR after a crash to finish the batch without sending a line
+    /// twice (but for the few on the wire at the crash)
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// With --state: longest wait before a write reaches the disk, in
+    /// milliseconds (what a power cut may lose; a killed process loses nothing)
+    #[arg(long, value_name = "MS", default_value_t = 5, requires = "state")]
+    pub sync_ms: u64,
     /// Client certificate and trusted CAs.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -77,6 +97,19 @@ pub const MAX_LINE: usize = 1 << 20;
 impl BatchArgs {
     /// Runs the batch; prints the summary; fails if anything was not accepted.
     pub fn run(&self) -> Result<(), CliError> {
+        let state = match &self.state {
+            None => None,
+            Some(_) if self.file.as_os_str() == "-" => {
+                return Err(CliError::State(
+                    "a batch read from stdin cannot be resumed: give a file".into(),
+                ));
+            }
+            Some(dir) => {
+                let mut journal = JournalConfig::new(dir);
+                journal.sync_interval = std::time::Duration::from_millis(self.sync_ms);
+                Some((journal, self.identity()?))
+            }
+        };
         let input: Box<dyn BufRead + Send> = if self.file.as_os_str() == "-" {
             Box::new(std::io::BufReader::new(std::io::stdin()))
         } else {
@@ -104,7 +137,9 @@ impl BatchArgs {
             .enable_all()
             .build()
             .map_err(CliError::Runtime)?;
-        let (summary, read_error) = runtime.block_on(run_batch(client, input, config));
+        let (summary, read_error) = runtime
+            .block_on(run_batch(client, input, config, state))
+            .map_err(CliError::State)?;
         let mut out = String::new();
         for (outcome, n) in &summary {
             out += &format!("{outcome:>16}  {n}\n");
@@ -132,6 +167,33 @@ impl BatchArgs {
     }
 }
 
+impl BatchArgs {
+    /// What names the file in its state directory: its size and CRC-32.
+    fn identity(&self) -> Result<Vec<u8>, CliError> {
+        let read = |error| CliError::Read {
+            path: self.file.clone(),
+            error,
+        };
+        let mut file = std::fs::File::open(&self.file).map_err(read)?;
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buf = vec![0; 1 << 16];
+        let mut len = 0u64;
+        loop {
+            let n = file.read(&mut buf).map_err(read)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            len += n as u64;
+        }
+        Ok(format!(
+            "mpns batch file: {len} bytes, crc32 {:08x}",
+            hasher.finalize()
+        )
+        .into_bytes())
+    }
+}
+
 /// One line read: its number, and its text or why it was refused.
 type Line = (usize, Result<String, String>);
 
@@ -144,6 +206,7 @@ const LINES_PER_BATCH: usize = 256;
 fn read_lines(
     mut input: Box<dyn BufRead + Send>,
     batches: tokio::sync::mpsc::Sender<Vec<Line>>,
+    skip: Arc<HashSet<u64>>,
 ) -> std::thread::JoinHandle<Option<std::io::Error>> {
     std::thread::spawn(move || {
         let mut batch = Vec::with_capacity(LINES_PER_BATCH);
@@ -154,6 +217,8 @@ fn read_lines(
                 Err(e) => break Some(e),
                 Ok(None) => break None,
                 Ok(Some(Ok(text))) if text.trim().is_empty() => continue,
+                // Finished or resumed: the journal has it.
+                Ok(Some(_)) if skip.contains(&(number as u64)) => continue,
                 Ok(Some(line)) => batch.push((number, line)),
             }
             if batch.len() == LINES_PER_BATCH {
@@ -198,13 +263,32 @@ fn read_line(input: &mut dyn BufRead) -> std::io::Result<Option<Result<String, S
 /// Sends every line of `input`; returns the count of each outcome (`invalid`
 /// for lines that were refused before sending, reported on stderr), and the
 /// read error that cut the input short, if one did (what was read is still
-/// sent and counted).
+/// sent and counted). With `state` (a journal and the file's identity), the
+/// batch resumes from and records into the journal; the error is then why
+/// the journal could not be used.
 pub async fn run_batch(
     client: crate::client::Client,
     input: Box<dyn BufRead + Send>,
     config: DriverConfig,
-) -> (Summary, Option<std::io::Error>) {
-    let (handle, mut events) = Driver::start(client, config);
+    state: Option<(JournalConfig, Vec<u8>)>,
+) -> Result<(Summary, Option<std::io::Error>), String> {
+    let mut summary = Summary::new();
+    let mut skip = HashSet::new();
+    let (handle, mut events) = match &state {
+        None => Driver::start(client, config),
+        Some((journal, identity)) => {
+            let (handle, events, recovery) =
+                Driver::recover(client, config, journal, identity).map_err(|e| e.to_string())?;
+            report_recovery(&recovery, &journal.dir);
+            for (tag, result) in &recovery.finished {
+                *summary.entry(result.name().to_string()).or_default() += 1;
+                skip.insert(*tag);
+            }
+            skip.extend(recovery.resumed.iter().map(|(_, tag)| *tag));
+            (handle, events)
+        }
+    };
+    let skip = Arc::new(skip);
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new_spinner()
     } else {
@@ -215,11 +299,16 @@ pub async fn run_batch(
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let (accepted, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let in_doubt = Arc::new(AtomicUsize::new(0));
     let reader = tokio::spawn({
         let (bar, accepted, failed) = (bar.clone(), accepted.clone(), failed.clone());
+        let in_doubt = in_doubt.clone();
         async move {
             let mut counts = Summary::new();
             while let Some(event) = events.recv().await {
+                if let Event::InDoubt { .. } = event {
+                    in_doubt.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Event::Finished { result, .. } = event {
                     *counts.entry(result.name().to_string()).or_default() += 1;
                     let tally = if result.is_accepted() {
@@ -254,8 +343,8 @@ pub async fn run_batch(
         }
     });
     let (tx, mut batches) = tokio::sync::mpsc::channel::<Vec<Line>>(4);
-    let read = read_lines(input, tx);
-    let mut summary = Summary::new();
+    let read = read_lines(input, tx, skip);
+    let tagged = state.is_some();
     let mut lines = Vec::new().into_iter();
     loop {
         let (number, line) = match lines.next() {
@@ -270,7 +359,7 @@ pub async fn run_batch(
         };
         let result = match line {
             Err(e) => Err(e),
-            Ok(text) => submit_line(&handle, &text).await,
+            Ok(text) => submit_line(&handle, &text, tagged.then_some(number as u64)).await,
         };
         if let Err(e) = result {
             bar.suspend(|| eprintln!("line {number}: {e}"));
@@ -283,17 +372,55 @@ pub async fn run_batch(
     // The progress task holds a handle: the event stream ends after it is gone.
     progress.abort();
     let _ = progress.await;
+    let journal_error = handle.journal_error();
     drop(handle);
     let counts = reader.await.unwrap_or_default();
     bar.finish_and_clear();
+    if let Some(e) = journal_error {
+        return Err(format!(
+            "the journal failed ({e}); what was not finished is kept: run again to resume"
+        ));
+    }
+    let in_doubt = in_doubt.load(Ordering::Relaxed);
+    if in_doubt > 0 {
+        eprintln!(
+            "{in_doubt} request(s) were on the wire when the previous run stopped: sent again"
+        );
+    }
     for (k, v) in counts {
         *summary.entry(k).or_default() += v;
     }
-    (summary, read_error)
+    Ok((summary, read_error))
 }
 
-/// Submits one line, waiting while the driver's memory is full.
-async fn submit_line(handle: &crate::driver::DriverHandle, text: &str) -> Result<(), String> {
+/// Says on stderr what the state directory held.
+fn report_recovery(recovery: &Recovery, dir: &std::path::Path) {
+    if recovery.report.created {
+        return;
+    }
+    eprintln!(
+        "resuming from {}: {} line(s) finished earlier, {} pending{}",
+        dir.display(),
+        recovery.finished.len(),
+        recovery.pending,
+        if recovery.report.torn_bytes > 0 {
+            format!(
+                "; a torn last write of {} bytes was dropped",
+                recovery.report.torn_bytes
+            )
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// Submits one line (tagged with its number when the batch keeps state),
+/// waiting while the driver's memory is full.
+async fn submit_line(
+    handle: &crate::driver::DriverHandle,
+    text: &str,
+    tag: Option<u64>,
+) -> Result<(), String> {
     // Most lines have no escaped text: the model borrows from the line
     // itself. A string with escapes (quotes, \n, \u00e9) cannot be borrowed
     // from the line, so such a line is read into a JSON tree first.
@@ -305,11 +432,19 @@ async fn submit_line(handle: &crate::driver::DriverHandle, text: &str) -> Result
             BatchLine::deserialize(&tree).map_err(|e| e.to_string())?
         }
     };
-    handle
-        .submit_wait(item.channel, &item.notification, &item.options)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    let submitted = match tag {
+        Some(tag) => {
+            handle
+                .submit_wait_tagged(tag, item.channel, &item.notification, &item.options)
+                .await
+        }
+        None => {
+            handle
+                .submit_wait(item.channel, &item.notification, &item.options)
+                .await
+        }
+    };
+    submitted.map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// A per-process seed for the sender's jitter and channel ids.

@@ -25,6 +25,24 @@
 //! Every decision (order, retries, pauses, quota, expiry) is the core's: this
 //! module only carries requests out and responses and time in.
 //!
+//! # Nothing lost when the process dies
+//!
+//! [`Driver::recover`] runs the driver over a journal ([`crate::journal`]):
+//! every change the core records is appended, and handed to the OS before
+//! the request it concerns goes on the wire, so a killed process loses
+//! nothing it had accepted. Started again over the same journal, the driver
+//! rebuilds its sender, resumes every unfinished notification where it was
+//! (backoffs, pauses and quota windows included), and reports requests that
+//! were on the wire at the crash as [`Event::InDoubt`]: MPNS has no
+//! idempotency key, so they are sent again, at most `max_in_flight` per
+//! crash. Notifications may carry a tag ([`DriverHandle::submit_tagged`]):
+//! the journal keeps each tagged notification's result for good, and
+//! [`Recovery`] lists them, so that an application (`mpns batch --state`)
+//! knows what finished in earlier runs. Power cuts: see [`crate::journal`].
+//!
+//! Time is the system clock's (milliseconds since the Unix epoch), so that
+//! deadlines and pauses mean the same after a restart.
+//!
 //! Notifications that wait (for a backoff, a channel's or host's pause, a
 //! channel's quota) are parked in the sender and hold no request slot:
 //! `max_in_flight` bounds only requests on the wire, so one slow channel
@@ -43,6 +61,12 @@ use mpns_proto::{
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::client::{Client, to_hyper};
+use crate::journal::{JournalConfig, JournalError};
+
+mod durable;
+
+pub use durable::Recovery;
+use durable::Durable;
 
 /// Settings of a [`Driver`].
 #[derive(Clone, Copy, Debug)]
@@ -89,6 +113,9 @@ pub enum DriverError {
     Channel(mpns_proto::UriError),
     /// The core refused the notification (see [`SubmitError`]).
     Submit(SubmitError),
+    /// The journal could not be written: the driver stopped sending, and
+    /// what it held is in the journal for the next start.
+    Journal(String),
 }
 
 impl fmt::Display for DriverError {
@@ -96,14 +123,51 @@ impl fmt::Display for DriverError {
         match self {
             DriverError::Channel(e) => write!(f, "channel URI: {e}"),
             DriverError::Submit(e) => write!(f, "{e}"),
+            DriverError::Journal(e) => write!(f, "journal: {e}"),
         }
     }
 }
 
 impl std::error::Error for DriverError {}
 
+/// The sender and, when the driver keeps one, its journal: one lock, so that
+/// records reach the journal in the order the sender made them.
+struct Core {
+    sender: GrowableSender,
+    durable: Option<Durable>,
+    /// Why the journal stopped, once it did: the driver then stops sending.
+    failed: Option<String>,
+}
+
+impl Core {
+    /// Appends the sender's records to the journal (no system call).
+    fn record(&mut self) {
+        if let Some(d) = &mut self.durable {
+            d.append(&mut self.sender);
+        }
+    }
+
+    /// Hands the appended records to the OS: before a request goes on the
+    /// wire, so that a killed process knows it was sent.
+    fn write(&mut self) -> bool {
+        let Some(d) = &mut self.durable else {
+            return true;
+        };
+        if self.failed.is_some() {
+            return false;
+        }
+        let result = d.flush().and_then(|()| d.maybe_compact(&self.sender));
+        if let Err(e) = result {
+            tracing::error!(error = %e, "journal write failed: the driver stops sending");
+            self.failed = Some(e.to_string());
+            return false;
+        }
+        true
+    }
+}
+
 struct Shared {
-    sender: Mutex<GrowableSender>,
+    core: Mutex<Core>,
     /// Wakes the driver task: new work, a response, a handle dropped.
     wake: Notify,
     /// Wakes submitters waiting for memory.
@@ -113,19 +177,28 @@ struct Shared {
     sent: AtomicU64,
     events: mpsc::UnboundedSender<Event>,
     start: tokio::time::Instant,
+    /// The system clock at `start`, in milliseconds since the Unix epoch.
+    epoch_ms: u64,
     /// Live [`DriverHandle`]s; the task ends when none is left and nothing is pending.
     handles: AtomicUsize,
 }
 
 impl Shared {
     fn now(&self) -> Instant {
-        Instant::from_millis(u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX))
+        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Instant::from_millis(self.epoch_ms.saturating_add(elapsed))
     }
 
-    fn lock(&self) -> MutexGuard<'_, GrowableSender> {
+    /// The tokio instant of the sender's `at`.
+    fn deadline(&self, at: Instant) -> tokio::time::Instant {
+        let after = at.as_millis().saturating_sub(self.epoch_ms);
+        self.start + std::time::Duration::from_millis(after.min(u64::MAX >> 2))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
         // A panic while holding the lock cannot leave the sender half-updated
         // in a way that matters more than stopping: carry on with its state.
-        self.sender.lock().unwrap_or_else(|p| p.into_inner())
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Wakes the driver task for new work, unless every request slot is
@@ -136,8 +209,12 @@ impl Shared {
         }
     }
 
-    /// Forwards the sender's events; wakes submitters when memory frees up.
-    fn drain(&self, sender: &mut GrowableSender) {
+    /// Records what changed, then forwards the sender's events (a final
+    /// event comes only once its record is appended); wakes submitters when
+    /// memory frees up.
+    fn drain(&self, core: &mut Core) {
+        core.record();
+        let sender = &mut core.sender;
         let mut freed = false;
         while let Some(event) = sender.poll_event() {
             freed |= matches!(event, Event::Finished { .. });
@@ -194,13 +271,46 @@ impl DriverHandle {
         notification: &Notification<'_>,
         options: &Options<'_>,
     ) -> Result<Ticket, DriverError> {
+        self.submit_inner(None, channel, notification, options)
+    }
+
+    /// [`DriverHandle::submit`], naming the notification with `tag` in the
+    /// journal: after a restart, [`Recovery`] lists it by its tag, resumed or
+    /// with its result. Without a journal the tag is not kept.
+    pub fn submit_tagged(
+        &self,
+        tag: u64,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, DriverError> {
+        self.submit_inner(Some(tag), channel, notification, options)
+    }
+
+    fn submit_inner(
+        &self,
+        tag: Option<u64>,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, DriverError> {
         let channel = ChannelUri::parse(channel).map_err(DriverError::Channel)?;
         let now = self.shared.now();
-        let ticket = self
-            .shared
-            .lock()
-            .submit(now, channel, notification, options)
-            .map_err(DriverError::Submit)?;
+        let ticket = {
+            let mut core = self.shared.lock();
+            if let Some(e) = &core.failed {
+                return Err(DriverError::Journal(e.clone()));
+            }
+            let ticket = core
+                .sender
+                .submit(now, channel, notification, options)
+                .map_err(DriverError::Submit)?;
+            if let (Some(tag), Some(d)) = (tag, &mut core.durable) {
+                d.tag(ticket, tag);
+            }
+            core.record();
+            ticket
+        };
         self.shared.new_work();
         Ok(ticket)
     }
@@ -214,11 +324,24 @@ impl DriverHandle {
     ) -> Result<Ticket, DriverError> {
         let channel = ChannelUri::parse(channel).map_err(DriverError::Channel)?;
         let now = self.shared.now();
-        let ticket = self
-            .shared
-            .lock()
-            .submit_callback_registration(now, channel, callback_uri, body, &Default::default())
-            .map_err(DriverError::Submit)?;
+        let ticket = {
+            let mut core = self.shared.lock();
+            if let Some(e) = &core.failed {
+                return Err(DriverError::Journal(e.clone()));
+            }
+            let ticket = core
+                .sender
+                .submit_callback_registration(
+                    now,
+                    channel,
+                    callback_uri,
+                    body,
+                    &Default::default(),
+                )
+                .map_err(DriverError::Submit)?;
+            core.record();
+            ticket
+        };
         self.shared.new_work();
         Ok(ticket)
     }
@@ -230,11 +353,34 @@ impl DriverHandle {
         notification: &Notification<'_>,
         options: &Options<'_>,
     ) -> Result<Ticket, DriverError> {
+        self.submit_wait_inner(None, channel, notification, options)
+            .await
+    }
+
+    /// [`DriverHandle::submit_wait`] with a tag (see [`DriverHandle::submit_tagged`]).
+    pub async fn submit_wait_tagged(
+        &self,
+        tag: u64,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, DriverError> {
+        self.submit_wait_inner(Some(tag), channel, notification, options)
+            .await
+    }
+
+    async fn submit_wait_inner(
+        &self,
+        tag: Option<u64>,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, DriverError> {
         loop {
             let space = self.shared.space.notified();
             tokio::pin!(space);
             space.as_mut().enable();
-            match self.submit(channel, notification, options) {
+            match self.submit_inner(tag, channel, notification, options) {
                 Err(DriverError::Submit(e)) if e.is_back_pressure() => space.await,
                 other => return other,
             }
@@ -243,7 +389,12 @@ impl DriverHandle {
 
     /// Cancels a notification (see [`GrowableSender::cancel`]).
     pub fn cancel(&self, ticket: Ticket) -> Result<mpns_proto::sender::Cancellation, TicketError> {
-        let result = self.shared.lock().cancel(ticket);
+        let result = {
+            let mut core = self.shared.lock();
+            let result = core.sender.cancel(ticket);
+            core.record();
+            result
+        };
         self.shared.wake.notify_one();
         result
     }
@@ -253,18 +404,27 @@ impl DriverHandle {
     /// stays remembered, counts against the memory budget, and its submits
     /// are refused.
     pub fn forget_channel(&self, channel: mpns_proto::sender::ChannelId) {
-        self.shared.lock().forget_channel(channel);
+        let mut core = self.shared.lock();
+        core.sender.forget_channel(channel);
+        core.record();
+        drop(core);
         self.shared.space.notify_waiters();
     }
 
     /// Notifications submitted whose final event has not been delivered yet.
     pub fn pending(&self) -> usize {
-        self.shared.lock().pending()
+        self.shared.lock().sender.pending()
+    }
+
+    /// Why the journal stopped the driver, if it did.
+    pub fn journal_error(&self) -> Option<String> {
+        self.shared.lock().failed.clone()
     }
 
     /// What the driver holds now.
     pub fn stats(&self) -> DriverStats {
-        let sender = self.shared.lock();
+        let core = self.shared.lock();
+        let sender = &core.sender;
         DriverStats {
             pending: sender.pending(),
             in_flight: self.shared.in_flight.load(Ordering::Relaxed),
@@ -293,9 +453,46 @@ pub struct Driver;
 impl Driver {
     /// Starts the driver task on the current tokio runtime.
     pub fn start(client: Client, config: DriverConfig) -> (DriverHandle, Events) {
+        let core = Core {
+            sender: GrowableSender::new(config.sender, config.memory_budget),
+            durable: None,
+            failed: None,
+        };
+        Self::spawn(client, config, core, epoch_ms())
+    }
+
+    /// Starts the driver over the journal in `journal.dir`, creating it if
+    /// there is none: replays it, resumes every unfinished notification, and
+    /// says what it found. `identity` names the job (a batch file's digest):
+    /// a journal made for another is refused. The journal's seed replaces
+    /// `config.sender.seed`, so that channel ids stay the same.
+    pub fn recover(
+        client: Client,
+        config: DriverConfig,
+        journal: &JournalConfig,
+        identity: &[u8],
+    ) -> Result<(DriverHandle, Events, Recovery), JournalError> {
+        let epoch = epoch_ms();
+        let (durable, sender, recovery) = Durable::open(
+            journal,
+            identity,
+            config.sender,
+            config.memory_budget,
+            Instant::from_millis(epoch),
+        )?;
+        let core = Core {
+            sender,
+            durable: Some(durable),
+            failed: None,
+        };
+        let (handle, events) = Self::spawn(client, config, core, epoch);
+        Ok((handle, events, recovery))
+    }
+
+    fn spawn(client: Client, config: DriverConfig, core: Core, epoch_ms: u64) -> (DriverHandle, Events) {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            sender: Mutex::new(GrowableSender::new(config.sender, config.memory_budget)),
+            core: Mutex::new(core),
             wake: Notify::new(),
             space: Notify::new(),
             in_flight: AtomicUsize::new(0),
@@ -303,6 +500,7 @@ impl Driver {
             sent: AtomicU64::new(0),
             events: tx,
             start: tokio::time::Instant::now(),
+            epoch_ms,
             handles: AtomicUsize::new(1),
         });
         let handle = DriverHandle {
@@ -313,15 +511,31 @@ impl Driver {
     }
 }
 
+/// The system clock in milliseconds since the Unix epoch.
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A request to send: its ticket and the hyper request.
 type Job = (Ticket, hyper::Request<http_body_util::Full<bytes::Bytes>>);
 
-/// The next request due, if any.
-fn next_job(shared: &Shared, sender: &mut GrowableSender) -> Option<Job> {
-    let t = sender.poll_transmit(shared.now())?;
+/// The next request due, if any, once the journal knows it goes on the wire.
+fn next_job(shared: &Shared, core: &mut Core) -> Option<Job> {
+    if core.failed.is_some() {
+        return None;
+    }
+    let t = core.sender.poll_transmit(shared.now())?;
     tracing::debug!(ticket = t.ticket.0, attempt = t.attempt, "sending");
+    let job = (t.ticket, to_hyper(&t.request));
+    core.record();
+    if !core.write() {
+        // Not sent: the journal has it for the next start.
+        return None;
+    }
     shared.sent.fetch_add(1, Ordering::Relaxed);
-    Some((t.ticket, to_hyper(&t.request)))
+    Some(job)
 }
 
 /// The driver task: starts a worker per request slot while requests are
@@ -339,25 +553,34 @@ async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
         }
         let capped = permits.available_permits() == 0;
         let timeout = {
-            let mut sender = shared.lock();
+            let mut core = shared.lock();
             let now = shared.now();
-            let used = sender.memory_used();
+            let used = core.sender.memory_used();
             // Deadlines and forgotten channels are handled even while capped.
-            sender.handle_timeout(now);
-            shared.drain(&mut sender);
-            if sender.memory_used() < used {
+            core.sender.handle_timeout(now);
+            shared.drain(&mut core);
+            core.write();
+            if core.sender.memory_used() < used {
                 shared.space.notify_waiters();
             }
-            if sender.pending() == 0 && shared.handles.load(Ordering::SeqCst) == 0 {
+            let idle = core.sender.pending() == 0 && shared.handles.load(Ordering::SeqCst) == 0;
+            let stopped = core.failed.is_some()
+                && shared.in_flight.load(Ordering::Acquire) == 0;
+            if idle || stopped {
+                if let Some(d) = &mut core.durable {
+                    if let Err(e) = d.sync() {
+                        tracing::error!(error = %e, "journal sync failed");
+                    }
+                }
                 return; // Dropping `shared.events` here ends the event stream.
             }
             // While every slot is taken, what is due waits for a response
             // (whose worker takes it), not for the clock.
-            sender.poll_timeout().filter(|at| !capped || *at > now)
+            core.sender.poll_timeout().filter(|at| !capped || *at > now)
         };
         match timeout {
             Some(at) => {
-                let deadline = shared.start + std::time::Duration::from_millis(at.as_millis());
+                let deadline = shared.deadline(at);
                 tokio::select! {
                     _ = shared.wake.notified() => {}
                     _ = tokio::time::sleep_until(deadline) => {}
@@ -382,17 +605,22 @@ async fn worker(
         let result = client.send_hyper(request).await;
         let now = shared.now();
         let next = {
-            let mut sender = shared.lock();
+            let mut core = shared.lock();
             // A ticket is in flight until answered here: these cannot fail.
             let _ = match result {
-                Ok(response) => sender.handle_response(now, ticket, &response),
+                Ok(response) => core.sender.handle_response(now, ticket, &response),
                 Err((kind, detail)) => {
                     tracing::debug!(ticket = ticket.0, ?kind, %detail, "transport failure");
-                    sender.handle_transport_error(now, ticket, kind)
+                    core.sender.handle_transport_error(now, ticket, kind)
                 }
             };
-            shared.drain(&mut sender);
-            next_job(&shared, &mut sender)
+            shared.drain(&mut core);
+            let next = next_job(&shared, &mut core);
+            if next.is_none() {
+                // This answer's records reach the OS before the slot is given back.
+                core.write();
+            }
+            next
         };
         match next {
             Some(next) => job = next,

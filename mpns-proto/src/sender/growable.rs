@@ -381,6 +381,11 @@ impl GrowableSender {
         self.tickets.len()
     }
 
+    /// Whether `ticket` is submitted and its final event not polled yet.
+    pub fn contains(&self, ticket: Ticket) -> bool {
+        self.tickets.contains_key(&ticket.0)
+    }
+
     /// Channels remembered now (with queued notifications, a pause, an
     /// unforgotten expiry or sends in their quota window).
     pub fn channels(&self) -> usize {
