@@ -18,6 +18,8 @@ const ID: &[u8] = b"batch digest 0123456789abcdef";
 const HEADER: u64 = 8 + 2 + 4 + ID.len() as u64 + 4;
 
 type Frames = Vec<(u8, Vec<u8>)>;
+/// `(offset, kind, payload)` of each frame read.
+type Seen = Vec<(u64, u8, Vec<u8>)>;
 
 fn config(dir: &Path) -> JournalConfig {
     JournalConfig::new(dir.join("state"))
@@ -31,7 +33,7 @@ fn file_of(dir: &Path) -> PathBuf {
 fn open_with(
     config: &JournalConfig,
     identity: &[u8],
-) -> Result<(Journal, OpenReport, Vec<(u64, u8, Vec<u8>)>), JournalError> {
+) -> Result<(Journal, OpenReport, Seen), JournalError> {
     let mut seen = Vec::new();
     let (journal, report) = Journal::open(config, identity, |frame: Frame<'_>| {
         seen.push((frame.offset, frame.kind, frame.payload.to_vec()));
@@ -40,7 +42,7 @@ fn open_with(
     Ok((journal, report, seen))
 }
 
-fn open(dir: &Path) -> Result<(Journal, OpenReport, Vec<(u64, u8, Vec<u8>)>), JournalError> {
+fn open(dir: &Path) -> Result<(Journal, OpenReport, Seen), JournalError> {
     open_with(&config(dir), ID)
 }
 
