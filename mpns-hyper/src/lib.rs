@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`client`] | pooled keep-alive hyper client, mutual TLS with rustls (`ring`), one-shot [`client::Client::send`] |
 //! | [`driver`] | runs the core's [`mpns_proto::Sender`] over the client: submit from any task, events as a stream |
+//! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
 //! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
 //! | [`pki`] | certificates made at run time (rcgen) for the emulator, the demo and tests |
 //! | [`cli`] | the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
@@ -17,4 +18,5 @@ pub mod client;
 pub mod driver;
 pub mod emulator;
 mod header_names;
+pub mod journal;
 pub mod pki;
