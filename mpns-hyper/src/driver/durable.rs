@@ -70,9 +70,9 @@ impl Durable {
                     let sender = match &mut sender {
                         Some(s) => s,
                         None => {
-                            let seed = record.seed().ok_or(
-                                "the journal does not start with the sender's settings",
-                            )?;
+                            let seed = record
+                                .seed()
+                                .ok_or("the journal does not start with the sender's settings")?;
                             let config = SenderConfig { seed, ..config };
                             sender.insert(GrowableSender::new(config, budget).recording())
                         }
@@ -98,8 +98,7 @@ impl Durable {
         };
         let (mut journal, report) = Journal::open(journal, identity, visit)?;
         let fresh = sender.is_none();
-        let mut sender =
-            sender.unwrap_or_else(|| GrowableSender::new(config, budget).recording());
+        let mut sender = sender.unwrap_or_else(|| GrowableSender::new(config, budget).recording());
         let mut scratch = Vec::new();
         if fresh {
             sender.start_record().encode_to_vec(&mut scratch);
@@ -118,19 +117,16 @@ impl Durable {
             scratch,
         };
         durable.flush().map_err(|source| JournalError::Io {
-            path: journal_path(journal_dir(&durable)),
+            path: durable.journal.path().to_path_buf(),
             source,
         })?;
-        Ok((
-            durable,
-            sender,
-            Recovery {
-                pending: sender.pending(),
-                resumed,
-                finished,
-                report,
-            },
-        ))
+        let recovery = Recovery {
+            pending: sender.pending(),
+            resumed,
+            finished,
+            report,
+        };
+        Ok((durable, sender, recovery))
     }
 
     /// Names `ticket` with `tag` in the journal (before its `submitted` record).
@@ -143,18 +139,18 @@ impl Durable {
         while let Some(record) = sender.poll_record() {
             self.scratch.clear();
             record.encode_to_vec(&mut self.scratch);
-            if let Some(ticket) = record.ticket().filter(|_| record.is_submitted()) {
-                if let Some(&tag) = self.tags.get(&ticket.0) {
-                    self.journal.append(TAG, &tag_payload(ticket.0, tag));
-                }
+            if let Some(ticket) = record.ticket().filter(|_| record.is_submitted())
+                && let Some(&tag) = self.tags.get(&ticket.0)
+            {
+                self.journal.append(TAG, &tag_payload(ticket.0, tag));
             }
-            if let Some((ticket, _, _)) = record.finished() {
-                if let Some(tag) = self.tags.remove(&ticket.0) {
-                    let mut payload = tag.to_le_bytes().to_vec();
-                    payload.extend_from_slice(&self.scratch);
-                    self.journal.append(OUTCOME, &payload);
-                    push_outcome(&mut self.outcomes, &payload);
-                }
+            if let Some((ticket, _, _)) = record.finished()
+                && let Some(tag) = self.tags.remove(&ticket.0)
+            {
+                let mut payload = tag.to_le_bytes().to_vec();
+                payload.extend_from_slice(&self.scratch);
+                self.journal.append(OUTCOME, &payload);
+                push_outcome(&mut self.outcomes, &payload);
             }
             self.journal.append(CORE, &self.scratch);
         }
@@ -181,10 +177,10 @@ impl Durable {
                 if result.is_err() {
                     return;
                 }
-                if let Some(ticket) = record.ticket().filter(|_| record.is_submitted()) {
-                    if let Some(&tag) = tags.get(&ticket.0) {
-                        result = sink.append(TAG, &tag_payload(ticket.0, tag));
-                    }
+                if let Some(ticket) = record.ticket().filter(|_| record.is_submitted())
+                    && let Some(&tag) = tags.get(&ticket.0)
+                {
+                    result = sink.append(TAG, &tag_payload(ticket.0, tag));
                 }
                 bytes.clear();
                 record.encode_to_vec(&mut bytes);
@@ -204,14 +200,6 @@ impl Durable {
     pub(super) fn sync(&mut self) -> io::Result<()> {
         self.journal.sync()
     }
-}
-
-fn journal_dir(d: &Durable) -> &std::path::Path {
-    d.journal.dir()
-}
-
-fn journal_path(dir: &std::path::Path) -> std::path::PathBuf {
-    dir.join("journal")
 }
 
 fn tag_payload(ticket: u64, tag: u64) -> [u8; 16] {

@@ -65,8 +65,8 @@ use crate::journal::{JournalConfig, JournalError};
 
 mod durable;
 
-pub use durable::Recovery;
 use durable::Durable;
+pub use durable::Recovery;
 
 /// Settings of a [`Driver`].
 #[derive(Clone, Copy, Debug)]
@@ -331,13 +331,7 @@ impl DriverHandle {
             }
             let ticket = core
                 .sender
-                .submit_callback_registration(
-                    now,
-                    channel,
-                    callback_uri,
-                    body,
-                    &Default::default(),
-                )
+                .submit_callback_registration(now, channel, callback_uri, body, &Default::default())
                 .map_err(DriverError::Submit)?;
             core.record();
             ticket
@@ -489,7 +483,12 @@ impl Driver {
         Ok((handle, events, recovery))
     }
 
-    fn spawn(client: Client, config: DriverConfig, core: Core, epoch_ms: u64) -> (DriverHandle, Events) {
+    fn spawn(
+        client: Client,
+        config: DriverConfig,
+        core: Core,
+        epoch_ms: u64,
+    ) -> (DriverHandle, Events) {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
@@ -564,13 +563,12 @@ async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
                 shared.space.notify_waiters();
             }
             let idle = core.sender.pending() == 0 && shared.handles.load(Ordering::SeqCst) == 0;
-            let stopped = core.failed.is_some()
-                && shared.in_flight.load(Ordering::Acquire) == 0;
+            let stopped = core.failed.is_some() && shared.in_flight.load(Ordering::Acquire) == 0;
             if idle || stopped {
-                if let Some(d) = &mut core.durable {
-                    if let Err(e) = d.sync() {
-                        tracing::error!(error = %e, "journal sync failed");
-                    }
+                if let Some(d) = &mut core.durable
+                    && let Err(e) = d.sync()
+                {
+                    tracing::error!(error = %e, "journal sync failed");
                 }
                 return; // Dropping `shared.events` here ends the event stream.
             }

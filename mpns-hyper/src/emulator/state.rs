@@ -575,35 +575,33 @@ impl Shared {
         let channels = &mut *guard;
         self.maybe_sweep(channels, now_us);
         // The channel's own behaviour.
-        if let Some(channel) = channels.map.get_mut(id) {
-            if let Some((behaviour, set_at)) = channel.full_mut().and_then(|f| f.behaviour.as_mut())
+        if let Some(channel) = channels.map.get_mut(id)
+            && let Some((behaviour, set_at)) = channel.full_mut().and_then(|f| f.behaviour.as_mut())
+        {
+            let verdict = verdict_of(
+                behaviour,
+                *set_at,
+                counted(behaviour).unwrap_or(0),
+                delivery,
+                now,
+            );
+            if verdict.is_some()
+                && let Behaviour::QueueFull(n)
+                | Behaviour::Unavailable(n)
+                | Behaviour::ResetMidResponse(n) = behaviour
             {
-                let verdict = verdict_of(
-                    behaviour,
-                    *set_at,
-                    counted(behaviour).unwrap_or(0),
-                    delivery,
-                    now,
-                );
-                if verdict.is_some() {
-                    if let Behaviour::QueueFull(n)
-                    | Behaviour::Unavailable(n)
-                    | Behaviour::ResetMidResponse(n) = behaviour
-                    {
-                        *n = n.saturating_sub(1);
-                    }
-                }
-                // A counted behaviour that ran out, or a time-limited one that ended, becomes active.
-                if counted(behaviour) == Some(0)
-                    || matches!(behaviour, Behaviour::UnavailableFor(d) if ended(*set_at, *d, now))
-                {
-                    *behaviour = Behaviour::Active;
-                }
-                return match verdict {
-                    Some(v) => v,
-                    None => self.active(channel, secure, callback, now_us),
-                };
+                *n = n.saturating_sub(1);
             }
+            // A counted behaviour that ran out, or a time-limited one that ended, becomes active.
+            if counted(behaviour) == Some(0)
+                || matches!(behaviour, Behaviour::UnavailableFor(d) if ended(*set_at, *d, now))
+            {
+                *behaviour = Behaviour::Active;
+            }
+            return match verdict {
+                Some(v) => v,
+                None => self.active(channel, secure, callback, now_us),
+            };
         }
         // Else the longest prefix's; a counted one counts down per channel.
         let Some(rule) = channels.rule_for(id) else {
@@ -677,12 +675,12 @@ impl Shared {
 
     /// Stores an accepted request (and a callback registration's URI).
     pub(super) fn record(&self, accepted: Accepted<'_>) {
-        if accepted.kind == RequestKind::CallbackRegistration {
-            if let Some(uri) = accepted.callback_uri {
-                lock(&self.channels).with(accepted.channel_id, |c| {
-                    c.with_full(|f| f.callback = Some(uri.into()));
-                });
-            }
+        if accepted.kind == RequestKind::CallbackRegistration
+            && let Some(uri) = accepted.callback_uri
+        {
+            lock(&self.channels).with(accepted.channel_id, |c| {
+                c.with_full(|f| f.callback = Some(uri.into()));
+            });
         }
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
         if self.record_limit == 0 {
