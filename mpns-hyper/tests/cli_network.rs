@@ -414,3 +414,93 @@ fn demo_shows_every_state() {
         .count();
     assert_eq!(rows, 17, "{stdout}");
 }
+
+/// `batch --state`: killed with SIGKILL twice mid-run and started again with
+/// the same file and directory, the batch finishes with every line counted
+/// once, every channel accepted at least once and at most `-c` requests sent
+/// again per kill; a fourth run has nothing left to send, and another file
+/// is refused.
+#[test]
+fn batch_with_state_survives_sigkill() {
+    let emulator = Emulator::spawn(EmulatorConfig {
+        record_limit: 100_000,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    // Slow answers keep requests on the wire when the process dies.
+    emulator.set_behaviour_prefix("s-", Behaviour::Slow(std::time::Duration::from_millis(15)));
+    let dir = temp_dir("batch-state");
+    let state = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let file = dir.join("lines.jsonl");
+    let n = 2_400;
+    let mut text = String::new();
+    for i in 0..n {
+        text += &format!(
+            "{{\"channel\": \"{}\", \"notification\": {{\"toast\": {{\"text1\": \"n{i}\"}}}}}}\n",
+            emulator.channel_url(&format!("s-{i}"))
+        );
+    }
+    std::fs::write(&file, text).unwrap();
+    let args = [
+        "batch",
+        file.to_str().unwrap(),
+        "-c",
+        "8",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    for kill_after in [600, 1_500] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mpns"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        while emulator.stats().accepted < kill_after {
+            assert!(child.try_wait().unwrap().is_none(), "the batch ended early");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let (code, stdout, stderr) = mpns(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stdout.split_whitespace().collect::<Vec<_>>(),
+        ["accepted", &n.to_string()],
+        "every line once, across the three runs: {stderr}"
+    );
+    assert!(stderr.contains("resuming from"), "{stderr}");
+    let mut per_channel = std::collections::HashMap::new();
+    for r in emulator.accepted() {
+        *per_channel.entry(r.channel_id).or_insert(0) += 1;
+    }
+    assert_eq!(per_channel.len(), n, "every channel got its notification");
+    let resent: usize = per_channel.values().map(|&k| k - 1).sum();
+    assert!(resent <= 2 * 8, "{resent} sent again over two kills");
+
+    // Finished: a fourth run sends nothing and reports the same.
+    let before = emulator.stats().requests;
+    let (code, stdout, _) = mpns(&args);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.split_whitespace().collect::<Vec<_>>(),
+        ["accepted", &n.to_string()]
+    );
+    assert_eq!(emulator.stats().requests, before);
+
+    // The directory belongs to its file.
+    let other = dir.join("other.jsonl");
+    std::fs::write(&other, "{}\n").unwrap();
+    let (code, _, stderr) = mpns(&[
+        "batch",
+        other.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--state"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
