@@ -209,3 +209,32 @@ fn growable_reports_one_mismatch_until_polled() {
         "../../fuzz/corpus/sender/seed-crash-growable-two-mismatch-events"
     ));
 }
+
+/// replay: a journal whose deadlines do not follow its channel's FIFO (as
+/// after a restart with a shorter deadline): the deadline timer fired again
+/// and again at the same instant. A notification now never gives up before
+/// the one ahead of it on its channel.
+#[test]
+fn replayed_deadlines_follow_the_fifo() {
+    checks::replay::check(include_bytes!(
+        "../../fuzz/corpus/replay/seed-crash-deadlines-out-of-fifo-order"
+    ));
+}
+
+/// replay: a channel recorded on one host and submitted to with a URI on
+/// another is refused, not kept on the wrong host.
+#[test]
+fn a_channel_recorded_on_another_host_is_refused() {
+    checks::replay::check(include_bytes!(
+        "../../fuzz/corpus/replay/seed-crash-channel-recorded-on-another-host"
+    ));
+}
+
+/// replay: a forgotten expiry left its "reported" flag behind, which the
+/// records kept and a rebuilt sender did not.
+#[test]
+fn a_forgotten_expiry_leaves_no_flag() {
+    checks::replay::check(include_bytes!(
+        "../../fuzz/corpus/replay/seed-crash-forgotten-expiry-still-reported"
+    ));
+}

@@ -13,6 +13,7 @@
 pub mod channel_uri;
 pub mod classify;
 pub mod encode;
+pub mod replay;
 pub mod response_reader;
 pub mod seeds;
 pub mod sender;

@@ -22,13 +22,14 @@ pub type Check = fn(&[u8]);
 
 /// Every target with its check on raw bytes (as the fuzz target runs it,
 /// minus the `arbitrary` modes).
-pub const TARGETS: [(&str, Check); 6] = [
+pub const TARGETS: [(&str, Check); 7] = [
     ("channel_uri", super::channel_uri::check),
     ("encode", super::encode::check_json),
     ("response_reader", super::response_reader::check),
     ("classify", super::classify::check_http),
     ("sender", super::sender::check),
     ("snapshot_restore", super::snapshot::check),
+    ("replay", super::replay::check),
 ];
 
 /// Channel URIs: MPNS.md's shapes, the vectors', and the refusals of section 1.
@@ -563,6 +564,10 @@ pub fn all() -> Vec<Seed> {
     for (name, bytes) in sender_seeds() {
         seeds.push(("sender", name, bytes));
     }
+    for (name, in_flight) in [("journal", false), ("journal-in-flight", true)] {
+        let journal = super::replay::seed_journal(in_flight);
+        seeds.push(("replay", name.to_string(), super::replay::frame(&journal)));
+    }
     for (name, bytes) in snapshot_seeds() {
         seeds.push(("snapshot_restore", name, bytes));
     }
@@ -579,6 +584,16 @@ pub fn decodes(target: &str, bytes: &[u8]) -> bool {
         }
         "snapshot_restore" => {
             postcard::take_from_bytes::<mpns_proto::sender::Snapshot<'_, Q, C>>(bytes).is_ok()
+        }
+        "replay" => {
+            let mut b = super::Bytes::new(bytes);
+            let mut all = true;
+            while !b.is_empty() {
+                let len = usize::from(b.u16());
+                all &= mpns_proto::sender::Record::decode(b.take(len)).is_ok();
+                b.u8();
+            }
+            all
         }
         _ => true,
     }

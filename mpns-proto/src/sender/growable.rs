@@ -102,7 +102,8 @@ fn state_with(state: ChannelState<()>, host: u32) -> ChannelState<u32> {
         authenticated: state.authenticated,
         paused_until: state.paused_until,
         expired: state.expired,
-        expiry_reported: state.expiry_reported,
+        // Only an expiry is reported or not.
+        expiry_reported: state.expired && state.expiry_reported,
         quota: state.quota,
     }
 }
@@ -551,17 +552,8 @@ impl GrowableSender {
         self.tickets.insert(ticket.0, ix);
         self.next_ticket = self.next_ticket.saturating_add(1);
         self.record(Pending::Submitted(ticket));
-        let Some(c) = self.channels.get_mut(&id) else {
-            return Ok(ticket); // Added above: never.
-        };
-        let (head, tail) = (c.head, c.tail);
-        c.tail = ix;
-        if tail == NONE {
-            c.head = ix;
-        } else {
-            self.note_mut(tail).note.place.next = ix;
-            self.note_mut(ix).note.place.prev = tail;
-        }
+        let head = self.channels.get(&id).map_or(NONE, |c| c.head);
+        self.link_tail(id, ix);
         if tile.is_some() && self.config.supersede_tiles {
             self.supersede(id, tile, ix);
         }
@@ -1548,12 +1540,20 @@ impl GrowableSender {
         self.replayed = ticket.0;
         self.next_ticket = self.next_ticket.max(ticket.0.saturating_add(1));
         let id = self.channel_id(&channel);
-        if !self.channels.contains_key(&id) {
-            let quota = self
-                .remembered
-                .remove(&id)
-                .map(|(bucket, count)| QuotaWindow::from_single(bucket.into(), count));
-            self.add_channel(id, &channel, quota);
+        match self.channels.get(&id) {
+            Some(c) => {
+                let key = policy::host_key(self.config.seed, &channel);
+                if self.host(c.state.host).map(|h| h.key) != Some(key) {
+                    return Err(ReplayError::Channel(id));
+                }
+            }
+            None => {
+                let quota = self
+                    .remembered
+                    .remove(&id)
+                    .map(|(bucket, count)| QuotaWindow::from_single(bucket.into(), count));
+                self.add_channel(id, &channel, quota);
+            }
         }
         let links = Links {
             prev: NONE,
@@ -1581,17 +1581,29 @@ impl GrowableSender {
             }
         };
         self.tickets.insert(ticket.0, ix);
-        if let Some(c) = self.channels.get_mut(&id) {
-            let tail = c.tail;
-            c.tail = ix;
-            if tail == NONE {
-                c.head = ix;
-            } else {
-                self.note_mut(tail).note.place.next = ix;
-                self.note_mut(ix).note.place.prev = tail;
-            }
-        }
+        self.link_tail(id, ix);
         Ok(())
+    }
+
+    /// Puts notification `ix` at the end of channel `id`'s FIFO. Its deadline
+    /// is not before the one ahead of it (a shorter deadline configured since
+    /// the records were made), so that a channel's deadlines follow its FIFO:
+    /// the deadline timer relies on it.
+    fn link_tail(&mut self, id: ChannelId, ix: u32) {
+        let Some(c) = self.channels.get_mut(&id) else {
+            return;
+        };
+        let tail = c.tail;
+        c.tail = ix;
+        if tail == NONE {
+            c.head = ix;
+            return;
+        }
+        let before = self.note(tail).note.deadline;
+        self.note_mut(tail).note.place.next = ix;
+        let n = self.note_mut(ix);
+        n.note.place.prev = tail;
+        n.note.deadline = n.note.deadline.max(before);
     }
 
     /// Ends a replay at `now`: requests that were on the wire when the

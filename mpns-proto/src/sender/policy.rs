@@ -164,6 +164,7 @@ impl<H> ChannelState<H> {
     pub(super) fn forget_expiry(&mut self) -> bool {
         if self.expired && self.expiry_reported {
             self.expired = false;
+            self.expiry_reported = false;
             self.paused_until = Instant::ZERO;
             true
         } else {

@@ -129,6 +129,8 @@ pub enum ReplayError {
     },
     /// A second `submitted` record for a ticket, or tickets out of order.
     Ticket(Ticket),
+    /// A channel was recorded on another host than its URI names.
+    Channel(ChannelId),
     /// The sender has already been used: replay into a new sender, before
     /// any submit or poll.
     NotFresh,
@@ -146,6 +148,11 @@ impl fmt::Display for ReplayError {
                 f,
                 "ticket {}: submitted twice, or after a later ticket",
                 t.0
+            ),
+            ReplayError::Channel(id) => write!(
+                f,
+                "channel {:016x}: recorded on another host than its URI names",
+                id.0
             ),
             ReplayError::NotFresh => {
                 f.write_str("records can only be replayed into a sender not used yet")
