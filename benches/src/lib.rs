@@ -165,6 +165,8 @@ impl SenderCycle {
 /// oldest, so that as many stay pending, over as many channels.
 pub struct GrowableCycle {
     sender: GrowableSender,
+    /// When recording: where the records of a cycle are encoded (a journal's buffer).
+    journal: Option<Vec<u8>>,
     received: Response,
     uri: String,
     wire: [u8; 1024],
@@ -175,8 +177,24 @@ pub struct GrowableCycle {
 impl GrowableCycle {
     /// A sender with `pending` notifications waiting, each to its own channel.
     pub fn new(pending: usize) -> Self {
+        Self::with_sender(
+            pending,
+            GrowableSender::new(SenderConfig::default(), 4 << 30),
+            None,
+        )
+    }
+
+    /// The same, recording: each cycle also polls the records of what it
+    /// changed and encodes them, as the driver does before writing its journal.
+    pub fn recording(pending: usize) -> Self {
+        let sender = GrowableSender::new(SenderConfig::default(), 4 << 30).recording();
+        Self::with_sender(pending, sender, Some(Vec::with_capacity(64 << 10)))
+    }
+
+    fn with_sender(pending: usize, sender: GrowableSender, journal: Option<Vec<u8>>) -> Self {
         let mut cycle = GrowableCycle {
-            sender: GrowableSender::new(SenderConfig::default(), 4 << 30),
+            sender,
+            journal,
             received: received(),
             uri: String::with_capacity(96),
             wire: [0; 1024],
@@ -186,7 +204,21 @@ impl GrowableCycle {
         for _ in 0..pending {
             cycle.submit(Instant::ZERO);
         }
+        cycle.keep();
         cycle
+    }
+
+    /// Encodes the records due into the journal buffer (emptied when full).
+    fn keep(&mut self) {
+        let Some(journal) = &mut self.journal else {
+            return;
+        };
+        while let Some(record) = self.sender.poll_record() {
+            if journal.len() > 60 << 10 {
+                journal.clear();
+            }
+            record.encode_to_vec(journal);
+        }
     }
 
     /// Submits a toast to the next new channel (https: no quota window keeps
@@ -212,13 +244,16 @@ impl GrowableCycle {
         self.cycles += 1;
         let now = Instant::from_millis(self.cycles);
         self.submit(now);
+        self.keep();
         let transmit = self.sender.poll_transmit(now).expect("a request to send");
         let ticket = transmit.ticket;
         let len = transmit.request.write_http(&mut self.wire).expect("fits");
         black_box(&self.wire[..len]);
+        self.keep();
         self.sender
             .handle_response(now, ticket, black_box(&self.received))
             .expect("its response");
+        self.keep();
         let event = self.sender.poll_event();
         assert!(matches!(event, Some(Event::Finished { .. })));
     }

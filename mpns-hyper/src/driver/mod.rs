@@ -520,7 +520,8 @@ fn epoch_ms() -> u64 {
 /// A request to send: its ticket and the hyper request.
 type Job = (Ticket, hyper::Request<http_body_util::Full<bytes::Bytes>>);
 
-/// The next request due, if any, once the journal knows it goes on the wire.
+/// The next request due, if any; its record is appended to the journal
+/// (the worker makes sure it is written before sending: [`written`]).
 fn next_job(shared: &Shared, core: &mut Core) -> Option<Job> {
     if core.failed.is_some() {
         return None;
@@ -529,12 +530,25 @@ fn next_job(shared: &Shared, core: &mut Core) -> Option<Job> {
     tracing::debug!(ticket = t.ticket.0, attempt = t.attempt, "sending");
     let job = (t.ticket, to_hyper(&t.request));
     core.record();
-    if !core.write() {
-        // Not sent: the journal has it for the next start.
-        return None;
-    }
     shared.sent.fetch_add(1, Ordering::Relaxed);
     Some(job)
+}
+
+/// Waits until the journal has everything appended so far (the record of the
+/// request about to go on the wire); `false` if the journal failed. Workers
+/// that get here together share one write: each first lets the others append.
+async fn written(shared: &Shared) -> bool {
+    let wanted = match &shared.lock().durable {
+        None => return true,
+        Some(d) if d.flushed() >= d.appended() => return true,
+        Some(d) => d.appended(),
+    };
+    tokio::task::yield_now().await;
+    let mut core = shared.lock();
+    match &core.durable {
+        Some(d) if d.flushed() < wanted => core.write(),
+        _ => core.failed.is_none(),
+    }
 }
 
 /// The driver task: starts a worker per request slot while requests are
@@ -600,6 +614,10 @@ async fn worker(
 ) {
     loop {
         let (ticket, request) = job;
+        if !written(&shared).await {
+            // Not sent: the journal holds it for the next start.
+            break;
+        }
         let result = client.send_hyper(request).await;
         let now = shared.now();
         let next = {
