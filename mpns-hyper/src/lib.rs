@@ -3,7 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`client`] | pooled keep-alive hyper client, mutual TLS with rustls (`ring`), one-shot [`client::Client::send`] |
-//! | [`driver`] | runs the core's [`mpns_proto::Sender`] over the client: submit from any task, events as a stream |
+//! | [`driver`] | runs the core's [`mpns_proto::GrowableSender`] over the client: submit from any task, events as a stream; over a journal, nothing is lost when the process dies ([`driver::Driver::recover`]) |
 //! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
 //! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
 //! | [`pki`] | certificates made at run time (rcgen) for the emulator, the demo and tests |

@@ -25,6 +25,7 @@
 //! | `growable.rs` | `GrowableSender`: a slab, hash maps, a FIFO per channel, ready queues per host and a timer queue |
 //! | `min_queue.rs` | the growable sender's priority queue: an in-order run beside a heap |
 //! | `snapshot.rs` | saving and restoring a [`Sender`] (feature `serde`) |
+//! | [`record`] | the records a journal keeps of a sender's changes, and their encoding |
 //!
 //! Why two storages rather than one generic one: a gateway's sender must fit
 //! in a few KiB of flash and RAM, where scanning 8 slots is the smallest and
@@ -126,6 +127,16 @@
 //! million pending).
 //!
 //! # Persistence
+//!
+//! Records (see [`record`]): a sender made with `.recording()` hands out,
+//! through `poll_record`, a [`Record`] for every change a journal must keep,
+//! and a new sender rebuilds itself from them (`replay`, then `resume`):
+//! pending notifications, backoffs, pauses, quota windows, and the requests
+//! that were on the wire, reported as [`Event::InDoubt`] and sent again. The
+//! size of what is written follows the work done, not the state held, so it
+//! suits a server with a million pending; `state_records` writes the whole
+//! state when a journal is compacted. The contract: the repository's
+//! `docs/journal.md`.
 //!
 //! With the `serde` feature, `Sender::snapshot` captures the whole state and
 //! the queued requests, and `Sender::restore` carries on after a reboot. A
