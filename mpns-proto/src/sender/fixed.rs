@@ -833,6 +833,9 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     /// must keep ([`Sender::poll_record`]). While recording, a final event
     /// is given to `poll_event` only after its record was polled, so that
     /// the application never hears of an end the journal may lose.
+    ///
+    /// Records are changes: turn it on before the first submit, or begin
+    /// the journal with [`Sender::state_records`].
     pub fn recording(mut self) -> Self {
         self.state.journal.recording = true;
         self
