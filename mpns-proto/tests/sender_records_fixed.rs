@@ -707,6 +707,31 @@ fn records_that_do_not_fit_are_refused_naming_what_is_full() {
     let e = err.unwrap_err().to_string();
     assert!(e.contains("ticket 2") && e.contains("host table"), "{e}");
 
+    // A channel recorded on another host than its URI names is a record
+    // that lies: refused, not put on either host.
+    let mut g = GrowableSender::fresh();
+    let toast = Notification::Toast(Toast {
+        text1: Some("x"),
+        ..Toast::default()
+    });
+    Journaled::submit(&mut g, Instant::ZERO, ChannelUri::parse(a).unwrap(), &toast).unwrap();
+    assert!(g.transmit(Instant::ZERO).is_some());
+    let journal: Vec<Vec<u8>> = std::iter::from_fn(|| g.next_record()).collect();
+    let channel_record = journal
+        .iter()
+        .find(|b| b[0] == 5)
+        .expect("a channel record");
+    let mut lying = channel_record.clone();
+    lying[9] ^= 1; // its host key
+    let mut four: Sender<Vec<u8>, 4, 4> = Sender::new(config(), vec![0; 4 * 1024]);
+    four.replay(&Record::decode(&lying).unwrap()).unwrap();
+    let id = four.channel_id(&ChannelUri::parse(a).unwrap());
+    let submitted = journal.iter().find(|b| b[0] == 2).unwrap();
+    assert_eq!(
+        four.replay(&Record::decode(submitted).unwrap()),
+        Err(ReplayError::Channel(id))
+    );
+
     // What fits replays whole.
     let mut four: Sender<Vec<u8>, 4, 4> = Sender::new(config(), vec![0; 4 * 1024]);
     replay_all(&mut four, &records_of(&[a, b, c], "x")).unwrap();

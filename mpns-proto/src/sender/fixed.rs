@@ -822,7 +822,8 @@ fn with_host(state: ChannelState<()>, host: HostRef) -> ChannelState<HostRef> {
         authenticated: state.authenticated,
         paused_until: state.paused_until,
         expired: state.expired,
-        expiry_reported: state.expiry_reported,
+        // Only an expiry is reported or not.
+        expiry_reported: state.expired && state.expiry_reported,
         quota: state.quota,
     }
 }
@@ -976,17 +977,24 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         }
     }
 
+    /// The record a journal starts with: the settings replay checks (the
+    /// seed, the quota window) and the next ticket. [`Sender::state_records`]
+    /// begins with it too.
+    pub fn start_record(&self) -> Record<'static> {
+        let config = &self.state.config;
+        Record::start(
+            config.seed,
+            self.state.next_ticket,
+            config.quota_window.as_millis(),
+        )
+    }
+
     /// Records of the whole state now, for a journal that starts afresh
     /// (compaction): the settings, every host and channel with something to
     /// keep, and every pending notification in ticket order. Records the
     /// sender still has to hand out stay due.
     pub fn state_records(&self, mut out: impl FnMut(&Record<'_>)) {
-        let config = &self.state.config;
-        out(&Record::start(
-            config.seed,
-            self.state.next_ticket,
-            config.quota_window.as_millis(),
-        ));
+        out(&self.start_record());
         for h in &self.state.hosts {
             if h.state != HostState::default() {
                 out(&Record::host(h.key, h.state));
@@ -1094,10 +1102,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 if let Some(c) = self.state.channels.iter_mut().find(|c| c.id == id) {
                     c.state = with_host(state, c.state.host);
                 } else if !idle {
-                    let full = |what| ReplayError::Full { ticket: None, what };
-                    let i = self
-                        .replay_entry(id, host, state.authenticated)
-                        .map_err(full)?;
+                    let i = self.replay_entry(id, host, state.authenticated, None)?;
                     let c = &mut self.state.channels[usize::from(i)];
                     c.state = with_host(state, c.state.host);
                 }
@@ -1151,9 +1156,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         self.state.now = self.state.now.max(Instant::from_millis(submitted_at));
         let id = self.channel_id(&channel);
         let key = policy::host_key(config.seed, &channel);
-        let channel_index = self
-            .replay_entry(id, key, channel.is_authenticated())
-            .map_err(full)?;
+        let channel_index = self.replay_entry(id, key, channel.is_authenticated(), Some(ticket))?;
         let Some(arena) = self.free.pop() else {
             return Err(full("notification slots"));
         };
@@ -1186,17 +1189,30 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     }
 
     /// The entry of channel `id` on host `key`, made (or recycled) if
-    /// needed; `Err` names the full table.
+    /// needed, for the record of `ticket` (if of a notification).
     fn replay_entry(
         &mut self,
         id: ChannelId,
         key: u64,
         authenticated: bool,
-    ) -> Result<u16, &'static str> {
-        let host = self.host_index(key).ok_or("host table")?;
-        if let Some(i) = self.state.channels.iter().position(|c| c.id == id) {
-            // Recorded without its host (key 0, a growable sender's channel
-            // kept for its quota): its notification brings it.
+        ticket: Option<Ticket>,
+    ) -> Result<u16, ReplayError> {
+        let full = |what| ReplayError::Full { ticket, what };
+        let known = self.state.channels.iter().position(|c| c.id == id);
+        if let Some(i) = known {
+            let on = self.state.hosts[usize::from(self.state.channels[i].state.host)].key;
+            if on == key {
+                return Ok(i as u16);
+            }
+            // Only a channel recorded without its host (key 0: a growable
+            // sender's channel kept for its quota) gets one from its
+            // notification; another host is a record that lies.
+            if on != 0 {
+                return Err(ReplayError::Channel(id));
+            }
+        }
+        let host = self.host_index(key).ok_or(full("host table"))?;
+        if let Some(i) = known {
             self.state.channels[i].state.host.index = host;
             return Ok(i as u16);
         }
@@ -1218,7 +1234,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         self.state
             .channels
             .push(entry)
-            .map_err(|_| "channel table")?;
+            .map_err(|_| full("channel table"))?;
         Ok((self.state.channels.len() - 1) as u16)
     }
 
