@@ -4,6 +4,14 @@
 //! For a gateway's handful of notifications, finding what is due by looking
 //! at every slot is both the smallest code and the fastest: no index to keep.
 //! The decisions are [`super::policy`]'s.
+//!
+//! With the `journal` feature it records its changes as the growable sender
+//! does ([`super::record`]), with no list of records to hand out: each
+//! notification and each channel entry carries a byte of marks of what is
+//! due (its records; a channel's also its host's), in what was padding, so
+//! that the tables do not grow. A finished notification stays in its slot
+//! until `poll_event` takes it, so its marks also say whether its
+//! `finished` record was handed out.
 
 use core::fmt;
 
@@ -20,6 +28,31 @@ use super::{
     Cancellation, ChannelId, Event, SenderConfig, SubmitError, Ticket, TicketError, Transmit,
     TransportError,
 };
+#[cfg(feature = "journal")]
+use {
+    super::quota::QuotaWindow,
+    super::record::{self, Inner, Record, ReplayError},
+    crate::time::div_rem,
+};
+
+/// What the marks say (feature `journal`).
+#[cfg(feature = "journal")]
+mod mark {
+    // A notification's (`Place::marks`):
+    /// Its `submitted` record is due.
+    pub(super) const SUBMITTED: u8 = 1;
+    /// A `progress` record is due.
+    pub(super) const PROGRESS: u8 = 2;
+    /// Finished, and its `finished` record was handed out: `poll_event` may take it.
+    pub(super) const FINAL_RECORDED: u8 = 4;
+    /// In flight when the records stopped: an `Event::InDoubt` is due.
+    pub(super) const IN_DOUBT: u8 = 8;
+    // A channel entry's (`HostRef::marks`):
+    /// The channel's record is due.
+    pub(super) const CHANNEL: u8 = 1;
+    /// Its host's record is due.
+    pub(super) const HOST: u8 = 2;
+}
 
 /// One pending notification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +71,55 @@ pub(super) struct Place {
     pub(super) channel: u16,
     /// Index of its arena slot.
     pub(super) arena: u16,
+    /// What is due (`mark`); not part of a snapshot.
+    #[cfg(feature = "journal")]
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub(super) marks: u8,
+}
+
+/// A channel's host: its index in `hosts`.
+#[cfg(not(feature = "journal"))]
+pub(super) type HostIx = u16;
+/// A channel's host: its index in `hosts`, and the channel's marks.
+#[cfg(feature = "journal")]
+pub(super) type HostIx = HostRef;
+
+/// A channel's host index and the channel's marks (`mark`), which take a
+/// byte the channel's record leaves as padding (feature `journal`). A
+/// snapshot saves the index alone.
+#[cfg(feature = "journal")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct HostRef {
+    index: u16,
+    marks: u8,
+}
+
+#[cfg(feature = "journal")]
+impl From<u16> for HostRef {
+    fn from(index: u16) -> Self {
+        HostRef { index, marks: 0 }
+    }
+}
+
+#[cfg(feature = "journal")]
+impl From<HostRef> for usize {
+    fn from(host: HostRef) -> usize {
+        usize::from(host.index)
+    }
+}
+
+#[cfg(all(feature = "journal", feature = "serde"))]
+impl serde::Serialize for HostRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.index.serialize(s)
+    }
+}
+
+#[cfg(all(feature = "journal", feature = "serde"))]
+impl<'de> serde::Deserialize<'de> for HostRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u16::deserialize(d).map(HostRef::from)
+    }
 }
 
 /// One known channel.
@@ -46,7 +128,7 @@ pub(super) struct Place {
 pub(super) struct Channel {
     pub(super) id: ChannelId,
     /// With the index of its host in `hosts`.
-    pub(super) state: ChannelState<u16>,
+    pub(super) state: ChannelState<HostIx>,
 }
 
 /// One known host (scheme, host and port).
@@ -69,6 +151,31 @@ pub(super) struct State<const Q: usize, const C: usize> {
     pub(super) next_order: u64,
     pub(super) rng: u64,
     pub(super) now: Instant,
+    /// Recording and replay; not part of a snapshot.
+    #[cfg(feature = "journal")]
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub(super) journal: Journal,
+}
+
+/// Whether the sender records, and where a replay stands (feature
+/// `journal`): the 16 bytes the feature adds to a sender.
+#[cfg(feature = "journal")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Journal {
+    recording: bool,
+    phase: Phase,
+    /// The last ticket replayed from a `submitted` record.
+    replayed: u64,
+}
+
+/// Whether records may still be replayed.
+#[cfg(feature = "journal")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Phase {
+    #[default]
+    Fresh,
+    Replaying,
+    Running,
 }
 
 /// The MPNS sender state machine with fixed capacity. See the [module
@@ -126,6 +233,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 next_order: 0,
                 rng: policy::splitmix(config.seed),
                 now: Instant::ZERO,
+                #[cfg(feature = "journal")]
+                journal: Journal::default(),
             },
             storage,
             free,
@@ -265,6 +374,12 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let place = Place {
             channel: channel_index,
             arena,
+            #[cfg(feature = "journal")]
+            marks: if self.state.journal.recording {
+                mark::SUBMITTED
+            } else {
+                0
+            },
         };
         let slot = Slot {
             ticket,
@@ -287,12 +402,19 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             if self.state.channels[i].state.expired {
                 return Err(SubmitError::ChannelExpired(id));
             }
+            // A channel replayed from a growable sender's record of its
+            // quota alone has no host yet (key 0): it gets its own now.
+            #[cfg(feature = "journal")]
+            if self.state.hosts[usize::from(self.state.channels[i].state.host)].key == 0 {
+                let host = self.host_entry(channel)?;
+                self.state.channels[i].state.host.index = host;
+            }
             return Ok(i as u16);
         }
         let host = self.host_entry(channel)?;
         let entry = Channel {
             id,
-            state: ChannelState::new(channel, host),
+            state: ChannelState::new(channel, HostIx::from(host)),
         };
         if let Some(i) = self.idle_channel() {
             self.state.channels[i] = entry;
@@ -374,10 +496,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
 
     /// Cancels a notification.
     pub fn cancel(&mut self, ticket: Ticket) -> Result<Cancellation, TicketError> {
+        #[cfg(feature = "journal")]
+        self.settle();
         let i = self.find(ticket)?;
         match policy::cancel(self.state.slots[i].stage, ticket)? {
             None => {
                 self.state.slots[i].note.cancel_requested = true;
+                #[cfg(feature = "journal")]
+                self.mark_slot(i, mark::PROGRESS);
                 Ok(Cancellation::AfterResponse)
             }
             Some(input) => {
@@ -390,9 +516,16 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     /// Forgets an expired channel (after the application deleted it), so that
     /// its entry can be reused. Nothing happens for a channel that is in use.
     pub fn forget_channel(&mut self, channel: ChannelId) {
+        #[cfg(feature = "journal")]
+        self.settle();
         if let Some(c) = self.state.channels.iter_mut().find(|c| c.id == channel) {
             // An expired channel has nothing queued; the entry becomes idle.
-            c.state.forget_expiry();
+            #[cfg_attr(not(feature = "journal"), allow(unused_variables))]
+            let forgot = c.state.forget_expiry();
+            #[cfg(feature = "journal")]
+            if forgot {
+                self.mark_channel(channel);
+            }
         }
     }
 
@@ -405,6 +538,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         ticket: Ticket,
         response: &Response,
     ) -> Result<(), TicketError> {
+        #[cfg(feature = "journal")]
+        self.settle();
         let i = self.in_flight(ticket)?;
         policy::echo_mismatch(&mut self.state.slots[i].note, response);
         self.answer(now, i, classify(response));
@@ -419,6 +554,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         ticket: Ticket,
         _error: TransportError,
     ) -> Result<(), TicketError> {
+        #[cfg(feature = "journal")]
+        self.settle();
         let i = self.in_flight(ticket)?;
         self.answer(now, i, Outcome::transport_failure());
         Ok(())
@@ -431,6 +568,10 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     }
 
     fn advance(&mut self, now: Instant) {
+        #[cfg(feature = "journal")]
+        if self.state.journal.phase != Phase::Running {
+            self.resume(now);
+        }
         if now > self.state.now {
             self.state.now = now;
         }
@@ -463,6 +604,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         if now > self.state.now {
             self.state.now = now;
         }
+        #[cfg(feature = "journal")]
+        let was = self.policy_state(i);
         let state = &mut self.state;
         let slot = &mut state.slots[i];
         let channel = usize::from(slot.note.place.channel);
@@ -478,6 +621,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             host,
         );
         state.apply(i, input);
+        #[cfg(feature = "journal")]
+        self.mark_answer(i, was);
         if outcome == Outcome::Expired {
             self.expiry_unreported = true;
             for j in 0..self.state.slots.len() {
@@ -545,6 +690,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let slot = &mut state.slots[i];
         let c = &mut state.channels[usize::from(slot.note.place.channel)];
         let attempt = policy::record_send(&state.config, now, &mut slot.note, &mut c.state);
+        #[cfg(feature = "journal")]
+        if state.journal.recording {
+            slot.note.place.marks |= mark::PROGRESS;
+            if !c.state.authenticated {
+                // The send counts against its quota.
+                c.state.host.marks |= mark::CHANNEL;
+            }
+        }
         let (ticket, channel) = (slot.ticket, c.id);
         let slot = &self.state.slots[i];
         let split = self.uris.get(usize::from(slot.note.place.arena)).copied();
@@ -569,6 +722,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     /// The next event, if any: channel expiries first, then informational
     /// events, then final events in the order they happened.
     pub fn poll_event(&mut self) -> Option<Event> {
+        #[cfg(feature = "journal")]
+        self.settle();
         if self.expiry_unreported {
             match self
                 .state
@@ -578,10 +733,22 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             {
                 Some(c) => {
                     c.state.expiry_reported = true;
-                    return Some(Event::ChannelExpired { channel: c.id });
+                    let channel = c.id;
+                    #[cfg(feature = "journal")]
+                    self.mark_channel(channel);
+                    return Some(Event::ChannelExpired { channel });
                 }
                 None => self.expiry_unreported = false,
             }
+        }
+        #[cfg(feature = "journal")]
+        if let Some(i) = self.next_slot(0, |_, marks| marks & mark::IN_DOUBT != 0) {
+            let s = &mut self.state.slots[i];
+            s.note.place.marks &= !mark::IN_DOUBT;
+            return Some(Event::InDoubt {
+                ticket: s.ticket,
+                attempt: s.note.attempts,
+            });
         }
         for s in self.state.slots.iter_mut() {
             if s.note.mismatch_unreported {
@@ -603,6 +770,12 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             })
             .min_by_key(|(_, _, order)| *order)
             .map(|(i, result, _)| (i, result))?;
+        // While recording, the application hears of an end only once the
+        // journal may have it.
+        #[cfg(feature = "journal")]
+        if self.state.journal.recording && self.marks(i) & mark::FINAL_RECORDED == 0 {
+            return None;
+        }
         // `swap_remove` by hand: it (and `slice::swap`) moves slots with
         // `ptr::copy`, which links `memmove` (1.5 KiB on Cortex-M) for this alone.
         let slot = self.state.slots[i];
@@ -636,5 +809,518 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 Some(ready.min(s.note.deadline))
             })
             .min()
+    }
+}
+
+// ---- journal (feature `journal`) ------------------------------------------
+
+/// A recorded channel state with the storage's host index.
+#[cfg(feature = "journal")]
+fn with_host(state: ChannelState<()>, host: HostRef) -> ChannelState<HostRef> {
+    ChannelState {
+        host,
+        authenticated: state.authenticated,
+        paused_until: state.paused_until,
+        expired: state.expired,
+        // Only an expiry is reported or not.
+        expiry_reported: state.expired && state.expiry_reported,
+        quota: state.quota,
+    }
+}
+
+#[cfg(feature = "journal")]
+impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, C> {
+    /// The same sender, handing out a [`Record`] for every change a journal
+    /// must keep ([`Sender::poll_record`]). While recording, a final event
+    /// is given to `poll_event` only after its record was polled, so that
+    /// the application never hears of an end the journal may lose.
+    ///
+    /// Records are changes: turn it on before the first submit, or begin
+    /// the journal with [`Sender::state_records`].
+    pub fn recording(mut self) -> Self {
+        self.state.journal.recording = true;
+        self
+    }
+
+    /// The marks of slot `i`'s notification.
+    fn marks(&self, i: usize) -> u8 {
+        self.state.slots[i].note.place.marks
+    }
+
+    fn mark_slot(&mut self, i: usize, marks: u8) {
+        if self.state.journal.recording {
+            self.state.slots[i].note.place.marks |= marks;
+        }
+    }
+
+    fn mark_channel(&mut self, id: ChannelId) {
+        if self.state.journal.recording {
+            if let Some(c) = self.state.channels.iter_mut().find(|c| c.id == id) {
+                c.state.host.marks |= mark::CHANNEL;
+            }
+        }
+    }
+
+    /// The host and channel policy state of slot `i`'s notification, to
+    /// see after an answer what changed.
+    fn policy_state(&self, i: usize) -> (HostState, (Instant, bool)) {
+        let c = &self.state.channels[usize::from(self.state.slots[i].note.place.channel)].state;
+        let h = self.state.hosts[usize::from(c.host)].state;
+        (h, (c.paused_until, c.expired))
+    }
+
+    /// Marks what an answer to slot `i` changed: its host, its channel
+    /// (a pause, an expiry), its progress (its end needs no mark).
+    fn mark_answer(&mut self, i: usize, was: (HostState, (Instant, bool))) {
+        if !self.state.journal.recording {
+            return;
+        }
+        let now = self.policy_state(i);
+        if !matches!(self.state.slots[i].stage, Stage::Done { .. }) {
+            self.mark_slot(i, mark::PROGRESS);
+        }
+        let channel = usize::from(self.state.slots[i].note.place.channel);
+        let marks = &mut self.state.channels[channel].state.host.marks;
+        if now.1 != was.1 {
+            *marks |= mark::CHANNEL;
+        }
+        if now.0 != was.0 {
+            *marks |= mark::HOST;
+        }
+    }
+
+    /// The slot with the lowest ticket above `after` that `pick` picks
+    /// (given the slot and its marks).
+    fn next_slot(&self, after: u64, pick: impl Fn(&Slot, u8) -> bool) -> Option<usize> {
+        let slots = &self.state.slots;
+        let mut best: Option<usize> = None;
+        for (i, s) in slots.iter().enumerate() {
+            if s.ticket.0 > after
+                && pick(s, self.marks(i))
+                && best.is_none_or(|b| s.ticket < slots[b].ticket)
+            {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    /// The `submitted` record of slot `i`.
+    fn submitted_record(&self, i: usize) -> Record<'_> {
+        let s = &self.state.slots[i];
+        let start = usize::from(s.note.place.arena) * self.slot_size();
+        let bytes = self.storage.as_ref();
+        let bytes = bytes
+            .get(start..start + s.note.stored.len())
+            .unwrap_or(bytes);
+        Record::submitted(s.ticket, &s.note, bytes)
+    }
+
+    /// The record of channel entry `i` as it is now.
+    fn channel_record(&self, i: usize) -> Record<'_> {
+        let c = &self.state.channels[i];
+        let key = self.state.hosts[usize::from(c.state.host)].key;
+        Record::channel(c.id, key, &c.state)
+    }
+
+    /// The next record to keep, while [recording](Sender::recording): store
+    /// [`Record::encode`]'s bytes before acting on what the sender hands out
+    /// next (a request to send, a final event). Poll until `None` after
+    /// every call that changes the sender.
+    ///
+    /// A record carries the state when it is polled, not when it was due.
+    /// Order: notifications submitted (oldest first: they bring their
+    /// channels with them), then hosts and channels, then progress and ends
+    /// by ticket; a notification's `submitted` record always comes before
+    /// its others.
+    pub fn poll_record(&mut self) -> Option<Record<'_>> {
+        if !self.state.journal.recording {
+            return None;
+        }
+        // One that finished before its record was polled needs none: its
+        // `finished` record follows.
+        let submitted = |s: &Slot, marks: u8| {
+            marks & mark::SUBMITTED != 0 && !matches!(s.stage, Stage::Done { .. })
+        };
+        if let Some(i) = self.next_slot(0, submitted) {
+            self.state.slots[i].note.place.marks &= !mark::SUBMITTED;
+            return Some(self.submitted_record(i));
+        }
+        let channels = &mut self.state.channels;
+        if let Some(c) = channels
+            .iter_mut()
+            .find(|c| c.state.host.marks & mark::HOST != 0)
+        {
+            c.state.host.marks &= !mark::HOST;
+            let h = &self.state.hosts[usize::from(c.state.host)];
+            return Some(Record::host(h.key, h.state));
+        }
+        let dirty = |c: &Channel| c.state.host.marks & mark::CHANNEL != 0;
+        if let Some(c) = self.state.channels.iter().position(dirty) {
+            self.state.channels[c].state.host.marks &= !mark::CHANNEL;
+            return Some(self.channel_record(c));
+        }
+        let i = self.next_slot(0, |s, marks| match s.stage {
+            Stage::Done { .. } => marks & mark::FINAL_RECORDED == 0,
+            _ => marks & mark::PROGRESS != 0,
+        })?;
+        let s = &mut self.state.slots[i];
+        match s.stage {
+            Stage::Done { result, .. } => {
+                s.note.place.marks |= mark::FINAL_RECORDED;
+                Some(Record::finished_of(s.ticket, result, s.note.attempts))
+            }
+            stage => {
+                s.note.place.marks &= !mark::PROGRESS;
+                Record::progress(s.ticket, stage, &s.note)
+            }
+        }
+    }
+
+    /// The record a journal starts with: the settings replay checks (the
+    /// seed, the quota window) and the next ticket. [`Sender::state_records`]
+    /// begins with it too.
+    pub fn start_record(&self) -> Record<'static> {
+        let config = &self.state.config;
+        Record::start(
+            config.seed,
+            self.state.next_ticket,
+            config.quota_window.as_millis(),
+        )
+    }
+
+    /// Records of the whole state now, for a journal that starts afresh
+    /// (compaction): the settings, every host and channel with something to
+    /// keep, and every pending notification in ticket order. Records the
+    /// sender still has to hand out stay due.
+    pub fn state_records(&self, mut out: impl FnMut(&Record<'_>)) {
+        out(&self.start_record());
+        for h in &self.state.hosts {
+            if h.state != HostState::default() {
+                out(&Record::host(h.key, h.state));
+            }
+        }
+        let fresh = QuotaWindow::default();
+        for (i, c) in self.state.channels.iter().enumerate() {
+            let s = &c.state;
+            if s.expired || s.paused_until != Instant::ZERO || s.quota != fresh {
+                out(&self.channel_record(i));
+            }
+        }
+        let mut after = 0;
+        while let Some(i) = self.next_slot(after, |s, _| !matches!(s.stage, Stage::Done { .. })) {
+            let s = &self.state.slots[i];
+            after = s.ticket.0;
+            out(&self.submitted_record(i));
+            let untouched = s.stage == Stage::Queued && s.note.attempts == 0;
+            if !untouched || s.note.cancel_requested {
+                if let Some(r) = Record::progress(s.ticket, s.stage, &s.note) {
+                    out(&r);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds state from one record, in the order they were handed out
+    /// (or [`Sender::state_records`]'s). Only into a sender not used yet;
+    /// the first other call (or [`Sender::resume`]) ends the replay. Records
+    /// of notifications that finished or were never seen are skipped;
+    /// everything else is checked.
+    ///
+    /// [`ReplayError::Full`] when what the records hold does not fit this
+    /// sender's `Q` slots, arena slot size, or `C` channels or hosts
+    /// (records of a larger sender, or of a growable one).
+    pub fn replay(&mut self, record: &Record<'_>) -> Result<(), ReplayError> {
+        if self.state.journal.phase == Phase::Running {
+            return Err(ReplayError::NotFresh);
+        }
+        self.state.journal.phase = Phase::Replaying;
+        let config = self.state.config;
+        match record.0 {
+            Inner::Start {
+                seed,
+                next_ticket,
+                quota_window_ms,
+            } => {
+                if seed != config.seed {
+                    return Err(ReplayError::Settings { setting: "seed" });
+                }
+                if quota_window_ms != config.quota_window.as_millis() {
+                    return Err(ReplayError::Settings {
+                        setting: "quota_window",
+                    });
+                }
+                self.state.next_ticket = self.state.next_ticket.max(next_ticket);
+            }
+            Inner::Submitted {
+                ticket,
+                deadline,
+                tile,
+                stored,
+                bytes,
+            } => self.replay_submitted(ticket, deadline, tile, stored, bytes)?,
+            Inner::Progress {
+                ticket,
+                progress,
+                attempts,
+                queue_full,
+                last_reason,
+                cancel_requested,
+            } => {
+                if let Ok(i) = self.find(ticket) {
+                    let s = &mut self.state.slots[i];
+                    record::apply_progress(
+                        &mut s.stage,
+                        &mut s.note,
+                        progress,
+                        attempts,
+                        queue_full,
+                        last_reason,
+                        cancel_requested,
+                    );
+                }
+            }
+            Inner::Finished { ticket, .. } => {
+                // Its ticket is taken even when its `submitted` record never was.
+                let next = ticket.0.saturating_add(1);
+                self.state.next_ticket = self.state.next_ticket.max(next);
+                if let Ok(i) = self.find(ticket) {
+                    self.remove_slot(i);
+                }
+            }
+            Inner::Channel { id, host, state } => {
+                let idle = !state.expired
+                    && state.paused_until == Instant::ZERO
+                    && state.quota == QuotaWindow::default();
+                // The clock was at least at the channel's last send: quota
+                // windows are read from there on, not as if in the future.
+                let (newest, _) = state.quota.parts();
+                let buckets = (QuotaWindow::RING - 1) as u64;
+                let bucket_ms = div_rem(config.quota_window.as_millis(), buckets).0.max(1);
+                let sent = Instant::from_millis(newest.saturating_mul(bucket_ms));
+                self.state.now = self.state.now.max(sent);
+                if let Some(c) = self.state.channels.iter_mut().find(|c| c.id == id) {
+                    c.state = with_host(state, c.state.host);
+                } else if !idle {
+                    let i = self.replay_entry(id, host, state.authenticated, None)?;
+                    let c = &mut self.state.channels[usize::from(i)];
+                    c.state = with_host(state, c.state.host);
+                }
+            }
+            Inner::Host { key, state } => {
+                let h = self.host_index(key).ok_or(ReplayError::Full {
+                    ticket: None,
+                    what: "host table",
+                })?;
+                self.state.hosts[usize::from(h)].state = state;
+            }
+        }
+        Ok(())
+    }
+
+    fn replay_submitted(
+        &mut self,
+        ticket: Ticket,
+        deadline: Instant,
+        tile: Option<u64>,
+        stored: Stored,
+        bytes: &[u8],
+    ) -> Result<(), ReplayError> {
+        if ticket.0 <= self.state.journal.replayed || self.find(ticket).is_ok() {
+            return Err(ReplayError::Ticket(ticket));
+        }
+        let parsed = policy::stored_parts(bytes, &stored)
+            .and_then(|(uri, _, _)| ChannelUri::parse(uri).ok());
+        let Some(channel) = parsed else {
+            // `Record::decode` checked it: a record made in this process.
+            return Err(ReplayError::Ticket(ticket));
+        };
+        let full = |what| ReplayError::Full {
+            ticket: Some(ticket),
+            what,
+        };
+        let needed = stored.len();
+        let slot_size = self.slot_size();
+        if needed > slot_size {
+            return Err(full("arena slot"));
+        }
+        if self.state.slots.is_full() {
+            return Err(full("notification slots"));
+        }
+        // The clock was at least at the submit: channels idle by then may
+        // give their entries to others, as they did in the recorded run.
+        let config = self.state.config;
+        let submitted_at = deadline
+            .as_millis()
+            .saturating_sub(config.deadline.as_millis());
+        self.state.now = self.state.now.max(Instant::from_millis(submitted_at));
+        let id = self.channel_id(&channel);
+        let key = policy::host_key(config.seed, &channel);
+        let channel_index = self.replay_entry(id, key, channel.is_authenticated(), Some(ticket))?;
+        let Some(arena) = self.free.pop() else {
+            return Err(full("notification slots"));
+        };
+        if let Some(split) = self.uris.get_mut(usize::from(arena)) {
+            *split = channel.split();
+        }
+        let start = usize::from(arena) * slot_size;
+        self.storage.as_mut()[start..start + needed].copy_from_slice(&bytes[..needed]);
+        // Its records are in the journal already.
+        let place = Place {
+            channel: channel_index,
+            arena,
+            marks: 0,
+        };
+        let mut note = Note::new(&config, Instant::ZERO, place, tile, stored);
+        note.deadline = deadline;
+        let slot = Slot {
+            ticket,
+            stage: Stage::Queued,
+            note,
+        };
+        if self.state.slots.push(slot).is_err() {
+            let _ = self.free.push(arena);
+            return Err(full("notification slots"));
+        }
+        self.state.journal.replayed = ticket.0;
+        let next = ticket.0.saturating_add(1);
+        self.state.next_ticket = self.state.next_ticket.max(next);
+        Ok(())
+    }
+
+    /// The entry of channel `id` on host `key`, made (or recycled) if
+    /// needed, for the record of `ticket` (if of a notification).
+    fn replay_entry(
+        &mut self,
+        id: ChannelId,
+        key: u64,
+        authenticated: bool,
+        ticket: Option<Ticket>,
+    ) -> Result<u16, ReplayError> {
+        let full = |what| ReplayError::Full { ticket, what };
+        let known = self.state.channels.iter().position(|c| c.id == id);
+        if let Some(i) = known {
+            let on = self.state.hosts[usize::from(self.state.channels[i].state.host)].key;
+            if on == key {
+                return Ok(i as u16);
+            }
+            // Only a channel recorded without its host (key 0: a growable
+            // sender's channel kept for its quota) gets one from its
+            // notification; another host is a record that lies.
+            if on != 0 {
+                return Err(ReplayError::Channel(id));
+            }
+        }
+        let host = self.host_index(key).ok_or(full("host table"))?;
+        if let Some(i) = known {
+            self.state.channels[i].state.host.index = host;
+            return Ok(i as u16);
+        }
+        let entry = Channel {
+            id,
+            state: ChannelState {
+                host: HostRef::from(host),
+                authenticated,
+                paused_until: Instant::ZERO,
+                expired: false,
+                expiry_reported: false,
+                quota: QuotaWindow::default(),
+            },
+        };
+        if let Some(i) = self.idle_channel() {
+            self.state.channels[i] = entry;
+            return Ok(i as u16);
+        }
+        self.state
+            .channels
+            .push(entry)
+            .map_err(|_| full("channel table"))?;
+        Ok((self.state.channels.len() - 1) as u16)
+    }
+
+    /// The entry of host `key`, made (or recycled, as `host_entry` does) if needed.
+    fn host_index(&mut self, key: u64) -> Option<u16> {
+        if let Some(i) = self.state.hosts.iter().position(|h| h.key == key) {
+            return Some(i as u16);
+        }
+        let now = self.state.now;
+        let full = self.state.hosts.is_full();
+        let idle = (0..self.state.hosts.len()).find(|&i| {
+            let h = &self.state.hosts[i].state;
+            (h.is_idle(now) || (full && h.paused_until <= now))
+                && !self
+                    .state
+                    .channels
+                    .iter()
+                    .any(|c| usize::from(c.state.host) == i)
+        });
+        let entry = Host {
+            key,
+            state: HostState::default(),
+        };
+        if let Some(i) = idle {
+            self.state.hosts[i] = entry;
+            return Some(i as u16);
+        }
+        self.state.hosts.push(entry).ok()?;
+        Some((self.state.hosts.len() - 1) as u16)
+    }
+
+    /// Frees slot `i` without a final event (its end was recorded before the replay).
+    fn remove_slot(&mut self, i: usize) {
+        let arena = self.state.slots[i].note.place.arena;
+        // By hand, as in `poll_event`.
+        if let Some(last) = self.state.slots.pop() {
+            if let Some(place) = self.state.slots.get_mut(i) {
+                *place = last;
+            }
+        }
+        let _ = self.free.push(arena);
+    }
+
+    /// Ends a replay at `now`: requests that were on the wire when the
+    /// records stopped are queued again (each reported as
+    /// [`Event::InDoubt`]), or given up when that was their last attempt;
+    /// an expiry not reported yet is reported again; everything else
+    /// carries on where it was. Called by the first use of the sender after
+    /// [`Sender::replay`] if not before.
+    pub fn resume(&mut self, now: Instant) {
+        if self.state.journal.phase == Phase::Running {
+            return;
+        }
+        self.state.journal.phase = Phase::Running;
+        if now > self.state.now {
+            self.state.now = now;
+        }
+        let now = self.state.now;
+        let max_attempts = self.state.config.max_attempts;
+        let mut after = 0;
+        while let Some(i) = self.next_slot(after, |s, _| s.stage == Stage::InFlight) {
+            let s = &mut self.state.slots[i];
+            after = s.ticket.0;
+            s.stage = Stage::Queued;
+            s.note.place.marks |= mark::IN_DOUBT;
+            if s.note.attempts >= max_attempts {
+                let last = s.note.last_reason;
+                let deadline = Instant::ZERO;
+                self.state.apply(
+                    i,
+                    Input::Tick {
+                        now,
+                        deadline,
+                        last,
+                    },
+                );
+            }
+        }
+        self.expiry_unreported = true;
+        self.advance(now);
+    }
+
+    /// Ends a replay at the sender's own time before any other use.
+    fn settle(&mut self) {
+        if self.state.journal.phase != Phase::Running {
+            self.resume(self.state.now);
+        }
     }
 }

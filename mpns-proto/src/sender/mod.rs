@@ -25,7 +25,7 @@
 //! | `growable.rs` | `GrowableSender`: a slab, hash maps, a FIFO per channel, ready queues per host and a timer queue |
 //! | `min_queue.rs` | the growable sender's priority queue: an in-order run beside a heap |
 //! | `snapshot.rs` | saving and restoring a [`Sender`] (feature `serde`) |
-//! | [`record`] | the records a journal keeps of a sender's changes, and their encoding |
+//! | [`record`] | [`Record`]: a sender's changes as a journal keeps them, and their encoding, for both storages (the fixed one with feature `journal`) |
 //!
 //! Why two storages rather than one generic one: a gateway's sender must fit
 //! in a few KiB of flash and RAM, where scanning 8 slots is the smallest and
@@ -108,7 +108,8 @@
 //! [`Sender`] needs no allocator. Its own size is at most
 //! `256 + 136·Q + 112·C` bytes (`size_of::<Sender<&mut [u8], Q, C>>()`, on
 //! 64-bit hosts; less on 32-bit `thumbv7em`): 8 notifications and 16 channels
-//! take 2,984 bytes, well inside 16 KiB. The arena is split into `Q` equal
+//! take 3,016 bytes, well inside 16 KiB. The `journal` feature adds 16 bytes
+//! whatever `Q` and `C` (its marks take bytes that were padding). The arena is split into `Q` equal
 //! slots; a slot holds one request's channel URI, callback URI and body, so
 //! size it as `Q × (longest URI + largest body)`: with MPNS's limits,
 //! `Q × 4,200` bytes covers any toast or tile, `Q × 2,100` any raw
@@ -128,22 +129,24 @@
 //!
 //! # Persistence
 //!
-//! Records (see [`record`]): a sender made with `.recording()` hands out,
-//! through `poll_record`, a [`Record`] for every change a journal must keep,
-//! and a new sender rebuilds itself from them (`replay`, then `resume`):
-//! pending notifications, backoffs, pauses, quota windows, and the requests
-//! that were on the wire, reported as [`Event::InDoubt`] and sent again. The
-//! size of what is written follows the work done, not the state held, so it
-//! suits a server with a million pending; `state_records` writes the whole
-//! state when a journal is compacted. The contract: the repository's
-//! `docs/journal.md`.
-//!
 //! With the `serde` feature, `Sender::snapshot` captures the whole state and
 //! the queued requests, and `Sender::restore` carries on after a reboot. A
 //! request that was in flight when the snapshot was taken is sent again as
 //! its next attempt (at least once, never lost), or ends as given up if it
 //! had used its last attempt; take snapshots after `handle_response` to
 //! avoid both. Snapshots need a binary format such as postcard.
+//!
+//! Or records (module [`record`]): a recording sender hands out a small
+//! [`Record`] for each change (`poll_record`), to append to a journal
+//! before acting on what it hands out next; `replay` and `resume` rebuild
+//! it, and `state_records` compacts the journal. Requests on the wire at
+//! the crash are sent again and reported as [`Event::InDoubt`]; no end is
+//! told that the journal may lose. What is written follows the work done,
+//! not the state held, so it suits a server with a million pending.
+//! `GrowableSender` records with `alloc`, [`Sender`] with the `journal`
+//! feature (no allocator). The contract: `docs/journal.md` in the
+//! repository; a gateway's choice between snapshots and records:
+//! `docs/gateway-persistence.md`.
 
 mod fixed;
 #[cfg(feature = "alloc")]

@@ -1,7 +1,8 @@
 //! Records: the sender's changes as a journal keeps them, so that a sender
 //! can be rebuilt after its process stopped (a deploy, a crash, a power cut).
 //!
-//! A sender asked to record ([`GrowableSender::recording`](super::GrowableSender::recording))
+//! A sender asked to record ([`GrowableSender::recording`](super::GrowableSender::recording),
+//! or with the `journal` feature the fixed `Sender::recording`)
 //! hands out a [`Record`] for every change that matters after a restart:
 //!
 //! | record | when | what it keeps |
@@ -21,6 +22,9 @@
 //!
 //! The encoding is this crate's own, little-endian, one kind byte first;
 //! [`RECORD_FORMAT`] names its version (a store keeps it in its header).
+//! Both senders write and read the same records: a gateway's journal
+//! rebuilds a growable sender (a server tool), and a growable sender's
+//! journal a fixed one, as far as it fits ([`ReplayError::Full`]).
 
 use core::fmt;
 
@@ -134,6 +138,18 @@ pub enum ReplayError {
     /// The sender has already been used: replay into a new sender, before
     /// any submit or poll.
     NotFresh,
+    /// The fixed sender has no room for what a record holds (the growable
+    /// sender takes everything): records of a larger sender.
+    Full {
+        /// The notification whose `submitted` record did not fit (`None` for
+        /// a channel or host record).
+        ticket: Option<Ticket>,
+        /// What is full: `"notification slots"` (all `Q` hold one),
+        /// `"arena slot"` (the request is larger than one slot of the
+        /// arena), `"channel table"` or `"host table"` (all `C` entries are
+        /// in use).
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for ReplayError {
@@ -156,6 +172,15 @@ impl fmt::Display for ReplayError {
             ),
             ReplayError::NotFresh => {
                 f.write_str("records can only be replayed into a sender not used yet")
+            }
+            ReplayError::Full { ticket, what } => {
+                if let Some(t) = ticket {
+                    write!(f, "ticket {}: ", t.0)?;
+                }
+                write!(
+                    f,
+                    "the records need more room than this sender's {what} has"
+                )
             }
         }
     }
@@ -786,8 +811,9 @@ fn check_request(stored: &Stored, bytes: &[u8]) -> Result<UriSplit, (&'static st
 
 // ---- making records -------------------------------------------------------
 
-// Used by the storages that record (the growable sender).
-#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+// Used by the storages that record (the growable sender, and the fixed one
+// with `journal`).
+#[cfg_attr(not(any(feature = "alloc", feature = "journal")), allow(dead_code))]
 impl<'a> Record<'a> {
     pub(super) fn start(seed: u64, next_ticket: u64, quota_window_ms: u64) -> Self {
         Record(Inner::Start {
@@ -854,7 +880,7 @@ impl<'a> Record<'a> {
 }
 
 /// A recorded progress applied to a notification being rebuilt.
-#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "alloc", feature = "journal")), allow(dead_code))]
 pub(super) fn apply_progress<P>(
     stage: &mut Stage,
     note: &mut Note<P>,
