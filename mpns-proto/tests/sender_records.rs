@@ -480,3 +480,33 @@ fn every_truncation_and_bit_flip_of_a_record_is_refused_or_harmless() {
         }
     }
 }
+
+/// A notification that ended before its `submitted` record was polled leaves
+/// only its `finished` record: its ticket is still never given again.
+#[test]
+fn a_ticket_that_ended_unrecorded_is_not_given_again() {
+    let mut sender = GrowableSender::new(config(), 1 << 20).recording();
+    let mut journal = vec![sender.start_record().encode_to_vec_owned()];
+    let channel = ChannelUri::parse(CHANNELS[0]).unwrap();
+    let toast = Notification::Toast(Toast {
+        text1: Some("gone"),
+        ..Toast::default()
+    });
+    let ticket = sender
+        .submit(Instant::ZERO, channel, &toast, &Options::default())
+        .unwrap();
+    sender.cancel(ticket).unwrap();
+    while let Some(r) = sender.poll_record() {
+        assert!(!r.is_submitted(), "it ended before its record was polled");
+        journal.push(r.encode_to_vec_owned());
+    }
+    let mut again = GrowableSender::new(config(), 1 << 20).recording();
+    for bytes in &journal {
+        again.replay(&Record::decode(bytes).unwrap()).unwrap();
+    }
+    again.resume(Instant::ZERO);
+    let next = again
+        .submit(Instant::ZERO, channel, &toast, &Options::default())
+        .unwrap();
+    assert!(next.0 > ticket.0, "{next:?} after {ticket:?}");
+}

@@ -1482,6 +1482,9 @@ impl GrowableSender {
                 }
             }
             Inner::Finished { ticket, .. } => {
+                // Its `submitted` record may be missing (it ended before that
+                // was polled): its ticket is taken all the same.
+                self.next_ticket = self.next_ticket.max(ticket.0.saturating_add(1));
                 if let Some(ix) = self.tickets.remove(&ticket.0) {
                     self.unlink(ix);
                 }
