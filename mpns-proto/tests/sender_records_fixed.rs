@@ -979,8 +979,8 @@ fn record_sizes_of_a_typical_toast() {
     take(&mut s);
     assert_eq!(request_len, (120, 217));
     // submitted (34 bytes, the channel URI and the body), then at the send
-    // the channel (its quota) and the progress (in flight), then finished.
+    // the channel (its quota: 35 bytes and 3 per bucket with sends) and the progress (in flight), then finished.
     let lens: Vec<usize> = sizes.iter().map(|s| s.0).collect();
-    assert_eq!(lens, [34 + 120 + 217, 84, 16, 13]);
+    assert_eq!(lens, [34 + 120 + 217, 38, 16, 13]);
     assert!(sizes[0].1 && sizes[3].2);
 }

@@ -418,10 +418,14 @@ impl Record<'_> {
                     | u8::from(state.expired) << 1
                     | u8::from(state.expiry_reported) << 2);
                 put_instant(s, state.paused_until);
+                // Only the buckets with sends: most channels have one.
                 let (newest, counts) = state.quota.parts();
                 s.u64(newest);
-                for c in counts {
-                    s.u16(*c);
+                let used = counts.iter().filter(|&&c| c != 0).count();
+                s.u8(used as u8);
+                for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c != 0) {
+                    s.u8(i as u8);
+                    s.u16(c);
                 }
             }
             Inner::Host { key, state } => {
@@ -745,8 +749,30 @@ impl<'a> Record<'a> {
                 let newest_at = r.at;
                 let newest = r.u64("quota.newest")?;
                 let mut counts = [0u16; QuotaWindow::RING];
-                for c in counts.iter_mut() {
-                    *c = r.u16("quota.counts")?;
+                let used_at = r.at;
+                let used = usize::from(r.u8("quota.buckets")?);
+                if used > QuotaWindow::RING {
+                    return Err(RecordError {
+                        offset: used_at,
+                        field: "quota.buckets",
+                        reason: "more buckets than a window has",
+                    });
+                }
+                // Buckets in increasing order, each with sends: one encoding per window.
+                let mut next = 0;
+                for _ in 0..used {
+                    let at = r.at;
+                    let i = usize::from(r.u8("quota.bucket")?);
+                    let count = r.u16("quota.count")?;
+                    if i < next || i >= QuotaWindow::RING || count == 0 {
+                        return Err(RecordError {
+                            offset: at,
+                            field: "quota.bucket",
+                            reason: "out of order, beyond the window, or empty",
+                        });
+                    }
+                    counts[i] = count;
+                    next = i + 1;
                 }
                 Inner::Channel {
                     id,
