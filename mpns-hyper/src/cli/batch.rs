@@ -281,8 +281,10 @@ pub async fn run_batch(
                 Driver::recover(client, config, journal, identity).map_err(|e| e.to_string())?;
             report_recovery(&recovery, &journal.dir);
             for (tag, result) in &recovery.finished {
-                *summary.entry(result.name().to_string()).or_default() += 1;
-                skip.insert(*tag);
+                // A line counts once, whatever the journal holds.
+                if skip.insert(*tag) {
+                    *summary.entry(result.name().to_string()).or_default() += 1;
+                }
             }
             skip.extend(recovery.resumed.iter().map(|(_, tag)| *tag));
             (handle, events)

@@ -460,6 +460,10 @@ impl Driver {
     /// says what it found. `identity` names the job (a batch file's digest):
     /// a journal made for another is refused. The journal's seed replaces
     /// `config.sender.seed`, so that channel ids stay the same.
+    ///
+    /// Reading the journal blocks the calling thread (about 2.4 s for a
+    /// million pending notifications, `benches/README.md`): call it before
+    /// the work starts, or from `spawn_blocking` on a busy runtime.
     pub fn recover(
         client: Client,
         config: DriverConfig,
