@@ -4,9 +4,12 @@
 //!
 //! | kind | payload | written |
 //! |---|---|---|
-//! | `CORE` (1) | one of the core's records ([`Record::encode`]) | for every record the sender hands out |
-//! | `TAG` (2) | ticket, tag (u64 LE each) | just before the `submitted` record of a tagged notification |
-//! | `OUTCOME` (3) | tag (u64 LE), then the core's `finished` record | just before that record, for a tagged notification |
+//! | `CORE` (1) | one of the core's records ([`Record::encode`]) | for every record the sender hands out, but: |
+//! | `TAGGED` (2) | tag (u64 LE), then the core's `submitted` record | for the `submitted` record of a tagged notification |
+//! | `OUTCOME` (3) | tag (u64 LE), then the core's `finished` record | for the `finished` record of a tagged notification |
+//!
+//! The tag travels in the frame of the record it names (one frame per
+//! record, not two: the journal's cost is per byte and per frame).
 //!
 //! Outcomes of tagged notifications are kept through compaction (a batch
 //! counts its lines from them across runs); everything else of a finished
@@ -22,7 +25,7 @@ use mpns_proto::{GrowableSender, Instant, SenderConfig, Ticket};
 use crate::journal::{Frame, Journal, JournalConfig, JournalError, OpenReport};
 
 const CORE: u8 = 1;
-const TAG: u8 = 2;
+const TAGGED: u8 = 2;
 const OUTCOME: u8 = 3;
 
 /// Hashes tickets (sequential) so that neighbours stay near each other in
@@ -90,37 +93,51 @@ impl Durable {
         let mut outcomes = Vec::new();
         let mut finished = Vec::new();
         let visit = |frame: Frame<'_>| -> Result<(), String> {
-            match frame.kind {
-                CORE => {
-                    let record = Record::decode(frame.payload).map_err(|e| e.to_string())?;
-                    let sender = match &mut sender {
-                        Some(s) => s,
-                        None => {
-                            let seed = record
-                                .seed()
-                                .ok_or("the journal does not start with the sender's settings")?;
-                            let config = SenderConfig { seed, ..config };
-                            sender.insert(GrowableSender::new(config, budget).recording())
-                        }
-                    };
+            let (tag, bytes) = match frame.kind {
+                CORE => (None, frame.payload),
+                TAGGED | OUTCOME => {
+                    let (tag, rest) = frame
+                        .payload
+                        .split_first_chunk::<8>()
+                        .ok_or("a tagged frame starts with its tag")?;
+                    (Some(u64::from_le_bytes(*tag)), rest)
+                }
+                kind => return Err(format!("unknown frame kind {kind}")),
+            };
+            let record = Record::decode(bytes).map_err(|e| e.to_string())?;
+            match (frame.kind, tag) {
+                (TAGGED, Some(tag)) => {
+                    let ticket = record
+                        .ticket()
+                        .filter(|_| record.is_submitted())
+                        .ok_or("a tagged frame holds a submitted record")?;
+                    tags.insert(ticket.0, tag);
+                }
+                (OUTCOME, Some(tag)) => {
+                    let (ticket, result, _) = record
+                        .finished()
+                        .ok_or("an outcome frame holds a finished record")?;
+                    tags.remove(&ticket.0);
+                    finished.push((tag, result));
+                    push_outcome(&mut outcomes, tag, bytes);
+                }
+                _ => {
                     if let Some((ticket, _, _)) = record.finished() {
                         tags.remove(&ticket.0);
                     }
-                    sender.replay(&record).map_err(|e| e.to_string())
                 }
-                TAG => {
-                    let (ticket, tag) = two_u64(frame.payload).ok_or("a tag frame is 16 bytes")?;
-                    tags.insert(ticket, tag);
-                    Ok(())
-                }
-                OUTCOME => {
-                    let (tag, result) = outcome(frame.payload)?;
-                    finished.push((tag, result));
-                    push_outcome(&mut outcomes, tag, &frame.payload[8..]);
-                    Ok(())
-                }
-                kind => Err(format!("unknown frame kind {kind}")),
             }
+            let sender = match &mut sender {
+                Some(s) => s,
+                None => {
+                    let seed = record
+                        .seed()
+                        .ok_or("the journal does not start with the sender's settings")?;
+                    let config = SenderConfig { seed, ..config };
+                    sender.insert(GrowableSender::new(config, budget).recording())
+                }
+            };
+            sender.replay(&record).map_err(|e| e.to_string())
         };
         let (mut journal, report) = Journal::open(journal, identity, visit)?;
         let fresh = sender.is_none();
@@ -161,23 +178,32 @@ impl Durable {
     /// submit, before [`Durable::append`] writes its `submitted` record.
     pub(super) fn tag(&mut self, ticket: Ticket, tag: u64) {
         self.tags.insert(ticket.0, tag);
-        self.journal.append(TAG, &tag_payload(ticket.0, tag));
     }
 
     /// Appends what the sender asks to keep (no system call).
     pub(super) fn append(&mut self, sender: &mut GrowableSender) {
         while let Some(record) = sender.poll_record() {
+            // Room for a tag first, then the record.
             self.scratch.clear();
+            self.scratch.extend_from_slice(&[0; 8]);
             record.encode_to_vec(&mut self.scratch);
-            if let Some((ticket, _, _)) = record.finished()
-                && let Some(tag) = self.tags.remove(&ticket.0)
-            {
-                let start = self.outcomes.len();
-                push_outcome(&mut self.outcomes, tag, &self.scratch);
-                // The payload just pushed, after its length byte.
-                self.journal.append(OUTCOME, &self.outcomes[start + 1..]);
+            let tagged = match record.ticket() {
+                Some(t) if record.is_submitted() => self.tags.get(&t.0).map(|&tag| (TAGGED, tag)),
+                Some(t) if record.finished().is_some() => {
+                    self.tags.remove(&t.0).map(|tag| (OUTCOME, tag))
+                }
+                _ => None,
+            };
+            match tagged {
+                Some((kind, tag)) => {
+                    self.scratch[..8].copy_from_slice(&tag.to_le_bytes());
+                    if kind == OUTCOME {
+                        push_outcome(&mut self.outcomes, tag, &self.scratch[8..]);
+                    }
+                    self.journal.append(kind, &self.scratch);
+                }
+                None => self.journal.append(CORE, &self.scratch[8..]),
             }
-            self.journal.append(CORE, &self.scratch);
             self.appended += 1;
         }
     }
@@ -216,16 +242,17 @@ impl Durable {
                 if result.is_err() {
                     return;
                 }
-                if let Some(ticket) = record.ticket().filter(|_| record.is_submitted())
-                    && let Some(&tag) = tags.get(&ticket.0)
-                {
-                    result = sink.append(TAG, &tag_payload(ticket.0, tag));
-                }
+                let tag = record
+                    .ticket()
+                    .filter(|_| record.is_submitted())
+                    .and_then(|t| tags.get(&t.0));
                 bytes.clear();
+                bytes.extend_from_slice(&tag.copied().unwrap_or(0).to_le_bytes());
                 record.encode_to_vec(&mut bytes);
-                if result.is_ok() {
-                    result = sink.append(CORE, &bytes);
-                }
+                result = match tag {
+                    Some(_) => sink.append(TAGGED, &bytes),
+                    None => sink.append(CORE, &bytes[8..]),
+                };
             });
             result?;
             for payload in outcome_payloads(outcomes) {
@@ -239,31 +266,6 @@ impl Durable {
     pub(super) fn sync(&mut self) -> io::Result<()> {
         self.journal.sync()
     }
-}
-
-fn tag_payload(ticket: u64, tag: u64) -> [u8; 16] {
-    let mut p = [0; 16];
-    p[..8].copy_from_slice(&ticket.to_le_bytes());
-    p[8..].copy_from_slice(&tag.to_le_bytes());
-    p
-}
-
-fn two_u64(payload: &[u8]) -> Option<(u64, u64)> {
-    let a: [u8; 8] = payload.get(..8)?.try_into().ok()?;
-    let b: [u8; 8] = payload.get(8..16)?.try_into().ok()?;
-    (payload.len() == 16).then(|| (u64::from_le_bytes(a), u64::from_le_bytes(b)))
-}
-
-/// Reads an `OUTCOME` payload: the tag and the result of its `finished` record.
-fn outcome(payload: &[u8]) -> Result<(u64, Finished), String> {
-    let (tag, record) = payload
-        .split_first_chunk::<8>()
-        .ok_or("an outcome frame starts with its tag")?;
-    let record = Record::decode(record).map_err(|e| format!("outcome: {e}"))?;
-    let (_, result, _) = record
-        .finished()
-        .ok_or("an outcome frame holds a finished record")?;
-    Ok((u64::from_le_bytes(*tag), result))
 }
 
 /// Keeps an outcome payload (`tag`, then a `finished` record) in `outcomes`,
