@@ -8,14 +8,18 @@
 //! number of rounds, to exactly one final event per notification it held,
 //! each request well-formed HTTP/1.1, at most one in flight per channel.
 //!
+//! The same records replayed into a fixed `Sender` (a gateway's, feature
+//! `journal`) are taken or refused with a typed error (a full table among
+//! them), never a panic, and it drains the same way.
+//!
 //! Input: records, each as a little-endian u16 length and that many bytes.
 
 use std::collections::{BTreeSet, HashSet};
 
 use mpns_proto::sender::{Event, Record, ReplayError};
 use mpns_proto::{
-    ChannelUri, Duration, GrowableSender, Instant, Notification, Options, Response, SenderConfig,
-    Toast,
+    ChannelUri, Duration, GrowableSender, Instant, Notification, Options, Response, Sender,
+    SenderConfig, Toast,
 };
 
 use super::Bytes;
@@ -39,6 +43,8 @@ const BUDGET: usize = 1 << 20;
 pub fn check(data: &[u8]) {
     let mut b = Bytes::new(data);
     let mut sender = GrowableSender::new(config(), BUDGET).recording();
+    let mut fixed: Option<Sender<Vec<u8>, 8, 6>> =
+        Some(Sender::new(config(), vec![0; 8 * 1024]).recording());
     let mut now = Instant::ZERO;
     while !b.is_empty() {
         let len = usize::from(b.u16());
@@ -55,6 +61,13 @@ pub fn check(data: &[u8]) {
         let mut again = Vec::new();
         record.encode_to_vec(&mut again);
         assert_eq!(again, bytes, "a record reads back to its bytes");
+        if let Some(f) = &mut fixed {
+            if let Err(e) = f.replay(&record) {
+                // Refused (full, or inconsistent): the gateway starts afresh.
+                assert!(!e.to_string().is_empty());
+                fixed = None;
+            }
+        }
         match sender.replay(&record) {
             Ok(()) => {}
             Err(ReplayError::Record(_) | ReplayError::NotFresh) => {
@@ -67,6 +80,10 @@ pub fn check(data: &[u8]) {
         now = now.max(Instant::from_millis(u64::from(b.u8()) * 1_000));
     }
     sender.resume(now);
+    if let Some(mut f) = fixed {
+        f.resume(now);
+        drain_fixed(f, now);
+    }
     let state = state_of(&sender);
     let mut rebuilt = GrowableSender::new(config(), BUDGET).recording();
     let mut in_order = Vec::new();
@@ -170,6 +187,50 @@ fn drain(mut sender: GrowableSender, mut now: Instant) {
         while sender.poll_record().is_some() {}
     }
     assert_eq!(ended, expected, "one final event per notification");
+}
+
+/// Answers everything `200 Received` until every notification of the
+/// fixed sender has ended, one final event each.
+fn drain_fixed(mut sender: Sender<Vec<u8>, 8, 6>, mut now: Instant) {
+    let held = sender.pending();
+    let mut live: HashSet<u64> = HashSet::new();
+    for _round in 0..2_000 {
+        while sender.poll_record().is_some() {}
+        let mut wire = Vec::new();
+        let mut channels = HashSet::new();
+        while let Some(t) = sender.poll_transmit(now) {
+            assert!(channels.insert(t.channel), "two in flight on one channel");
+            wire.push(t.ticket);
+        }
+        while sender.poll_record().is_some() {}
+        for ticket in wire {
+            let ok = Response::from_parts(200, |name| match name {
+                "X-NotificationStatus" => Some(b"Received".as_slice()),
+                "X-SubscriptionStatus" => Some(b"Active".as_slice()),
+                _ => None,
+            });
+            sender.handle_response(now, ticket, &ok).expect("in flight");
+        }
+        while sender.poll_record().is_some() {}
+        while let Some(event) = sender.poll_event() {
+            if let Event::Finished { ticket, .. } = event {
+                assert!(live.insert(ticket.0), "two final events for {ticket:?}");
+            }
+        }
+        if sender.pending() == 0 {
+            break;
+        }
+        while sender.poll_record().is_some() {}
+        now = match sender.poll_timeout() {
+            Some(at) => now.max(at),
+            None => panic!("fixed sender: pending work with nothing to wait for"),
+        };
+    }
+    assert_eq!(
+        live.len(),
+        held,
+        "fixed sender: one final event per notification"
+    );
 }
 
 /// Records as the check reads them: each as a u16 length and its bytes.
