@@ -61,12 +61,10 @@ pub fn check(data: &[u8]) {
         let mut again = Vec::new();
         record.encode_to_vec(&mut again);
         assert_eq!(again, bytes, "a record reads back to its bytes");
-        if let Some(f) = &mut fixed {
-            if let Err(e) = f.replay(&record) {
-                // Refused (full, or inconsistent): the gateway starts afresh.
-                assert!(!e.to_string().is_empty());
-                fixed = None;
-            }
+        // Refused (full, or inconsistent): the gateway starts afresh.
+        if let Some(Err(e)) = fixed.as_mut().map(|f| f.replay(&record)) {
+            assert!(!e.to_string().is_empty());
+            fixed = None;
         }
         match sender.replay(&record) {
             Ok(()) => {}
