@@ -8,15 +8,17 @@
 //! pauses after the first failures and everything stays pending), then stops
 //! the runtime without a clean shutdown. Then `Driver::recover` over it is
 //! timed: reading and checking every frame, replaying every record into the
-//! sender, and resuming. Prints the journal's size, the time, and the
-//! process's peak resident memory.
+//! sender, and resuming. Then a compaction of the same state is timed (what
+//! the driver does under its lock: the sender's `state_records` written to a
+//! new journal, fsynced and renamed over the old). Prints the journal's
+//! size, the times, and the process's peak resident memory.
 
 use std::time::Instant;
 
 use mpns_hyper::client::{Client, ClientConfig};
 use mpns_hyper::driver::{Driver, DriverConfig};
-use mpns_hyper::journal::JournalConfig;
-use mpns_proto::{Notification, Options, Toast};
+use mpns_hyper::journal::{Journal, JournalConfig};
+use mpns_proto::{GrowableSender, Notification, Options, SenderConfig, Toast};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -89,6 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         drop(handle);
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
+    compaction(n, &dir.join("compaction"))?;
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM")) {
             println!(
@@ -98,5 +101,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Times a compaction of a journal whose sender holds `n` pending toasts.
+fn compaction(n: u64, dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut sender = GrowableSender::new(SenderConfig::default(), 4 << 30).recording();
+    let toast = Notification::Toast(Toast {
+        text1: Some("Storm warning"),
+        text2: Some("Leave the coast now"),
+        ..Toast::default()
+    });
+    let (mut journal, _) = Journal::open(&JournalConfig::new(dir), b"compaction", |_| Ok(()))?;
+    let mut bytes = Vec::new();
+    let mut uri = String::new();
+    for i in 0..n {
+        use std::fmt::Write;
+        uri.clear();
+        write!(
+            uri,
+            "http://127.0.0.1:1/throttledthirdparty/01.00/device{i:08}"
+        )?;
+        let channel = mpns_proto::ChannelUri::parse(&uri)?;
+        sender.submit(
+            mpns_proto::Instant::ZERO,
+            channel,
+            &toast,
+            &Options::default(),
+        )?;
+        while let Some(record) = sender.poll_record() {
+            bytes.clear();
+            record.encode_to_vec(&mut bytes);
+            journal.append(1, &bytes);
+        }
+    }
+    journal.flush()?;
+    let started = Instant::now();
+    journal.compact(|sink| {
+        let mut result = Ok(());
+        sender.state_records(|record| {
+            if result.is_ok() {
+                bytes.clear();
+                record.encode_to_vec(&mut bytes);
+                result = sink.append(1, &bytes);
+            }
+        });
+        result
+    })?;
+    println!(
+        "compacted {n} pending into {:.0} MB in {:.2} s",
+        journal.len() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
