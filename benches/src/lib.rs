@@ -12,7 +12,7 @@ use mpns_proto::{
     Sender, SenderConfig, Tile, TileTemplate, Toast,
 };
 
-/// Channel of the vector `toast_basic` (`/work/shared/vectors/requests.jsonl`).
+/// Channel of the vector `toast_basic` (`mpns-proto/tests/vectors/requests.jsonl`).
 pub const TOAST_CHANNEL: &str = "http://127.0.0.1:47001/throttledthirdparty/01.00/ABC";
 
 /// Channel of the vectors `tile_flip_full` and `raw_text`: a live.net host and a query.
@@ -95,7 +95,7 @@ pub fn raw_1k() -> Notification<'static> {
     })
 }
 
-/// The real reply of 2015 (MPNS.md section 6), as IIS sent it: the input of
+/// The real reply of 2015 (the response table: `mpns_proto::classify`), as IIS sent it: the input of
 /// the response benchmarks.
 pub const REPLY_2015: &[u8] = b"HTTP/1.1 200 OK\r\nCache-Control: private\r\nServer: Microsoft-IIS/8.0\r\n\
 X-DeviceConnectionStatus: Connected\r\nX-NotificationStatus: Received\r\nX-SubscriptionStatus: Active\r\n\
@@ -305,7 +305,7 @@ mod tests {
         body.to_vec()
     }
 
-    /// The escaping of MPNS.md section 3, written the slow, obvious way.
+    /// The escaping of the payload encoder (`mpns-proto/src/payload.rs`), written the slow, obvious way.
     fn escape(s: &str) -> String {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")

@@ -8,7 +8,7 @@ use crate::checks::classify::Input;
 /// How the encode target picks size limits.
 #[derive(Arbitrary, Debug)]
 pub enum LimitsChoice {
-    /// MPNS.md's defaults.
+    /// The protocol's defaults (`RetryPolicy::DEFAULT`).
     Default,
     /// Small limits around real sizes: payload ×16, raw ×8, headers ×8 bytes.
     Small(u8, u8, u8),
@@ -69,7 +69,7 @@ pub enum HeaderName<'a> {
 /// A header value: a known spelling, or any bytes.
 #[derive(Arbitrary, Debug)]
 pub enum HeaderValue<'a> {
-    /// One of the values MPNS.md lists, padded with spaces when the flag is set.
+    /// One of the values the protocol defines, padded with spaces when the flag is set.
     Known(u8, bool),
     /// A UUID.
     Uuid([u8; 16]),
@@ -124,7 +124,7 @@ pub struct ClassifyInput<'a> {
     pub headers: Vec<(HeaderName<'a>, HeaderValue<'a>)>,
     /// Policy: base, cap and channel pause in milliseconds, jitter percent.
     pub policy: (u64, u64, u64, u8),
-    /// Use MPNS.md's policy instead.
+    /// Use the default policy (`RetryPolicy::DEFAULT`) instead.
     pub default_policy: bool,
     /// Consecutive failures.
     pub failures: u32,

@@ -1,4 +1,4 @@
-//! `channel_uri`: [`ChannelUri::parse`] on any bytes (MPNS.md section 1).
+//! `channel_uri`: [`ChannelUri::parse`] on any bytes (the channel URI rules of `mpns-proto/src/uri.rs`).
 //!
 //! Accepted: at most 1024 bytes, no byte outside `!`..`~`, http or https, a
 //! host, no user info, no fragment, not WNS; the parts rebuild the text; the

@@ -1,7 +1,7 @@
 //! `classify`: [`Response::from_parts`], [`classify`] and [`RetryPolicy`] on
-//! any status and header set (MPNS.md section 6).
+//! any status and header set (the response table of `mpns-proto/src/response.rs`).
 //!
-//! An oracle written from MPNS.md reads the headers leniently (case, spaces,
+//! An oracle written from the protocol's rules reads the headers leniently (case, spaces,
 //! `N/A`, the spellings of `InActive` and `Temp Disconnected`) and applies the
 //! policy table; the library must agree on every field and outcome. Then the
 //! retry timing: never shorter than `Retry-After`, a channel pause never
@@ -120,7 +120,7 @@ fn retry_after(value: &[u8]) -> Option<u32> {
     }))
 }
 
-/// The policy table of MPNS.md section 6.
+/// The policy table (`mpns_proto::classify`'s documentation).
 fn outcome(status: u16, r: &Response) -> Outcome {
     let retry = |reason, scope, backoff| Outcome::Retry {
         reason,

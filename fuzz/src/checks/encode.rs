@@ -1,6 +1,6 @@
-//! `encode`: any notification and options (MPNS.md sections 2 to 5).
+//! `encode`: any notification and options (payloads and request headers).
 //!
-//! An independent oracle, written from MPNS.md, says whether the request must
+//! An independent oracle, written from the protocol's rules, says whether the request must
 //! be refused (and with which errors) or what its body and headers must be,
 //! byte for byte. Then:
 //!
@@ -72,7 +72,7 @@ fn escape(s: &str, attribute: bool, out: &mut String) {
     }
 }
 
-/// The oldest OS that knows a field (MPNS.md section 3.4).
+/// The oldest OS that knows a field (the OS gating of `mpns-proto/src/payload.rs`).
 fn since(field: FieldName) -> TargetOs {
     use FieldName::*;
     match field {
@@ -107,7 +107,7 @@ fn count<'a>(f: Field<u8>) -> Field<V<'a>> {
     }
 }
 
-/// The elements of a tile in Microsoft's documented order (MPNS.md 3.2, 3.3).
+/// The elements of a tile in Microsoft's documented order .
 fn tile_elements<'a>(template: &TileTemplate<'a>) -> Vec<(FieldName, Field<V<'a>>)> {
     use FieldName as N;
     match *template {

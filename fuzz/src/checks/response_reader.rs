@@ -1,4 +1,4 @@
-//! `response_reader`: [`ResponseReader`] on any byte stream (MPNS.md section 6).
+//! `response_reader`: [`ResponseReader`] on any byte stream (MPNS responses as `mpns-proto/src/http.rs` reads them).
 //!
 //! Input: two bytes of split point, one byte choosing limits and the number of
 //! headers, one byte seeding uneven chunk sizes, then the stream. The stream

@@ -1,5 +1,5 @@
 //! The seed corpus: `fuzz/corpus/<target>/seed-<name>`, built from the request
-//! vectors (`mpns-proto/tests/vectors/requests.jsonl`), MPNS.md's URIs and
+//! vectors (`mpns-proto/tests/vectors/requests.jsonl`), real channel URI shapes and
 //! responses, and real sender snapshots.
 //!
 //! `cargo test -p mpns-proto --test fuzz_regressions -- --ignored write_seeds`
@@ -32,7 +32,7 @@ pub const TARGETS: [(&str, Check); 7] = [
     ("replay", super::replay::check),
 ];
 
-/// Channel URIs: MPNS.md's shapes, the vectors', and the refusals of section 1.
+/// Channel URIs: real shapes, the vectors', and the ones `ChannelUri::parse` refuses.
 const URIS: &[(&str, &str)] = &[
     (
         "live",
@@ -268,7 +268,7 @@ fn encode_seeds() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-/// MPNS.md section 6, as the wire carries them.
+/// The response table's cases, as the wire carries them.
 const RESPONSES: &[(&str, &str)] = &[
     (
         "received-2015",

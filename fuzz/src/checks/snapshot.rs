@@ -1,5 +1,5 @@
 //! `snapshot_restore`: [`Sender::restore`] from any bytes read as a postcard
-//! [`Snapshot`] (MPNS.md: the sender survives a reboot).
+//! [`Snapshot`] (the sender survives a reboot).
 //!
 //! Restoring is a typed error, or a sender that is consistent: its own
 //! snapshot restores again to the same bytes, it accepts a new submit, every
