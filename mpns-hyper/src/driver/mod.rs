@@ -295,24 +295,9 @@ impl DriverHandle {
         options: &Options<'_>,
     ) -> Result<Ticket, DriverError> {
         let channel = ChannelUri::parse(channel).map_err(DriverError::Channel)?;
-        let now = self.shared.now();
-        let ticket = {
-            let mut core = self.shared.lock();
-            if let Some(e) = &core.failed {
-                return Err(DriverError::Journal(e.clone()));
-            }
-            let ticket = core
-                .sender
-                .submit(now, channel, notification, options)
-                .map_err(DriverError::Submit)?;
-            if let (Some(tag), Some(d)) = (tag, &mut core.durable) {
-                d.tag(ticket, tag);
-            }
-            core.record();
-            ticket
-        };
-        self.shared.new_work();
-        Ok(ticket)
+        self.queue(tag, |sender, now| {
+            sender.submit(now, channel, notification, options)
+        })
     }
 
     /// Queues a callback registration for an authenticated channel (MPNS.md section 7).
@@ -323,16 +308,34 @@ impl DriverHandle {
         body: &[u8],
     ) -> Result<Ticket, DriverError> {
         let channel = ChannelUri::parse(channel).map_err(DriverError::Channel)?;
+        self.queue(None, |sender, now| {
+            sender.submit_callback_registration(
+                now,
+                channel,
+                callback_uri,
+                body,
+                &Default::default(),
+            )
+        })
+    }
+
+    /// Runs `submit` on the sender (unless the journal stopped the driver),
+    /// names the new ticket with `tag` and appends its records.
+    fn queue(
+        &self,
+        tag: Option<u64>,
+        submit: impl FnOnce(&mut GrowableSender, Instant) -> Result<Ticket, SubmitError>,
+    ) -> Result<Ticket, DriverError> {
         let now = self.shared.now();
         let ticket = {
             let mut core = self.shared.lock();
             if let Some(e) = &core.failed {
                 return Err(DriverError::Journal(e.clone()));
             }
-            let ticket = core
-                .sender
-                .submit_callback_registration(now, channel, callback_uri, body, &Default::default())
-                .map_err(DriverError::Submit)?;
+            let ticket = submit(&mut core.sender, now).map_err(DriverError::Submit)?;
+            if let (Some(tag), Some(d)) = (tag, &mut core.durable) {
+                d.tag(ticket, tag);
+            }
             core.record();
             ticket
         };

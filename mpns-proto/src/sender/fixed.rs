@@ -814,20 +814,6 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
 
 // ---- journal (feature `journal`) ------------------------------------------
 
-/// A recorded channel state with the storage's host index.
-#[cfg(feature = "journal")]
-fn with_host(state: ChannelState<()>, host: HostRef) -> ChannelState<HostRef> {
-    ChannelState {
-        host,
-        authenticated: state.authenticated,
-        paused_until: state.paused_until,
-        expired: state.expired,
-        // Only an expiry is reported or not.
-        expiry_reported: state.expired && state.expiry_reported,
-        quota: state.quota,
-    }
-}
-
 #[cfg(feature = "journal")]
 impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, C> {
     /// The same sender, handing out a [`Record`] for every change a journal
@@ -1042,14 +1028,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 next_ticket,
                 quota_window_ms,
             } => {
-                if seed != config.seed {
-                    return Err(ReplayError::Settings { setting: "seed" });
-                }
-                if quota_window_ms != config.quota_window.as_millis() {
-                    return Err(ReplayError::Settings {
-                        setting: "quota_window",
-                    });
-                }
+                record::check_settings(&config, seed, quota_window_ms)?;
                 self.state.next_ticket = self.state.next_ticket.max(next_ticket);
             }
             Inner::Submitted {
@@ -1100,11 +1079,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 let sent = Instant::from_millis(newest.saturating_mul(bucket_ms));
                 self.state.now = self.state.now.max(sent);
                 if let Some(c) = self.state.channels.iter_mut().find(|c| c.id == id) {
-                    c.state = with_host(state, c.state.host);
+                    c.state = state.with_host(c.state.host);
                 } else if !idle {
                     let i = self.replay_entry(id, host, state.authenticated, None)?;
                     let c = &mut self.state.channels[usize::from(i)];
-                    c.state = with_host(state, c.state.host);
+                    c.state = state.with_host(c.state.host);
                 }
             }
             Inner::Host { key, state } => {

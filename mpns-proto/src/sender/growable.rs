@@ -95,19 +95,6 @@ fn compact(state: &ChannelState<u32>, now: Instant) -> Option<(u32, u16)> {
     Some((u32::try_from(bucket).ok()?, count))
 }
 
-/// A recorded channel state with the storage's host index.
-fn state_with(state: ChannelState<()>, host: u32) -> ChannelState<u32> {
-    ChannelState {
-        host,
-        authenticated: state.authenticated,
-        paused_until: state.paused_until,
-        expired: state.expired,
-        // Only an expiry is reported or not.
-        expiry_reported: state.expired && state.expiry_reported,
-        quota: state.quota,
-    }
-}
-
 /// A fresh generation from the sender's counter.
 fn next_generation(epoch: &mut u64) -> u64 {
     *epoch += 1;
@@ -863,27 +850,10 @@ impl GrowableSender {
         let Stage::Done { result, .. } = n.stage else {
             return false;
         };
-        let Some(n) = self.notes[ix as usize].take() else {
+        let Some(n) = self.unlink(ix) else {
             return false;
         };
-        self.free_notes.push(ix);
-        // Unlink from its channel's FIFO.
-        if n.note.place.prev != NONE {
-            self.note_mut(n.note.place.prev).note.place.next = n.note.place.next;
-        }
-        if n.note.place.next != NONE {
-            self.note_mut(n.note.place.next).note.place.prev = n.note.place.prev;
-        }
-        if let Some(c) = self.channels.get_mut(&n.channel) {
-            if c.head == ix {
-                c.head = n.note.place.next;
-            }
-            if c.tail == ix {
-                c.tail = n.note.place.prev;
-            }
-        }
         self.tickets.insert(n.ticket.0, FINISHED);
-        self.used -= Self::NOTIFICATION_OVERHEAD + n.bytes.len();
         self.used += Self::FINAL_EVENT;
         self.finals.push_back(Event::Finished {
             ticket: n.ticket,
@@ -1443,14 +1413,7 @@ impl GrowableSender {
                 next_ticket,
                 quota_window_ms,
             } => {
-                if seed != self.config.seed {
-                    return Err(ReplayError::Settings { setting: "seed" });
-                }
-                if quota_window_ms != self.config.quota_window.as_millis() {
-                    return Err(ReplayError::Settings {
-                        setting: "quota_window",
-                    });
-                }
+                record::check_settings(&self.config, seed, quota_window_ms)?;
                 self.next_ticket = self.next_ticket.max(next_ticket);
             }
             Inner::Submitted {
@@ -1485,6 +1448,7 @@ impl GrowableSender {
                 // Its `submitted` record may be missing (it ended before that
                 // was polled): its ticket is taken all the same.
                 self.next_ticket = self.next_ticket.max(ticket.0.saturating_add(1));
+                // Its end was told before the replay: no final event.
                 if let Some(ix) = self.tickets.remove(&ticket.0) {
                     self.unlink(ix);
                 }
@@ -1495,11 +1459,11 @@ impl GrowableSender {
                     && state.quota == QuotaWindow::default();
                 if let Some(c) = self.channels.get_mut(&id) {
                     let host = c.state.host;
-                    c.state = state_with(state, host);
+                    c.state = state.with_host(host);
                 } else if idle {
                     self.remembered.remove(&id);
                 } else {
-                    let s = state_with(state, 0);
+                    let s = state.with_host(0);
                     match compact(&s, Instant::ZERO) {
                         Some(single) => {
                             self.remembered.insert(id, single);
@@ -1673,12 +1637,10 @@ impl GrowableSender {
         }
     }
 
-    /// Frees notification `ix` without a final event (its end was recorded
-    /// before the replay).
-    fn unlink(&mut self, ix: u32) {
-        let Some(n) = self.notes.get_mut(ix as usize).and_then(Option::take) else {
-            return;
-        };
+    /// Takes notification `ix` out of its slot and its channel's FIFO, and
+    /// its bytes out of the budget; the caller decides what its end is.
+    fn unlink(&mut self, ix: u32) -> Option<NoteRec> {
+        let n = self.notes.get_mut(ix as usize).and_then(Option::take)?;
         self.free_notes.push(ix);
         if n.note.place.prev != NONE {
             self.note_mut(n.note.place.prev).note.place.next = n.note.place.next;
@@ -1695,6 +1657,7 @@ impl GrowableSender {
             }
         }
         self.used -= Self::NOTIFICATION_OVERHEAD + n.bytes.len();
+        Some(n)
     }
 
     // ---- records ----------------------------------------------------------

@@ -160,6 +160,19 @@ impl<H> ChannelState<H> {
         (!self.authenticated).then(|| self.quota.empty_at(config.quota_window))
     }
 
+    /// The same state kept with another storage's host index (or none, in a
+    /// record). An expiry is reported or not; without one the flag is clear.
+    pub(super) fn with_host<H2>(&self, host: H2) -> ChannelState<H2> {
+        ChannelState {
+            host,
+            authenticated: self.authenticated,
+            paused_until: self.paused_until,
+            expired: self.expired,
+            expiry_reported: self.expired && self.expiry_reported,
+            quota: self.quota,
+        }
+    }
+
     /// Forgets an expiry the application has seen; `false` if there is none to forget.
     pub(super) fn forget_expiry(&mut self) -> bool {
         if self.expired && self.expiry_reported {

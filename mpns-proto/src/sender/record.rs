@@ -889,20 +889,31 @@ impl<'a> Record<'a> {
         Record(Inner::Channel {
             id,
             host,
-            state: ChannelState {
-                host: (),
-                authenticated: state.authenticated,
-                paused_until: state.paused_until,
-                expired: state.expired,
-                expiry_reported: state.expiry_reported,
-                quota: state.quota,
-            },
+            state: state.with_host(()),
         })
     }
 
     pub(super) fn host(key: u64, state: HostState) -> Self {
         Record(Inner::Host { key, state })
     }
+}
+
+/// Checks a `start` record's settings against the replaying sender's.
+#[cfg_attr(not(any(feature = "alloc", feature = "journal")), allow(dead_code))]
+pub(super) fn check_settings(
+    config: &super::SenderConfig,
+    seed: u64,
+    quota_window_ms: u64,
+) -> Result<(), ReplayError> {
+    if seed != config.seed {
+        return Err(ReplayError::Settings { setting: "seed" });
+    }
+    if quota_window_ms != config.quota_window.as_millis() {
+        return Err(ReplayError::Settings {
+            setting: "quota_window",
+        });
+    }
+    Ok(())
 }
 
 /// A recorded progress applied to a notification being rebuilt.
