@@ -7,10 +7,11 @@
 #![allow(async_fn_in_trait)]
 
 use embedded_io_async::{Error as _, Read, Write};
+use mpns_proto::ExchangeError;
 use mpns_proto::sender::TransportError;
-use mpns_proto::{Connection, ReadResponse, Request, Response};
+use mpns_proto::{Connection, HttpExchange, ReadResponse, Request, Response};
 
-use crate::exchange::{self, Failure, Pool, Receive, Received};
+use crate::pool::{Pool, host_key};
 use crate::{SendError, Transport};
 
 /// Sends `request` on `stream` and reads its response; see [`crate::blocking::send`].
@@ -19,42 +20,39 @@ pub async fn send<T: Read + Write + ?Sized>(
     request: &Request<'_>,
     buf: &mut [u8],
 ) -> Result<ReadResponse, SendError> {
-    exchange(stream, request, buf)
-        .await
-        .map_err(SendError::from)
+    attempt(stream, &mut HttpExchange::new(false), request, buf).await
 }
 
-async fn exchange<T: Read + Write + ?Sized>(
+/// One attempt of `request` on `stream`; on failure, `exchange` says
+/// whether a fresh connection earns another.
+async fn attempt<T: Read + Write + ?Sized>(
     stream: &mut T,
+    exchange: &mut HttpExchange,
     request: &Request<'_>,
     buf: &mut [u8],
-) -> Result<ReadResponse, Failure> {
-    let len = exchange::encode(request, buf)?;
-    write_all(stream, &buf[..len]).await?;
-    let mut rx = Receive::new(buf);
+) -> Result<ReadResponse, SendError> {
+    let len = exchange.encode(request, buf)?;
+    write_all(stream, buf.get(..len).unwrap_or_default()).await?;
     loop {
-        let n = match stream.read(rx.space()?).await {
-            Ok(n) => n,
-            Err(e) => return Err(rx.failed(e.kind())),
-        };
-        if let Received::Done(response) = rx.received(n)? {
+        let n = stream
+            .read(exchange.read_space(buf)?)
+            .await
+            .map_err(|e| SendError::Io(e.kind()))?;
+        if let Some(response) = exchange.received(buf, n)? {
             return Ok(response);
         }
     }
 }
 
-async fn write_all<T: Write + ?Sized>(stream: &mut T, mut bytes: &[u8]) -> Result<(), Failure> {
+async fn write_all<T: Write + ?Sized>(stream: &mut T, mut bytes: &[u8]) -> Result<(), SendError> {
     while !bytes.is_empty() {
         match stream.write(bytes).await {
-            Ok(0) => return Err(exchange::write_failure(embedded_io::ErrorKind::WriteZero)),
+            Ok(0) => return Err(SendError::Io(embedded_io::ErrorKind::WriteZero)),
             Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(e) => return Err(exchange::write_failure(e.kind())),
+            Err(e) => return Err(SendError::Io(e.kind())),
         }
     }
-    stream
-        .flush()
-        .await
-        .map_err(|e| exchange::write_failure(e.kind()))
+    stream.flush().await.map_err(|e| SendError::Io(e.kind()))
 }
 
 /// Opens an async byte stream to a host; see [`crate::blocking::Connector`].
@@ -146,39 +144,39 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
     ) -> Result<ReadResponse, SendError> {
         let needed = request.http_len();
         if needed > buf.len() {
-            return Err(SendError::BufferTooSmall { needed });
+            return Err(SendError::Exchange(ExchangeError::BufferTooSmall {
+                needed,
+            }));
         }
-        let key = exchange::host_key(request.channel());
+        let key = host_key(request.channel());
         let (mut conn, reused) = match self.pool.take(key) {
             Some(conn) => (conn, true),
             None => (self.connect(request).await?, false),
         };
-        let result = match exchange(&mut conn, request, buf).await {
-            Err(f) if f.before_response && reused => {
-                debug!(
-                    "kept connection failed before a response: {:?}; reconnecting",
-                    f.error
-                );
-                self.connector.disconnect(conn).await;
-                conn = self.connect(request).await?;
-                exchange(&mut conn, request, buf).await
-            }
-            other => other,
-        };
-        match result {
-            Ok(response) => {
-                let closed = match response.connection {
-                    Connection::KeepAlive => self.pool.put(key, conn),
-                    Connection::Close => Some(conn),
-                };
-                if let Some(conn) = closed {
-                    self.connector.disconnect(conn).await;
+        let mut exchange = HttpExchange::new(reused);
+        loop {
+            match attempt(&mut conn, &mut exchange, request, buf).await {
+                Ok(response) => {
+                    let closed = match response.connection {
+                        Connection::KeepAlive => self.pool.put(key, conn),
+                        Connection::Close => Some(conn),
+                    };
+                    if let Some(conn) = closed {
+                        self.connector.disconnect(conn).await;
+                    }
+                    return Ok(response);
                 }
-                Ok(response)
-            }
-            Err(f) => {
-                self.connector.disconnect(conn).await;
-                Err(f.error)
+                Err(e) => {
+                    self.connector.disconnect(conn).await;
+                    if !exchange.retry_on_fresh_connection() {
+                        return Err(e);
+                    }
+                    debug!(
+                        "kept connection failed before a response: {:?}; reconnecting",
+                        e
+                    );
+                    conn = self.connect(request).await?;
+                }
             }
         }
     }

@@ -8,10 +8,11 @@
 //!   `svc::SvcClient` implement it.
 
 use embedded_io::{Error as _, Read, Write};
+use mpns_proto::ExchangeError;
 use mpns_proto::sender::TransportError;
-use mpns_proto::{Connection, ReadResponse, Request, Response};
+use mpns_proto::{Connection, HttpExchange, ReadResponse, Request, Response};
 
-use crate::exchange::{self, Failure, Pool, Receive, Received};
+use crate::pool::{Pool, host_key};
 use crate::{SendError, Transport};
 
 /// Sends `request` on `stream` and reads its response.
@@ -54,40 +55,39 @@ pub fn send<T: Read + Write + ?Sized>(
     request: &Request<'_>,
     buf: &mut [u8],
 ) -> Result<ReadResponse, SendError> {
-    exchange(stream, request, buf).map_err(SendError::from)
+    attempt(stream, &mut HttpExchange::new(false), request, buf)
 }
 
-fn exchange<T: Read + Write + ?Sized>(
+/// One attempt of `request` on `stream`; on failure, `exchange` says
+/// whether a fresh connection earns another.
+fn attempt<T: Read + Write + ?Sized>(
     stream: &mut T,
+    exchange: &mut HttpExchange,
     request: &Request<'_>,
     buf: &mut [u8],
-) -> Result<ReadResponse, Failure> {
-    let len = exchange::encode(request, buf)?;
-    write_all(stream, &buf[..len])?;
-    let mut rx = Receive::new(buf);
+) -> Result<ReadResponse, SendError> {
+    let len = exchange.encode(request, buf)?;
+    write_all(stream, buf.get(..len).unwrap_or_default())?;
     loop {
-        let n = match stream.read(rx.space()?) {
-            Ok(n) => n,
-            Err(e) => return Err(rx.failed(e.kind())),
-        };
-        if let Received::Done(response) = rx.received(n)? {
+        let n = stream
+            .read(exchange.read_space(buf)?)
+            .map_err(|e| SendError::Io(e.kind()))?;
+        if let Some(response) = exchange.received(buf, n)? {
             return Ok(response);
         }
     }
 }
 
 /// Writes everything and flushes; a write of 0 bytes is an error, not a panic.
-fn write_all<T: Write + ?Sized>(stream: &mut T, mut bytes: &[u8]) -> Result<(), Failure> {
+fn write_all<T: Write + ?Sized>(stream: &mut T, mut bytes: &[u8]) -> Result<(), SendError> {
     while !bytes.is_empty() {
         match stream.write(bytes) {
-            Ok(0) => return Err(exchange::write_failure(embedded_io::ErrorKind::WriteZero)),
+            Ok(0) => return Err(SendError::Io(embedded_io::ErrorKind::WriteZero)),
             Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(e) => return Err(exchange::write_failure(e.kind())),
+            Err(e) => return Err(SendError::Io(e.kind())),
         }
     }
-    stream
-        .flush()
-        .map_err(|e| exchange::write_failure(e.kind()))
+    stream.flush().map_err(|e| SendError::Io(e.kind()))
 }
 
 /// Opens a byte stream to a host: TCP, TLS over TCP (embedded-tls with a
@@ -172,34 +172,33 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
     ) -> Result<ReadResponse, SendError> {
         let needed = request.http_len();
         if needed > buf.len() {
-            return Err(SendError::BufferTooSmall { needed });
+            return Err(SendError::Exchange(ExchangeError::BufferTooSmall {
+                needed,
+            }));
         }
-        let channel = request.channel();
-        let key = exchange::host_key(channel);
+        let key = host_key(request.channel());
         let (mut conn, reused) = match self.pool.take(key) {
             Some(conn) => (conn, true),
             None => (self.connect(request)?, false),
         };
-        let result = match exchange(&mut conn, request, buf) {
-            Err(f) if f.before_response && reused => {
-                debug!(
-                    "kept connection failed before a response: {:?}; reconnecting",
-                    f.error
-                );
-                self.connector.disconnect(conn);
-                conn = self.connect(request)?;
-                exchange(&mut conn, request, buf)
-            }
-            other => other,
-        };
-        match result {
-            Ok(response) => {
-                self.keep(key, conn, response.connection);
-                Ok(response)
-            }
-            Err(f) => {
-                self.connector.disconnect(conn);
-                Err(f.error)
+        let mut exchange = HttpExchange::new(reused);
+        loop {
+            match attempt(&mut conn, &mut exchange, request, buf) {
+                Ok(response) => {
+                    self.keep(key, conn, response.connection);
+                    return Ok(response);
+                }
+                Err(e) => {
+                    self.connector.disconnect(conn);
+                    if !exchange.retry_on_fresh_connection() {
+                        return Err(e);
+                    }
+                    debug!(
+                        "kept connection failed before a response: {:?}; reconnecting",
+                        e
+                    );
+                    conn = self.connect(request)?;
+                }
             }
         }
     }

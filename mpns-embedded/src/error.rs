@@ -3,7 +3,7 @@
 use core::fmt;
 
 use embedded_io::ErrorKind;
-use mpns_proto::ReadError;
+use mpns_proto::ExchangeError;
 use mpns_proto::sender::TransportError;
 
 /// Why a request got no response. Every transport of this crate reports this
@@ -12,23 +12,17 @@ use mpns_proto::sender::TransportError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SendError {
-    /// The exchange buffer cannot hold the request (the stream transports
-    /// need [`mpns_proto::Request::http_len`] bytes, the embedded-svc ones the
-    /// URI and the body). Nothing was sent: a configuration error, not the
-    /// server's fault.
-    BufferTooSmall {
-        /// Bytes needed.
-        needed: usize,
-    },
+    /// The exchange itself failed: the buffer cannot hold the request
+    /// ([`ExchangeError::BufferTooSmall`]: nothing was sent, a configuration
+    /// error; the stream transports need [`mpns_proto::Request::http_len`]
+    /// bytes, the embedded-svc ones the URI and the body), the server closed
+    /// the connection before a complete response, or the response is not
+    /// HTTP/1.x or its head does not fit in the buffer.
+    Exchange(ExchangeError),
     /// Opening the connection failed, as the connector reported it.
     Connect(TransportError),
     /// Writing the request or reading the response failed.
     Io(ErrorKind),
-    /// The server closed the connection before a complete response.
-    Closed,
-    /// The response is not HTTP/1.x, or its head does not fit in the
-    /// exchange buffer ([`ReadError::HeadTooLarge`]).
-    Response(ReadError),
 }
 
 impl SendError {
@@ -37,11 +31,11 @@ impl SendError {
         match *self {
             SendError::Connect(e) => e,
             SendError::Io(kind) => transport_error(kind),
-            SendError::Closed => TransportError::Reset,
+            SendError::Exchange(ExchangeError::Closed) => TransportError::Reset,
             // Not valid HTTP: nothing the core can classify. Retried like any
             // other transport failure (see the crate docs, "Core gaps").
-            SendError::Response(_) => TransportError::Protocol,
-            SendError::BufferTooSmall { .. } => TransportError::Other,
+            SendError::Exchange(ExchangeError::Response(_)) => TransportError::Protocol,
+            SendError::Exchange(ExchangeError::BufferTooSmall { .. }) => TransportError::Other,
         }
     }
 }
@@ -63,16 +57,18 @@ pub const fn transport_error(kind: ErrorKind) -> TransportError {
     }
 }
 
+impl From<ExchangeError> for SendError {
+    fn from(e: ExchangeError) -> Self {
+        SendError::Exchange(e)
+    }
+}
+
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::BufferTooSmall { needed } => {
-                write!(f, "the exchange buffer is too small: {needed} bytes needed")
-            }
             SendError::Connect(e) => write!(f, "connecting failed: {e:?}"),
             SendError::Io(kind) => write!(f, "the stream failed: {kind:?}"),
-            SendError::Closed => f.write_str("the server closed the connection before a response"),
-            SendError::Response(e) => write!(f, "unreadable response: {e}"),
+            SendError::Exchange(e) => e.fmt(f),
         }
     }
 }
@@ -80,7 +76,7 @@ impl fmt::Display for SendError {
 impl core::error::Error for SendError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            SendError::Response(e) => Some(e),
+            SendError::Exchange(e) => Some(e),
             _ => None,
         }
     }

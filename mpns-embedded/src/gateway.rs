@@ -1,6 +1,7 @@
 //! The gateway driver: the core's [`Sender`] joined to a transport.
 
 use core::fmt;
+use mpns_proto::ExchangeError;
 
 use mpns_proto::sender::{Cancellation, SubmitError as SenderSubmitError, TicketError};
 use mpns_proto::sender::{Event, Sender, Ticket, TransportError};
@@ -325,7 +326,7 @@ fn settle<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize>(
             debug!("ticket {:?}: status {:?}", ticket.0, response.status);
             sender.handle_response(now, ticket, &response)
         }
-        Err(SendError::BufferTooSmall { needed }) => {
+        Err(SendError::Exchange(ExchangeError::BufferTooSmall { needed })) => {
             // Only reachable when a request was submitted around
             // `Gateway::submit`. The core has no "failed locally" input: end
             // the notification as cancelled (see the crate docs, "Core gaps").

@@ -149,16 +149,16 @@ mod fmt;
 pub mod asynch;
 pub mod blocking;
 mod error;
-mod exchange;
 mod gateway;
+mod pool;
 #[cfg(feature = "embedded-svc")]
 pub mod svc;
 
 pub use mpns_proto;
 
 pub use error::{SendError, transport_error};
-pub use exchange::MAX_RESPONSE_HEADERS;
 pub use gateway::{Gateway, Round, SubmitError};
+pub use mpns_proto::exchange::MAX_RESPONSE_HEADERS;
 
 use mpns_proto::{ChannelUri, EncodeError, Notification, Options, Request};
 

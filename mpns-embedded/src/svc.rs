@@ -15,6 +15,8 @@
 use embedded_io::ErrorKind;
 use embedded_svc::http::client::Connection;
 use embedded_svc::http::{Method, Status};
+use mpns_proto::ExchangeError;
+use mpns_proto::exchange::retry_on_fresh_connection;
 use mpns_proto::sender::TransportError;
 use mpns_proto::{Request, Response};
 
@@ -47,7 +49,9 @@ struct Parts<'a> {
 fn parts<'a>(request: &'a Request<'_>, buf: &'a mut [u8]) -> Result<Parts<'a>, SendError> {
     let needed = buffer_needed(request);
     if needed > buf.len() {
-        return Err(SendError::BufferTooSmall { needed });
+        return Err(SendError::Exchange(ExchangeError::BufferTooSmall {
+            needed,
+        }));
     }
     let (uri_buf, rest) = buf.split_at_mut(uri_len(request));
     let channel = request.channel();
@@ -67,7 +71,7 @@ fn parts<'a>(request: &'a Request<'_>, buf: &'a mut [u8]) -> Result<Parts<'a>, S
     let uri = core::str::from_utf8(uri_buf).map_err(|_| SendError::Io(ErrorKind::InvalidData))?;
     let body_len = request
         .write_body(rest)
-        .map_err(|e| SendError::BufferTooSmall { needed: e.needed })?;
+        .map_err(|e| SendError::Exchange(ExchangeError::BufferTooSmall { needed: e.needed }))?;
     let mut headers = heapless::Vec::new();
     for header in request.headers() {
         // At most six headers besides Host: cannot overflow.
@@ -215,11 +219,13 @@ where
     pub fn send(&mut self, request: &Request<'_>, buf: &mut [u8]) -> Result<Response, SendError> {
         let needed = buffer_needed(request);
         if needed > buf.len() {
-            return Err(SendError::BufferTooSmall { needed });
+            return Err(SendError::Exchange(ExchangeError::BufferTooSmall {
+                needed,
+            }));
         }
         let reused = self.conn.is_some() && self.used;
         match self.once(request, buf) {
-            Err(f) if f.before_response && reused => {
+            Err(f) if retry_on_fresh_connection(reused, !f.before_response) => {
                 debug!(
                     "connection failed before a response: {:?}; retrying",
                     f.error
@@ -287,9 +293,11 @@ pub mod asynch {
     use embedded_svc::http::Method;
     use embedded_svc::http::client::asynch::Connection;
     use mpns_proto::sender::TransportError;
-    use mpns_proto::{Request, Response};
+    use mpns_proto::{ExchangeError, Request, Response};
 
-    use super::{Failed, MAX_BODY_DRAIN, buffer_needed, io, parts, read_head};
+    use super::{
+        Failed, MAX_BODY_DRAIN, buffer_needed, io, parts, read_head, retry_on_fresh_connection,
+    };
     use crate::asynch::Exchange;
     use crate::{SendError, Transport};
 
@@ -406,11 +414,13 @@ pub mod asynch {
         ) -> Result<Response, SendError> {
             let needed = buffer_needed(request);
             if needed > buf.len() {
-                return Err(SendError::BufferTooSmall { needed });
+                return Err(SendError::Exchange(ExchangeError::BufferTooSmall {
+                    needed,
+                }));
             }
             let reused = self.conn.is_some() && self.used;
             match self.once(request, buf).await {
-                Err(f) if f.before_response && reused => {
+                Err(f) if retry_on_fresh_connection(reused, !f.before_response) => {
                     debug!(
                         "connection failed before a response: {:?}; retrying",
                         f.error

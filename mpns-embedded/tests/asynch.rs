@@ -3,6 +3,7 @@
 
 mod common;
 
+use mpns_proto::ExchangeError;
 use std::io::Write as _;
 use std::time::Duration as StdDuration;
 
@@ -159,7 +160,7 @@ async fn server_closing_between_requests() {
     let request = Request::notification(channel, &note, &Options::default()).unwrap();
     assert_eq!(
         client.send(&request, &mut buf).await,
-        Err(SendError::Closed)
+        Err(SendError::Exchange(ExchangeError::Closed))
     );
     assert_eq!(silent.connections(), 1);
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use mpns_proto::ExchangeError;
 use std::io::Write as _;
 use std::net::TcpStream;
 use std::time::Duration as StdDuration;
@@ -435,7 +436,7 @@ fn transport_failures_reach_the_sender() {
     let channel = ChannelUri::parse(&url).unwrap();
     let request = Request::notification(channel, &note, &Options::default()).unwrap();
     let err = client.send(&request, &mut buf).unwrap_err();
-    assert_eq!(err, SendError::Closed);
+    assert_eq!(err, SendError::Exchange(ExchangeError::Closed));
     assert_eq!(err.transport_error(), TransportError::Reset);
     assert_eq!(server.connections(), 1, "a fresh connection is not retried");
 
@@ -447,7 +448,10 @@ fn transport_failures_reach_the_sender() {
     let url = server.channel_url("x");
     let channel = ChannelUri::parse(&url).unwrap();
     let request = Request::notification(channel, &note, &Options::default()).unwrap();
-    assert_eq!(client.send(&request, &mut buf), Err(SendError::Closed));
+    assert_eq!(
+        client.send(&request, &mut buf),
+        Err(SendError::Exchange(ExchangeError::Closed))
+    );
 
     // Not HTTP.
     let server = Scripted::spawn(|_, mut stream| {
@@ -459,7 +463,10 @@ fn transport_failures_reach_the_sender() {
     let request = Request::notification(channel, &note, &Options::default()).unwrap();
     let err = client.send(&request, &mut buf).unwrap_err();
     assert!(
-        matches!(err, SendError::Response(ReadError::Malformed(_))),
+        matches!(
+            err,
+            SendError::Exchange(ExchangeError::Response(ReadError::Malformed(_)))
+        ),
         "{err:?}"
     );
     assert_eq!(err.transport_error(), TransportError::Protocol);
@@ -489,9 +496,9 @@ fn buffers_too_small_are_refused_before_any_io() {
     let mut client: StreamClient<_, 1> = StreamClient::new(StdTcp::default());
     assert_eq!(
         client.send(&request, &mut small),
-        Err(SendError::BufferTooSmall {
+        Err(SendError::Exchange(ExchangeError::BufferTooSmall {
             needed: request.http_len()
-        })
+        }))
     );
     assert_eq!(server.connections(), 0);
 
@@ -514,7 +521,10 @@ fn buffers_too_small_are_refused_before_any_io() {
     let mut buf = vec![0u8; request.http_len() + 8];
     let err = client.send(&request, &mut buf).unwrap_err();
     assert!(
-        matches!(err, SendError::Response(ReadError::HeadTooLarge { .. })),
+        matches!(
+            err,
+            SendError::Exchange(ExchangeError::Response(ReadError::HeadTooLarge { .. }))
+        ),
         "{err:?}"
     );
 }

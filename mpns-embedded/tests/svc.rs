@@ -4,6 +4,7 @@
 
 mod common;
 
+use mpns_proto::ExchangeError;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -578,9 +579,9 @@ fn svc_buffer_holds_uri_and_body_and_callback_paths_get_their_suffix() {
     let mut client = SvcClient::new(factory.make());
     assert_eq!(
         client.send(&request, &mut small),
-        Err(SendError::BufferTooSmall {
+        Err(SendError::Exchange(ExchangeError::BufferTooSmall {
             needed: svc::buffer_needed(&request)
-        })
+        }))
     );
     assert_eq!(factory.made(), 0, "nothing was opened");
 

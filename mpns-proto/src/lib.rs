@@ -14,6 +14,7 @@
 //! | [`options`] | [`Options`]: delivery interval, [`MessageId`], callback URI, [`TargetOs`], [`Limits`] |
 //! | [`request`] | [`Request`]: headers for structured clients, or HTTP/1.1 bytes |
 //! | [`response`] | [`Response`] (status headers read leniently), [`classify`] into an [`Outcome`], [`RetryPolicy`] |
+//! | [`exchange`] | [`HttpExchange`]: one request over kept-alive byte streams without the I/O: encode, read, keep-alive, the one retry on a fresh connection |
 //! | [`http`] | [`ResponseReader`]: incremental HTTP/1.1 response reader for byte streams (httparse); [`parse_response`] in one call |
 //! | [`sender`] | the state machine: queue, per-channel order, retries, quota, expiry, events; [`Sender`] (fixed size) and, with `alloc`, `GrowableSender` |
 //! | [`time`] | [`Instant`] and [`Duration`]: time as a value, from the caller's clock |
@@ -88,6 +89,7 @@ extern crate std;
 extern crate alloc;
 
 pub mod error;
+pub mod exchange;
 pub mod http;
 pub mod notification;
 pub mod options;
@@ -101,6 +103,7 @@ pub mod time;
 pub mod uri;
 
 pub use error::{BufferTooSmall, EncodeError, FieldProblem};
+pub use exchange::{ExchangeError, HttpExchange};
 pub use http::{
     BodyFraming, ChunkProblem, Connection, HttpVersion, MalformedReason, Parsed, Progress,
     ReadError, ReadResponse, ReaderLimits, ResponseReader, parse_response,
