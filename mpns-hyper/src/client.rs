@@ -2,7 +2,7 @@
 //! connections reused across notifications, mutual TLS for authenticated
 //! (https) channels with rustls and its `ring` provider.
 //!
-//! The client only moves bytes: the request comes from
+//! The client only moves bytes (the [`Transport`] trait): the request comes from
 //! [`mpns_proto::Request`], and the answer goes back as a
 //! [`mpns_proto::Response`] for the core to classify.
 
@@ -20,7 +20,9 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mpns_proto::sender::TransportError;
-use mpns_proto::{Notification, Options, Outcome, Request, Response, classify};
+use mpns_proto::{Outcome, Request, Response};
+
+use crate::transport::{Transport, TransportFailure};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -89,6 +91,8 @@ pub struct ClientConfig {
     pub identity: Option<Identity>,
     /// Idle keep-alive connections kept per host (`usize::MAX`: no limit).
     pub max_idle_per_host: usize,
+    /// An idle connection is closed after this long unused (90 s).
+    pub idle_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -100,6 +104,7 @@ impl Default for ClientConfig {
             extra_roots_pem: Vec::new(),
             identity: None,
             max_idle_per_host: usize::MAX,
+            idle_timeout: Duration::from_secs(90),
         }
     }
 }
@@ -178,29 +183,7 @@ impl std::error::Error for SendError {}
 impl Client {
     /// Builds a client. Fails only for an unusable certificate or key.
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
-        let mut roots = RootCertStore::empty();
-        if config.webpki_roots {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        }
-        for pem in &config.extra_roots_pem {
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| ClientError::Pem(format!("CA certificate: {e}")))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| ClientError::Tls(format!("CA certificate: {e}")))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Tls(e.to_string()))?
-            .with_root_certificates(roots);
-        let tls = match &config.identity {
-            Some(id) => builder
-                .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-                .map_err(|e| ClientError::Tls(e.to_string()))?,
-            None => builder.with_no_client_auth(),
-        };
+        let tls = tls_config(&config)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -212,6 +195,7 @@ impl Client {
             .wrap_connector(http);
         let inner = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.max_idle_per_host)
+            .pool_idle_timeout(config.idle_timeout)
             // Head and body copied into one buffer, one write: measured cheaper than writev.
             .http1_writev(false)
             .build(connector);
@@ -222,19 +206,11 @@ impl Client {
         })
     }
 
-    /// Sends one prepared request and reads the MPNS status headers.
-    pub async fn send_request(
-        &self,
-        request: &Request<'_>,
-    ) -> Result<Response, (TransportError, String)> {
-        self.send_hyper(to_hyper(request)).await
-    }
-
     /// Sends a request built by [`to_hyper`].
     pub async fn send_hyper(
         &self,
         request: hyper::Request<Full<Bytes>>,
-    ) -> Result<Response, (TransportError, String)> {
+    ) -> Result<Response, TransportFailure> {
         let exchange = async {
             let response = self
                 .inner
@@ -262,25 +238,48 @@ impl Client {
             )),
         }
     }
+}
 
-    /// Validates, sends and classifies one notification: the one-shot path.
-    pub async fn send(
+impl Transport for Client {
+    type Prepared = hyper::Request<Full<Bytes>>;
+
+    fn prepare(&self, request: &Request<'_>) -> Self::Prepared {
+        to_hyper(request)
+    }
+
+    fn send_prepared(
         &self,
-        channel: &str,
-        notification: &Notification<'_>,
-        options: &Options<'_>,
-    ) -> Result<Sent, SendError> {
-        let channel = mpns_proto::ChannelUri::parse(channel).map_err(SendError::Channel)?;
-        let request =
-            Request::notification(channel, notification, options).map_err(SendError::Encode)?;
-        let response = self
-            .send_request(&request)
-            .await
-            .map_err(|(kind, detail)| SendError::Transport(kind, detail))?;
-        Ok(Sent {
-            response,
-            outcome: classify(&response),
-        })
+        prepared: Self::Prepared,
+    ) -> impl Future<Output = Result<Response, TransportFailure>> + Send {
+        self.send_hyper(prepared)
+    }
+}
+
+/// The rustls configuration of both transports: webpki roots and the extra
+/// CAs, the client certificate if any, the `ring` provider.
+pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ClientError> {
+    let mut roots = RootCertStore::empty();
+    if config.webpki_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for pem in &config.extra_roots_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| ClientError::Pem(format!("CA certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| ClientError::Tls(format!("CA certificate: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .with_root_certificates(roots);
+    match &config.identity {
+        Some(id) => builder
+            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+            .map_err(|e| ClientError::Tls(e.to_string())),
+        None => Ok(builder.with_no_client_auth()),
     }
 }
 
@@ -371,7 +370,7 @@ fn response_header(name: &str) -> Option<HeaderName> {
 }
 
 /// Maps a hyper client error to the core's transport failure kinds.
-fn transport_error(e: &hyper_util::client::legacy::Error) -> (TransportError, String) {
+fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportFailure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     let mut kind = if e.is_connect() {
         TransportError::Other
@@ -380,20 +379,7 @@ fn transport_error(e: &hyper_util::client::legacy::Error) -> (TransportError, St
     };
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            kind = match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => TransportError::Refused,
-                std::io::ErrorKind::TimedOut => TransportError::Timeout,
-                std::io::ErrorKind::InvalidData
-                    if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) =>
-                {
-                    TransportError::Tls
-                }
-                std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::ConnectionAborted
-                | std::io::ErrorKind::BrokenPipe
-                | std::io::ErrorKind::UnexpectedEof => TransportError::Reset,
-                _ => kind,
-            };
+            kind = io_error_kind(io).unwrap_or(kind);
         }
         if s.is::<rustls::Error>() {
             kind = TransportError::Tls;
@@ -403,7 +389,24 @@ fn transport_error(e: &hyper_util::client::legacy::Error) -> (TransportError, St
     (kind, error_chain(e))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The transport failure an I/O error means, if it says.
+pub(crate) fn io_error_kind(io: &std::io::Error) -> Option<TransportError> {
+    use std::io::ErrorKind as K;
+    Some(match io.kind() {
+        K::ConnectionRefused => TransportError::Refused,
+        K::TimedOut => TransportError::Timeout,
+        K::InvalidData if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
+            TransportError::Tls
+        }
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            TransportError::Reset
+        }
+        _ => return None,
+    })
+}
+
+/// An error and its sources, one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -2,7 +2,9 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`client`] | pooled keep-alive hyper client, mutual TLS with rustls (`ring`), one-shot [`client::Client::send`] |
+//! | [`transport`] | the [`transport::Transport`] trait the driver and the tool run over; [`transport::AnyClient`] picks one at run time |
+//! | [`direct`] | the default transport: the core's bytes and [`mpns_proto::HttpExchange`] over pooled tokio TCP / tokio-rustls streams, mutual TLS |
+//! | [`client`] | the hyper transport: pooled keep-alive hyper-util client, mutual TLS with rustls (`ring`); [`client::ClientConfig`] for both |
 //! | [`driver`] | runs the core's [`mpns_proto::GrowableSender`] over the client: submit from any task, events as a stream; over a journal, nothing is lost when the process dies ([`driver::Driver::recover`]) |
 //! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
 //! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
@@ -15,8 +17,10 @@
 
 pub mod cli;
 pub mod client;
+pub mod direct;
 pub mod driver;
 pub mod emulator;
 mod header_names;
 pub mod journal;
 pub mod pki;
+pub mod transport;

@@ -1,13 +1,15 @@
-//! The real client and driver against the real emulator, over loopback:
+//! Both transports (direct and hyper) and the driver against the real
+//! emulator, over loopback; every test runs once per transport:
 //! every policy row of MPNS.md section 6, mutual TLS with certificates made
 //! here, connection reuse, timeouts and a reset mid-response.
 
 use std::time::Duration as StdDuration;
 
-use mpns_hyper::client::{Client, ClientConfig, Identity, SendError};
+use mpns_hyper::client::{ClientConfig, Identity, SendError};
 use mpns_hyper::driver::{Driver, DriverConfig};
 use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
 use mpns_hyper::pki::{TestPki, other_ca_client};
+use mpns_hyper::transport::{AnyClient, Transport, TransportKind};
 use mpns_proto::response::RejectReason;
 use mpns_proto::sender::{Event, Finished, TransportError};
 use mpns_proto::{
@@ -37,13 +39,43 @@ fn fast_sender() -> SenderConfig {
     }
 }
 
-fn plain_client() -> Client {
-    Client::new(ClientConfig::default()).unwrap()
+fn plain_client(kind: TransportKind) -> AnyClient {
+    AnyClient::new(kind, ClientConfig::default()).unwrap()
 }
+
+/// Runs the test function `$name(kind)` once per transport, as
+/// `$name::direct` and `$name::hyper`.
+macro_rules! both_transports {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn direct() {
+                super::$name(super::TransportKind::Direct).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn hyper() {
+                super::$name(super::TransportKind::Hyper).await
+            }
+        }
+    )*};
+}
+
+both_transports!(
+    every_policy_row_end_to_end,
+    connections_are_reused_across_notifications,
+    no_idle_connections_kept_means_one_connection_per_notification,
+    mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake,
+    a_slow_answer_times_out_as_a_transport_failure,
+    a_reset_mid_response_is_retried_and_delivered_exactly_once,
+    a_refused_connection_backs_off_the_host,
+    many_channels_in_parallel_keep_per_channel_order,
+    a_server_closing_kept_connections_costs_no_failure,
+    a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client,
+);
 
 /// Sends one toast per channel through the driver; returns each result and its attempts.
 async fn drive(
-    client: Client,
+    client: AnyClient,
     config: DriverConfig,
     channels: &[String],
 ) -> (Vec<(Ticket, Finished, u16)>, Vec<Event>) {
@@ -82,8 +114,7 @@ async fn drive(
     (finished, all)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_policy_row_end_to_end() {
+async fn every_policy_row_end_to_end(kind: TransportKind) {
     let emulator = Emulator::spawn(EmulatorConfig {
         daily_quota: 1,
         ..EmulatorConfig::default()
@@ -219,7 +250,7 @@ async fn every_policy_row_end_to_end() {
         sender: fast_sender(),
         ..DriverConfig::default()
     };
-    let (finished, events) = drive(plain_client(), config, &channels).await;
+    let (finished, events) = drive(plain_client(kind), config, &channels).await;
     for ((id, _, want, attempts), (_, got, got_attempts)) in rows.iter().zip(&finished) {
         assert_eq!(got, want, "{id}");
         assert_eq!(got_attempts, attempts, "{id}: attempts");
@@ -239,7 +270,7 @@ async fn every_policy_row_end_to_end() {
         },
         ..DriverConfig::default()
     };
-    let (finished, _) = drive(plain_client(), config, &[quota.clone(), quota]).await;
+    let (finished, _) = drive(plain_client(kind), config, &[quota.clone(), quota]).await;
     assert!(finished[0].1.is_accepted());
     assert_eq!(
         finished[1].1,
@@ -249,10 +280,9 @@ async fn every_policy_row_end_to_end() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_are_reused_across_notifications() {
+async fn connections_are_reused_across_notifications(kind: TransportKind) {
     let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
-    let client = plain_client();
+    let client = plain_client(kind);
     for i in 0..50 {
         let sent = client
             .send(
@@ -264,20 +294,31 @@ async fn connections_are_reused_across_notifications() {
             .unwrap();
         assert!(matches!(sent.outcome, Outcome::Accepted { .. }));
     }
-    // hyper-util's pool races a new connection against the return of the
-    // idle one, so a second or third connection may open; after that every
-    // request finds an idle one.
-    assert!(emulator.stats().connections <= 4, "{:?}", emulator.stats());
+    // The direct transport returns a connection to its pool before the send
+    // ends: one connection. hyper-util's pool races a new connection against
+    // the return of the idle one, so a second or third may open; after that
+    // every request finds an idle one.
+    let most = match kind {
+        TransportKind::Direct => 1,
+        TransportKind::Hyper => 4,
+    };
+    assert!(
+        emulator.stats().connections <= most,
+        "{:?}",
+        emulator.stats()
+    );
     assert_eq!(emulator.accepted().len(), 50);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_idle_connections_kept_means_one_connection_per_notification() {
+async fn no_idle_connections_kept_means_one_connection_per_notification(kind: TransportKind) {
     let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
-    let client = Client::new(ClientConfig {
-        max_idle_per_host: 0,
-        ..ClientConfig::default()
-    })
+    let client = AnyClient::new(
+        kind,
+        ClientConfig {
+            max_idle_per_host: 0,
+            ..ClientConfig::default()
+        },
+    )
     .unwrap();
     for i in 0..3 {
         let sent = client
@@ -293,8 +334,7 @@ async fn no_idle_connections_kept_means_one_connection_per_notification() {
     assert_eq!(emulator.stats().connections, 3, "{:?}", emulator.stats());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
+async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake(kind: TransportKind) {
     let pki = TestPki::generate().unwrap();
     let emulator = Emulator::spawn(EmulatorConfig {
         tls: Some(TlsConfig::from_test_pki(&pki)),
@@ -302,17 +342,20 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
     })
     .unwrap();
     let channel = emulator.secure_channel_url("secure").unwrap();
-    let client = Client::new(ClientConfig {
-        identity: Some(
-            Identity::from_pem(
-                pki.client_cert_pem.as_bytes(),
-                pki.client_key_pem.as_bytes(),
-            )
-            .unwrap(),
-        ),
-        extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
-        ..ClientConfig::default()
-    })
+    let client = AnyClient::new(
+        kind,
+        ClientConfig {
+            identity: Some(
+                Identity::from_pem(
+                    pki.client_cert_pem.as_bytes(),
+                    pki.client_key_pem.as_bytes(),
+                )
+                .unwrap(),
+            ),
+            extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
+            ..ClientConfig::default()
+        },
+    )
     .unwrap();
     for i in 0..20 {
         let sent = client
@@ -323,8 +366,12 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
     }
     // As for plain connections, hyper-util's pool may open a second or third one.
     let handshakes = emulator.stats().tls_handshakes;
+    let most = match kind {
+        TransportKind::Direct => 1,
+        TransportKind::Hyper => 4,
+    };
     assert!(
-        handshakes <= 4,
+        handshakes <= most,
         "{handshakes} handshakes for 20 notifications"
     );
     assert_eq!(emulator.accepted().iter().filter(|r| r.secure).count(), 20);
@@ -344,10 +391,13 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
     assert!(emulator.stats().tls_handshakes <= handshakes + 1);
 
     // No client certificate: the handshake passes, MPNS answers 403.
-    let anonymous = Client::new(ClientConfig {
-        extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
-        ..ClientConfig::default()
-    })
+    let anonymous = AnyClient::new(
+        kind,
+        ClientConfig {
+            extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
+            ..ClientConfig::default()
+        },
+    )
     .unwrap();
     let sent = anonymous
         .send(&channel, &toast("x"), &Options::default())
@@ -363,13 +413,17 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
 
     // A certificate from another CA: the handshake fails.
     let stranger = other_ca_client().unwrap();
-    let stranger = Client::new(ClientConfig {
-        identity: Some(
-            Identity::from_pem(stranger.cert_pem.as_bytes(), stranger.key_pem.as_bytes()).unwrap(),
-        ),
-        extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
-        ..ClientConfig::default()
-    })
+    let stranger = AnyClient::new(
+        kind,
+        ClientConfig {
+            identity: Some(
+                Identity::from_pem(stranger.cert_pem.as_bytes(), stranger.key_pem.as_bytes())
+                    .unwrap(),
+            ),
+            extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
+            ..ClientConfig::default()
+        },
+    )
     .unwrap();
     let err = stranger
         .send(&channel, &toast("x"), &Options::default())
@@ -384,7 +438,7 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
     );
 
     // A server certificate the client does not trust is never accepted.
-    let untrusting = Client::new(ClientConfig::default()).unwrap();
+    let untrusting = AnyClient::new(kind, ClientConfig::default()).unwrap();
     let err = untrusting
         .send(&channel, &toast("x"), &Options::default())
         .await
@@ -398,14 +452,16 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_answer_times_out_as_a_transport_failure() {
+async fn a_slow_answer_times_out_as_a_transport_failure(kind: TransportKind) {
     let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
     emulator.set_behaviour("slow", Behaviour::Slow(StdDuration::from_secs(3)));
-    let client = Client::new(ClientConfig {
-        timeout: StdDuration::from_millis(200),
-        ..ClientConfig::default()
-    })
+    let client = AnyClient::new(
+        kind,
+        ClientConfig {
+            timeout: StdDuration::from_millis(200),
+            ..ClientConfig::default()
+        },
+    )
     .unwrap();
     let started = std::time::Instant::now();
     let err = client
@@ -423,15 +479,15 @@ async fn a_slow_answer_times_out_as_a_transport_failure() {
     assert!(started.elapsed() < StdDuration::from_secs(2));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reset_mid_response_is_retried_and_delivered_exactly_once() {
+async fn a_reset_mid_response_is_retried_and_delivered_exactly_once(kind: TransportKind) {
     let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
     emulator.set_behaviour("reset", Behaviour::ResetMidResponse(1));
     let config = DriverConfig {
         sender: fast_sender(),
         ..DriverConfig::default()
     };
-    let (finished, events) = drive(plain_client(), config, &[emulator.channel_url("reset")]).await;
+    let (finished, events) =
+        drive(plain_client(kind), config, &[emulator.channel_url("reset")]).await;
     assert!(finished[0].1.is_accepted(), "{finished:?}");
     assert_eq!(finished[0].2, 2, "one reset, then one delivery");
     assert!(events.iter().any(|e| matches!(
@@ -449,8 +505,7 @@ async fn a_reset_mid_response_is_retried_and_delivered_exactly_once() {
     assert_eq!(delivered, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_connection_backs_off_the_host() {
+async fn a_refused_connection_backs_off_the_host(kind: TransportKind) {
     // Bind and drop a listener to get a port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -458,7 +513,7 @@ async fn a_refused_connection_backs_off_the_host() {
         .unwrap()
         .port();
     let channel = format!("http://127.0.0.1:{port}/throttledthirdparty/01.00/none");
-    let err = plain_client()
+    let err = plain_client(kind)
         .send(&channel, &toast("x"), &Options::default())
         .await
         .unwrap_err();
@@ -473,7 +528,7 @@ async fn a_refused_connection_backs_off_the_host() {
         },
         ..DriverConfig::default()
     };
-    let (finished, _) = drive(plain_client(), config, &[channel]).await;
+    let (finished, _) = drive(plain_client(kind), config, &[channel]).await;
     assert_eq!(
         finished[0].1,
         Finished::GaveUp {
@@ -482,8 +537,7 @@ async fn a_refused_connection_backs_off_the_host() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_channels_in_parallel_keep_per_channel_order() {
+async fn many_channels_in_parallel_keep_per_channel_order(kind: TransportKind) {
     let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
     let channels: Vec<String> = (0..200)
         .map(|i| emulator.channel_url(&format!("c{}", i % 20)))
@@ -492,7 +546,7 @@ async fn many_channels_in_parallel_keep_per_channel_order() {
         max_in_flight: 16,
         ..DriverConfig::default()
     };
-    let (finished, _) = drive(plain_client(), config, &channels).await;
+    let (finished, _) = drive(plain_client(kind), config, &channels).await;
     assert!(finished.iter().all(|(_, r, _)| r.is_accepted()));
     // Per channel, the emulator saw the notifications in submission order.
     let accepted = emulator.accepted();
@@ -513,4 +567,98 @@ async fn many_channels_in_parallel_keep_per_channel_order() {
         assert_eq!(texts, sorted, "channel c{c} in order");
         assert_eq!(texts.len(), 10);
     }
+}
+
+/// A server that answers each request as accepted and then closes the
+/// connection, although HTTP/1.1 lets the client keep it: what a server that
+/// drops idle connections looks like. Returns its address and a count of the
+/// connections it accepted.
+async fn closing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                // Read the head and the body its Content-Length announces.
+                let mut got = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = stream.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&chunk[..n]);
+                    let mut headers = [httparse::EMPTY_HEADER; 16];
+                    let mut request = httparse::Request::new(&mut headers);
+                    if let Ok(httparse::Status::Complete(head)) = request.parse(&got) {
+                        let length: usize = request
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                            .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                            .unwrap_or(0);
+                        if got.len() >= head + length {
+                            break;
+                        }
+                    }
+                }
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\n\
+                          X-SubscriptionStatus: Active\r\nX-DeviceConnectionStatus: Connected\r\n\
+                          Content-Length: 0\r\n\r\n",
+                    )
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (
+        format!("http://{addr}/throttledthirdparty/01.00/closing"),
+        accepted,
+    )
+}
+
+async fn a_server_closing_kept_connections_costs_no_failure(kind: TransportKind) {
+    let (channel, connections) = closing_server().await;
+    let client = plain_client(kind);
+    for i in 0..5 {
+        let sent = client
+            .send(&channel, &toast(&i.to_string()), &Options::default())
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e:?}"));
+        assert!(matches!(sent.outcome, Outcome::Accepted { .. }), "{sent:?}");
+    }
+    // Every request after the first found its kept connection closed and
+    // went on a new one.
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+async fn a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client(
+    kind: TransportKind,
+) {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emulator.set_behaviour("cut", Behaviour::ResetMidResponse(1));
+    let client = plain_client(kind);
+    let channel = emulator.channel_url("cut");
+    let err = client
+        .send(&channel, &toast("x"), &Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::Transport(TransportError::Reset, _)),
+        "{err:?}"
+    );
+    // The server had started to answer: the client did not send it again.
+    assert_eq!(emulator.stats().requests, 1, "{:?}", emulator.stats());
+    let sent = client
+        .send(&channel, &toast("y"), &Options::default())
+        .await
+        .unwrap();
+    assert!(matches!(sent.outcome, Outcome::Accepted { .. }), "{sent:?}");
 }

@@ -267,7 +267,7 @@ fn read_line(input: &mut dyn BufRead) -> std::io::Result<Option<Result<String, S
 /// batch resumes from and records into the journal; the error is then why
 /// the journal could not be used.
 pub async fn run_batch(
-    client: crate::client::Client,
+    client: crate::transport::AnyClient,
     input: Box<dyn BufRead + Send>,
     config: DriverConfig,
     state: Option<(JournalConfig, Vec<u8>)>,

@@ -24,9 +24,10 @@ use serde::Serialize;
 
 use super::CliError;
 use super::send::TlsArgs;
-use crate::client::{Client, ClientConfig, Identity, to_hyper};
+use crate::client::{ClientConfig, Identity};
 use crate::emulator::{Emulator, EmulatorConfig, TlsConfig};
 use crate::pki::TestPki;
+use crate::transport::{AnyClient, Transport};
 
 /// `mpns bench`.
 #[derive(Debug, Clone, Args)]
@@ -109,7 +110,7 @@ impl BenchArgs {
     }
 
     /// The channel and client to use, with the in-process emulator if any.
-    fn target(&self) -> Result<(Option<Emulator>, String, Client), CliError> {
+    fn target(&self) -> Result<(Option<Emulator>, String, AnyClient), CliError> {
         if let Some(url) = &self.url {
             ChannelUri::parse(url)?;
             return Ok((None, url.clone(), self.tls.client()?));
@@ -143,13 +144,13 @@ impl BenchArgs {
             Some(_) => emulator.secure_channel_url("bench").unwrap_or_default(),
             None => emulator.channel_url("bench"),
         };
-        let client = Client::new(client).map_err(CliError::Client)?;
+        let client = AnyClient::new(self.tls.transport, client).map_err(CliError::Client)?;
         Ok((Some(emulator), channel, client))
     }
 }
 
 /// One task's way of sending a notification, for [`measure`]: `mpns bench`
-/// sends through [`Client`]; `benches/examples/bare_hyper.rs`, the reference,
+/// sends through either transport; `benches/examples/bare_hyper.rs`, the reference,
 /// through a bare hyper-util client. Both share this harness and its measure.
 pub trait Load: Send + 'static {
     /// Sends one notification; true if it was accepted.
@@ -219,7 +220,7 @@ async fn run_load<L: Load>(
 
 /// `mpns bench`'s load: the whole one-shot path per toast.
 struct Toasts {
-    client: Client,
+    client: AnyClient,
     channel: String,
     text: String,
 }
@@ -238,11 +239,11 @@ impl Load for Toasts {
         let request = ChannelUri::parse(&self.channel)
             .ok()
             .and_then(|c| Request::notification(c, &toast, &Options::default()).ok())
-            .map(|r| to_hyper(&r));
+            .map(|r| self.client.prepare(&r));
         let Some(request) = request else {
             return false;
         };
-        match self.client.send_hyper(request).await {
+        match self.client.send_prepared(request).await {
             Ok(response) => matches!(classify(&response), Outcome::Accepted { .. }),
             Err(_) => false,
         }

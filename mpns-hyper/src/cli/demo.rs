@@ -11,10 +11,11 @@ use mpns_proto::{
 };
 
 use super::CliError;
-use crate::client::{Client, ClientConfig, Identity};
+use crate::client::{ClientConfig, Identity};
 use crate::driver::{Driver, DriverConfig};
 use crate::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
 use crate::pki::TestPki;
+use crate::transport::{AnyClient, TransportKind};
 
 /// `mpns demo`.
 #[derive(Debug, Clone, Args)]
@@ -242,18 +243,21 @@ impl DemoArgs {
                 emulator.set_behaviour(id, b);
             }
         }
-        let client = Client::new(ClientConfig {
-            identity: Some(
-                Identity::from_pem(
-                    pki.client_cert_pem.as_bytes(),
-                    pki.client_key_pem.as_bytes(),
-                )
-                .map_err(CliError::Client)?,
-            ),
-            extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
-            webpki_roots: false,
-            ..ClientConfig::default()
-        })
+        let client = AnyClient::new(
+            TransportKind::default(),
+            ClientConfig {
+                identity: Some(
+                    Identity::from_pem(
+                        pki.client_cert_pem.as_bytes(),
+                        pki.client_key_pem.as_bytes(),
+                    )
+                    .map_err(CliError::Client)?,
+                ),
+                extra_roots_pem: vec![pki.ca_cert_pem.clone().into_bytes()],
+                webpki_roots: false,
+                ..ClientConfig::default()
+            },
+        )
         .map_err(CliError::Client)?;
         let items = items(&emulator);
         let verbose = self.verbose;
@@ -309,7 +313,7 @@ struct Row {
     elapsed_ms: u128,
 }
 
-async fn run(client: Client, items: &[Item], verbose: bool) -> Result<Vec<Row>, CliError> {
+async fn run(client: AnyClient, items: &[Item], verbose: bool) -> Result<Vec<Row>, CliError> {
     let config = DriverConfig {
         sender: SenderConfig {
             retry: RetryPolicy {

@@ -5,12 +5,23 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{CliError, EncodeArgs};
-use crate::client::{Client, ClientConfig, Identity, to_hyper};
+use crate::client::{ClientConfig, Identity};
+use crate::transport::{AnyClient, Transport, TransportKind};
 
-/// TLS options shared by `send`, `batch` and `bench`.
+/// Transport and TLS options shared by `send`, `batch` and `bench`.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "TLS")]
 pub struct TlsArgs {
+    /// How requests travel: `direct` (the core's own HTTP/1.1 over tokio
+    /// streams; the cheaper) or `hyper` (hyper-util's client)
+    #[arg(
+        long,
+        value_name = "KIND",
+        default_value_t = TransportKind::Direct,
+        global = true,
+        help_heading = "Connection"
+    )]
+    pub transport: TransportKind,
     /// Client certificate chain (PEM) for authenticated https channels
     #[arg(long, value_name = "PEM", requires = "key", global = true)]
     pub cert: Option<PathBuf>,
@@ -40,8 +51,8 @@ impl TlsArgs {
     }
 
     /// A client with these options.
-    pub fn client(&self) -> Result<Client, CliError> {
-        Client::new(self.client_config()?).map_err(CliError::Client)
+    pub fn client(&self) -> Result<AnyClient, CliError> {
+        AnyClient::new(self.transport, self.client_config()?).map_err(CliError::Client)
     }
 }
 
@@ -59,11 +70,11 @@ pub struct SendArgs {
 impl SendArgs {
     /// Sends the notification and returns the JSON line to print.
     pub fn run(&self) -> Result<String, CliError> {
-        let request = self.encode.with_request(|r| Ok(to_hyper(r)))?;
         let client = self.tls.client()?;
+        let request = self.encode.with_request(|r| Ok(client.prepare(r)))?;
         let runtime = super::runtime()?;
         let response = runtime
-            .block_on(async { client.send_hyper(request).await })
+            .block_on(async { client.send_prepared(request).await })
             .map_err(|(kind, detail)| CliError::Transport { kind, detail })?;
         Ok(super::decode::to_json(&response).to_string())
     }

@@ -1,15 +1,17 @@
-//! Runs the core's [`GrowableSender`] over the pooled [`Client`]: submit
+//! Runs the core's [`GrowableSender`] over a [`Transport`] (the direct
+//! transport or the hyper client): submit
 //! from any task, read events as a stream, with a cap on requests in flight,
 //! a memory budget for what waits, and timers from tokio.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use mpns_hyper::client::{Client, ClientConfig};
+//! use mpns_hyper::client::ClientConfig;
+//! use mpns_hyper::direct::DirectClient;
 //! use mpns_hyper::driver::{Driver, DriverConfig};
 //! use mpns_proto::sender::Event;
 //! use mpns_proto::{Notification, Options, Toast};
 //!
-//! let client = Client::new(ClientConfig::default())?;
+//! let client = DirectClient::new(ClientConfig::default())?;
 //! let (handle, mut events) = Driver::start(client, DriverConfig::default());
 //! let toast = Notification::Toast(Toast { text1: Some("Hello"), ..Toast::default() });
 //! handle.submit_wait("http://127.0.0.1:47001/throttledthirdparty/01.00/A", &toast, &Options::default()).await?;
@@ -60,8 +62,8 @@ use mpns_proto::{
 };
 use tokio::sync::{Notify, Semaphore, mpsc};
 
-use crate::client::{Client, to_hyper};
 use crate::journal::{JournalConfig, JournalError};
+use crate::transport::Transport;
 
 mod durable;
 
@@ -449,7 +451,7 @@ pub struct Driver;
 
 impl Driver {
     /// Starts the driver task on the current tokio runtime.
-    pub fn start(client: Client, config: DriverConfig) -> (DriverHandle, Events) {
+    pub fn start<T: Transport>(client: T, config: DriverConfig) -> (DriverHandle, Events) {
         let core = Core {
             sender: GrowableSender::new(config.sender, config.memory_budget),
             durable: None,
@@ -467,8 +469,8 @@ impl Driver {
     /// Reading the journal blocks the calling thread (about 2.4 s for a
     /// million pending notifications, `benches/README.md`): call it before
     /// the work starts, or from `spawn_blocking` on a busy runtime.
-    pub fn recover(
-        client: Client,
+    pub fn recover<T: Transport>(
+        client: T,
         config: DriverConfig,
         journal: &JournalConfig,
         identity: &[u8],
@@ -490,8 +492,8 @@ impl Driver {
         Ok((handle, events, recovery))
     }
 
-    fn spawn(
-        client: Client,
+    fn spawn<T: Transport>(
+        client: T,
         config: DriverConfig,
         core: Core,
         epoch_ms: u64,
@@ -524,18 +526,18 @@ fn epoch_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// A request to send: its ticket and the hyper request.
-type Job = (Ticket, hyper::Request<http_body_util::Full<bytes::Bytes>>);
+/// A request to send: its ticket and the request as the transport takes it.
+type Job<T> = (Ticket, <T as Transport>::Prepared);
 
 /// The next request due, if any; its record is appended to the journal
 /// (the worker makes sure it is written before sending: [`written`]).
-fn next_job(shared: &Shared, core: &mut Core) -> Option<Job> {
+fn next_job<T: Transport>(client: &T, shared: &Shared, core: &mut Core) -> Option<Job<T>> {
     if core.failed.is_some() {
         return None;
     }
     let t = core.sender.poll_transmit(shared.now())?;
     tracing::debug!(ticket = t.ticket.0, attempt = t.attempt, "sending");
-    let job = (t.ticket, to_hyper(&t.request));
+    let job = (t.ticket, client.prepare(&t.request));
     core.record();
     shared.sent.fetch_add(1, Ordering::Relaxed);
     Some(job)
@@ -560,12 +562,12 @@ async fn written(shared: &Shared) -> bool {
 
 /// The driver task: starts a worker per request slot while requests are
 /// due, and keeps time while nothing is.
-async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
+async fn run<T: Transport>(shared: Arc<Shared>, client: T, max_in_flight: usize) {
     let permits = Arc::new(Semaphore::new(max_in_flight));
     loop {
         // Send everything that is due, up to the cap.
         while let Ok(permit) = permits.clone().try_acquire_owned() {
-            let Some(job) = next_job(&shared, &mut shared.lock()) else {
+            let Some(job) = next_job(&client, &shared, &mut shared.lock()) else {
                 break;
             };
             shared.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -613,11 +615,11 @@ async fn run(shared: Arc<Shared>, client: Client, max_in_flight: usize) {
 /// Holds one request slot: sends a request, reports its answer, and goes on
 /// with the next request due, so that a busy driver needs no wake-up per
 /// response; gives the slot back when nothing is due.
-async fn worker(
+async fn worker<T: Transport>(
     shared: Arc<Shared>,
-    client: Client,
+    client: T,
     permit: tokio::sync::OwnedSemaphorePermit,
-    mut job: Job,
+    mut job: Job<T>,
 ) {
     loop {
         let (ticket, request) = job;
@@ -625,7 +627,7 @@ async fn worker(
             // Not sent: the journal holds it for the next start.
             break;
         }
-        let result = client.send_hyper(request).await;
+        let result = client.send_prepared(request).await;
         let now = shared.now();
         let next = {
             let mut core = shared.lock();
@@ -638,7 +640,7 @@ async fn worker(
                 }
             };
             shared.drain(&mut core);
-            let next = next_job(&shared, &mut core);
+            let next = next_job(&client, &shared, &mut core);
             if next.is_none() {
                 // This answer's records reach the OS before the slot is given back.
                 core.write();

@@ -1,0 +1,300 @@
+//! The direct transport: the core's request bytes written to tokio TCP (or
+//! tokio-rustls) streams and the response read back through the core's
+//! [`HttpExchange`], with no HTTP library in between. Per-host pools of
+//! kept-alive connections, mutual TLS with the client certificate for https
+//! channels, the client's connect and request timeout.
+//!
+//! It sends HTTP/1.1 to the channel's host directly: no proxy (use the hyper
+//! [`Client`](crate::client::Client) where the network needs one).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mpns_proto::sender::TransportError;
+use mpns_proto::{Connection, ExchangeError, HttpExchange, ReadResponse, Request, Response};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::client::{ClientConfig, ClientError, error_chain, io_error_kind, tls_config};
+use crate::transport::{Transport, TransportFailure};
+
+/// Bytes of response a connection buffers: the longest response head it
+/// takes (MPNS sends about 300 bytes). Bodies stream through.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// The direct transport. Cheap to clone: clones share the pools.
+#[derive(Clone)]
+pub struct DirectClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tls: TlsConnector,
+    timeout: Duration,
+    idle_timeout: Duration,
+    max_idle_per_host: usize,
+    idle: Mutex<HashMap<Endpoint, Vec<Idle>>>,
+}
+
+impl fmt::Debug for DirectClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectClient")
+            .field("timeout", &self.inner.timeout)
+            .field("idle_connections", &self.idle_connections())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a connection goes: scheme, host (lower case, IPv6 in brackets) and port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Endpoint {
+    tls: bool,
+    host: Box<str>,
+    port: u16,
+}
+
+/// A request ready for [`DirectClient`]: its HTTP/1.1 bytes and where they go.
+#[derive(Debug)]
+pub struct DirectRequest {
+    bytes: Vec<u8>,
+    endpoint: Endpoint,
+}
+
+struct Conn {
+    stream: Stream,
+    buf: Box<[u8]>,
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+/// Why one attempt failed: the exchange's own error or the stream's.
+enum Failure {
+    Exchange(ExchangeError),
+    Io(std::io::Error),
+}
+
+impl From<ExchangeError> for Failure {
+    fn from(e: ExchangeError) -> Self {
+        Failure::Exchange(e)
+    }
+}
+
+impl Failure {
+    fn into_transport(self) -> TransportFailure {
+        match self {
+            Failure::Exchange(e @ ExchangeError::Closed) => (TransportError::Reset, e.to_string()),
+            Failure::Exchange(e @ ExchangeError::Response(_)) => {
+                (TransportError::Protocol, e.to_string())
+            }
+            Failure::Exchange(e @ ExchangeError::BufferTooSmall { .. }) => {
+                (TransportError::Other, e.to_string())
+            }
+            Failure::Io(e) => (
+                io_error_kind(&e).unwrap_or(TransportError::Reset),
+                error_chain(&e),
+            ),
+        }
+    }
+}
+
+impl DirectClient {
+    /// Builds a client. Fails only for an unusable certificate or key.
+    pub fn new(config: ClientConfig) -> Result<DirectClient, ClientError> {
+        let tls = tls_config(&config)?;
+        Ok(DirectClient {
+            inner: Arc::new(Inner {
+                tls: TlsConnector::from(Arc::new(tls)),
+                timeout: config.timeout,
+                idle_timeout: config.idle_timeout,
+                max_idle_per_host: config.max_idle_per_host,
+                idle: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Idle connections kept open, all hosts together.
+    pub fn idle_connections(&self) -> usize {
+        self.pools().values().map(Vec::len).sum()
+    }
+
+    fn pools(&self) -> MutexGuard<'_, HashMap<Endpoint, Vec<Idle>>> {
+        // A panic elsewhere leaves the map consistent: keep using it.
+        self.inner.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The most recently used idle connection to `endpoint` that has not
+    /// been idle too long.
+    fn take_idle(&self, endpoint: &Endpoint) -> Option<Conn> {
+        let mut pools = self.pools();
+        let idle = pools.get_mut(endpoint)?;
+        let now = Instant::now();
+        while let Some(entry) = idle.pop() {
+            if now.duration_since(entry.since) < self.inner.idle_timeout {
+                return Some(entry.conn);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, endpoint: Endpoint, conn: Conn) {
+        let mut pools = self.pools();
+        let idle = pools.entry(endpoint).or_default();
+        if idle.len() < self.inner.max_idle_per_host {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self, endpoint: &Endpoint) -> Result<Conn, TransportFailure> {
+        let host = endpoint
+            .host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(&endpoint.host);
+        let connect_failed = |e: std::io::Error| {
+            (
+                io_error_kind(&e).unwrap_or(TransportError::Other),
+                format!(
+                    "connecting to {host}:{}: {}",
+                    endpoint.port,
+                    error_chain(&e)
+                ),
+            )
+        };
+        let tcp = TcpStream::connect((host, endpoint.port))
+            .await
+            .map_err(connect_failed)?;
+        // Requests are written whole: no reason to wait for more.
+        let _ = tcp.set_nodelay(true);
+        let stream =
+            if endpoint.tls {
+                let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+                    (
+                        TransportError::Tls,
+                        format!("{host} is not a TLS server name: {e}"),
+                    )
+                })?;
+                let tls =
+                    self.inner.tls.connect(name, tcp).await.map_err(|e| {
+                        match io_error_kind(&e) {
+                            Some(kind) => (kind, format!("TLS handshake: {}", error_chain(&e))),
+                            None => (
+                                TransportError::Tls,
+                                format!("TLS handshake: {}", error_chain(&e)),
+                            ),
+                        }
+                    })?;
+                Stream::Tls(Box::new(tls))
+            } else {
+                Stream::Plain(tcp)
+            };
+        Ok(Conn {
+            stream,
+            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+        })
+    }
+
+    /// The exchange on a kept connection or a new one, with the core's one
+    /// retry on a fresh connection.
+    async fn exchange(&self, request: DirectRequest) -> Result<Response, TransportFailure> {
+        let DirectRequest { bytes, endpoint } = request;
+        let (mut conn, reused) = match self.take_idle(&endpoint) {
+            Some(conn) => (conn, true),
+            None => (self.connect(&endpoint).await?, false),
+        };
+        let mut exchange: HttpExchange = HttpExchange::new(reused);
+        loop {
+            match attempt(&mut conn, &mut exchange, &bytes).await {
+                Ok(response) => {
+                    if response.connection == Connection::KeepAlive {
+                        self.put_idle(endpoint, conn);
+                    }
+                    return Ok(response.response);
+                }
+                Err(failure) => {
+                    drop(conn);
+                    if !exchange.retry_on_fresh_connection() {
+                        return Err(failure.into_transport());
+                    }
+                    tracing::debug!(
+                        host = %endpoint.host,
+                        "kept connection failed before a response; reconnecting"
+                    );
+                    conn = self.connect(&endpoint).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the request and reads its response on one connection.
+async fn attempt(
+    conn: &mut Conn,
+    exchange: &mut HttpExchange,
+    bytes: &[u8],
+) -> Result<ReadResponse, Failure> {
+    let Conn { stream, buf } = conn;
+    match stream {
+        Stream::Plain(s) => s.write_all(bytes).await.map_err(Failure::Io)?,
+        Stream::Tls(s) => {
+            s.write_all(bytes).await.map_err(Failure::Io)?;
+            s.flush().await.map_err(Failure::Io)?;
+        }
+    }
+    loop {
+        let space = exchange.read_space(buf)?;
+        let n = match stream {
+            Stream::Plain(s) => s.read(space).await,
+            Stream::Tls(s) => s.read(space).await,
+        }
+        .map_err(Failure::Io)?;
+        if let Some(response) = exchange.received(buf, n)? {
+            return Ok(response);
+        }
+    }
+}
+
+impl Transport for DirectClient {
+    type Prepared = DirectRequest;
+
+    fn prepare(&self, request: &Request<'_>) -> DirectRequest {
+        let mut bytes = vec![0; request.http_len()];
+        // Cannot fail: the buffer has the exact length.
+        let _ = request.write_http(&mut bytes);
+        let channel = request.channel();
+        DirectRequest {
+            bytes,
+            endpoint: Endpoint {
+                tls: channel.is_authenticated(),
+                host: channel.host().to_ascii_lowercase().into_boxed_str(),
+                port: channel.port(),
+            },
+        }
+    }
+
+    async fn send_prepared(&self, prepared: DirectRequest) -> Result<Response, TransportFailure> {
+        let timeout = self.inner.timeout;
+        match tokio::time::timeout(timeout, self.exchange(prepared)).await {
+            Ok(result) => result,
+            Err(_) => Err((
+                TransportError::Timeout,
+                format!("no response within {timeout:?}"),
+            )),
+        }
+    }
+}

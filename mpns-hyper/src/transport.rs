@@ -1,0 +1,156 @@
+//! What the driver and the tool need from an HTTP transport, and the two this
+//! crate has: [`DirectClient`](crate::direct::DirectClient), the core's own
+//! bytes over tokio streams (the default: it costs less CPU per
+//! notification, see benches/README.md), and the hyper
+//! [`Client`](crate::client::Client).
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+
+use mpns_proto::sender::TransportError;
+use mpns_proto::{ChannelUri, Notification, Options, Request, Response, classify};
+
+use crate::client::{Client, ClientConfig, ClientError, SendError, Sent};
+use crate::direct::DirectClient;
+
+/// Why a request got no response: the kind the core's sender takes, and the
+/// transport's own account of it.
+pub type TransportFailure = (TransportError, String);
+
+/// Moves one request and brings back its status headers. Clones share their
+/// connections.
+pub trait Transport: Clone + Send + Sync + 'static {
+    /// A request copied out of the core (whose storage is borrowed only
+    /// while the driver holds its lock), ready to send.
+    type Prepared: Send + 'static;
+
+    /// Copies `request` out, in the form this transport sends.
+    fn prepare(&self, request: &Request<'_>) -> Self::Prepared;
+
+    /// Sends a prepared request and reads the MPNS status headers, within
+    /// the client's timeout.
+    fn send_prepared(
+        &self,
+        prepared: Self::Prepared,
+    ) -> impl Future<Output = Result<Response, TransportFailure>> + Send;
+
+    /// Sends one request.
+    fn send_request(
+        &self,
+        request: &Request<'_>,
+    ) -> impl Future<Output = Result<Response, TransportFailure>> + Send {
+        self.send_prepared(self.prepare(request))
+    }
+
+    /// Validates, sends and classifies one notification: the one-shot path.
+    fn send(
+        &self,
+        channel: &str,
+        notification: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> impl Future<Output = Result<Sent, SendError>> + Send {
+        let prepared = ChannelUri::parse(channel)
+            .map_err(SendError::Channel)
+            .and_then(|channel| {
+                Request::notification(channel, notification, options).map_err(SendError::Encode)
+            })
+            .map(|request| self.prepare(&request));
+        async move {
+            let response = self
+                .send_prepared(prepared?)
+                .await
+                .map_err(|(kind, detail)| SendError::Transport(kind, detail))?;
+            Ok(Sent {
+                response,
+                outcome: classify(&response),
+            })
+        }
+    }
+}
+
+/// Which transport to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// [`DirectClient`]: the core's bytes over tokio TCP and tokio-rustls.
+    #[default]
+    Direct,
+    /// [`Client`]: hyper-util's pooled client.
+    Hyper,
+}
+
+impl FromStr for TransportKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "direct" => Ok(TransportKind::Direct),
+            "hyper" => Ok(TransportKind::Hyper),
+            other => Err(format!("unknown transport {other:?}: direct or hyper")),
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Direct => "direct",
+            TransportKind::Hyper => "hyper",
+        })
+    }
+}
+
+/// Either transport, chosen at run time (`mpns --transport`).
+// One per process (clones per request slot): its size does not matter, a box would.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum AnyClient {
+    /// The direct transport.
+    Direct(DirectClient),
+    /// The hyper client.
+    Hyper(Client),
+}
+
+impl AnyClient {
+    /// Builds a client of `kind`. Fails only for an unusable certificate or key.
+    pub fn new(kind: TransportKind, config: ClientConfig) -> Result<Self, ClientError> {
+        Ok(match kind {
+            TransportKind::Direct => AnyClient::Direct(DirectClient::new(config)?),
+            TransportKind::Hyper => AnyClient::Hyper(Client::new(config)?),
+        })
+    }
+}
+
+/// A request prepared by either transport.
+// Moved once from the driver's lock to its worker; a box would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum AnyPrepared {
+    /// For the direct transport.
+    Direct(<DirectClient as Transport>::Prepared),
+    /// For the hyper client.
+    Hyper(<Client as Transport>::Prepared),
+}
+
+impl Transport for AnyClient {
+    type Prepared = AnyPrepared;
+
+    fn prepare(&self, request: &Request<'_>) -> AnyPrepared {
+        match self {
+            AnyClient::Direct(c) => AnyPrepared::Direct(c.prepare(request)),
+            AnyClient::Hyper(c) => AnyPrepared::Hyper(c.prepare(request)),
+        }
+    }
+
+    async fn send_prepared(&self, prepared: AnyPrepared) -> Result<Response, TransportFailure> {
+        match (self, prepared) {
+            (AnyClient::Direct(c), AnyPrepared::Direct(p)) => c.send_prepared(p).await,
+            (AnyClient::Hyper(c), AnyPrepared::Hyper(p)) => c.send_prepared(p).await,
+            // Prepared by the other kind: a caller's mix-up, not a network failure.
+            _ => Err((
+                TransportError::Other,
+                "request prepared by another transport".into(),
+            )),
+        }
+    }
+}
