@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Side by side: node mpns 2.1.3, a bare hyper-util pooled client (issue 4's
-# yardstick, benches/examples/bare_hyper.rs) and `mpns bench` against one
-# `mpns emulator` process, over http and over https with a client certificate,
+# Side by side: node mpns 2.1.3, a bare hyper-util pooled client (the hyper
+# transport's yardstick, benches/examples/bare_hyper.rs) and `mpns bench` over
+# each transport (`--transport hyper`, `--transport direct`) against one
+# `mpns emulator --workers 1` process (the other core is the client's), over http and over https with a client certificate,
 # R rounds interleaved (the machine is shared: compare medians, not single
-# runs; bare and mpns swap places every round). Each run also reports the
+# runs; the three Rust clients rotate their order every round). Each run also reports the
 # emulator's CPU time per request it served (its threads' schedstat, warm-up
-# requests included). The summary scales the issue's targets by the bare
-# client measured here.
+# requests included). The summary scales the hyper transport's targets by the bare
+# client measured here, and the direct transport's targets as ratios to node.
 # usage: benches/peers/compare.sh [N] [C] [R]     (needs node and npm)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +18,7 @@ cargo build --release -p mpns-hyper --bin mpns >/dev/null
 cargo build --release -p mpns-benches --example bare_hyper >/dev/null
 (cd benches/peers/node-mpns && npm install --no-audit --no-fund --silent >/dev/null)
 dir=$(mktemp -d)
-./target/release/mpns emulator --listen 127.0.0.1:47201 --https-listen 127.0.0.1:47202 \
+./target/release/mpns emulator --workers 1 --listen 127.0.0.1:47201 --https-listen 127.0.0.1:47202 \
   --tls-dir "$dir" --daily-quota 4000000000 >"$dir/emulator.log" 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -39,13 +40,18 @@ run() {
     "$(awk -v a="$after" -v b="$before" -v r=$served 'BEGIN { printf "{\"emulator_us_per_request\":%.1f}", (a - b) / 1e3 / r }')"
 }
 echo "N=$n C=$c rounds=$rounds (node https: N/10)"
-# rust PROTO URL TLS...: the bare client and mpns, which goes first alternating by round.
+# rust PROTO URL TLS...: the bare client and mpns over each transport, in an order that rotates by round.
 rust() {
   local p=$1 url=$2
   shift 2
   local bare=(run "bare hyper $p:" "$n" ./target/release/examples/bare_hyper --url "$url" -n "$n" -c "$c" --json "$@")
-  local mpns=(run "mpns      $p:" "$n" ./target/release/mpns bench --url "$url" -n "$n" -c "$c" --json "$@")
-  if ((round % 2)); then "${bare[@]}"; "${mpns[@]}"; else "${mpns[@]}"; "${bare[@]}"; fi
+  local hyper=(run "mpns      $p:" "$n" ./target/release/mpns bench --transport hyper --url "$url" -n "$n" -c "$c" --json "$@")
+  local direct=(run "mpns direct $p:" "$n" ./target/release/mpns bench --transport direct --url "$url" -n "$n" -c "$c" --json "$@")
+  case $((round % 3)) in
+    0) "${bare[@]}"; "${hyper[@]}"; "${direct[@]}" ;;
+    1) "${hyper[@]}"; "${direct[@]}"; "${bare[@]}" ;;
+    2) "${direct[@]}"; "${bare[@]}"; "${hyper[@]}" ;;
+  esac
 }
 for round in $(seq "$rounds"); do
   run "node mpns http:" "$n" node benches/peers/node-mpns/bench.js "$http" "$n" "$c"
@@ -70,23 +76,26 @@ for (const [label, rs] of Object.entries(runs)) {
     emu: median(rs.map((r) => r.emulator_us_per_request)),
   };
   const m = med[label];
-  console.log(`${label.padEnd(17)} ${m.rate.toFixed(0).padStart(6)}/s  client CPU ${m.cpu.toFixed(1).padStart(6)} µs/notification  emulator ${m.emu.toFixed(1).padStart(5)} µs/request`);
+  console.log(`${label.padEnd(18)} ${m.rate.toFixed(0).padStart(6)}/s  client CPU ${m.cpu.toFixed(1).padStart(6)} µs/notification  emulator ${m.emu.toFixed(1).padStart(5)} µs/request`);
 }
 for (const p of ['http:', 'https:']) {
   const a = med[`mpns      ${p}`], b = med[`node mpns ${p}`], h = med[`bare hyper ${p}`];
   if (a && b) console.log(`mpns / node ${p.padEnd(6)} rate ${(a.rate / b.rate).toFixed(1)}x, client CPU per notification ${(b.cpu / a.cpu).toFixed(1)}x less`);
   if (a && h) console.log(`mpns / bare ${p.padEnd(6)} rate ${(a.rate / h.rate).toFixed(2)}x, client CPU per notification ${(a.cpu / h.cpu).toFixed(2)}x`);
   if (b && h) console.log(`node / bare ${p.padEnd(6)} rate ${(b.rate / h.rate).toFixed(3)}x, client CPU per notification ${(b.cpu / h.cpu).toFixed(1)}x`);
+  const d = med[`mpns direct ${p}`];
+  if (d && b) console.log(`direct / node ${p.padEnd(6)} rate ${(d.rate / b.rate).toFixed(1)}x, client CPU per notification 1/${(b.cpu / d.cpu).toFixed(0)} of node's`);
+  if (d && a) console.log(`direct / hyper ${p.padEnd(6)} rate ${(d.rate / a.rate).toFixed(2)}x, client CPU per notification ${(d.cpu / a.cpu).toFixed(2)}x`);
 }
-// Issue 4's targets, and its scale: bare hyper-util 100,000/s at 10 µs (http),
+// The hyper transport's targets, and their scale: bare hyper-util 100,000/s at 10 µs (http),
 // 94,000/s at 11 µs (https); node mpns 15,500/s at 70 µs (http).
 const verdict = (ok) => (ok ? 'met' : 'MISSED');
 const mh = med['mpns      http:'], ms = med['mpns      https:'];
 const bh = med['bare hyper http:'], bs = med['bare hyper https:'], nh = med['node mpns http:'];
-console.log('issue 4 targets (scaled by the bare client of this run):');
+console.log('hyper transport targets (scaled by the bare client of this run):');
 if (mh && nh) {
   console.log(`  http rate >= 4x node:             ${mh.rate.toFixed(0)}/s vs ${(4 * nh.rate).toFixed(0)}/s: ${verdict(mh.rate >= 4 * nh.rate)}` +
-    (bh ? ` (node / bare here ${(nh.rate / bh.rate).toFixed(3)}, in the issue 0.155)` : ''));
+    (bh ? ` (node / bare here ${(nh.rate / bh.rate).toFixed(3)}, when the targets were set 0.155)` : ''));
 }
 if (mh && bh) {
   const t = (12 / 10) * bh.cpu;
@@ -95,5 +104,14 @@ if (mh && bh) {
 if (ms && bs) {
   const t = (30000 / 94000) * bs.rate;
   console.log(`  https rate >= 30,000/94,000 x bare: ${ms.rate.toFixed(0)}/s vs ${t.toFixed(0)}/s: ${verdict(ms.rate >= t)}`);
+}
+const dh = med['mpns direct http:'], ds = med['mpns direct https:'], ns = med['node mpns https:'];
+console.log('direct transport targets (ratios to node in this run):');
+if (dh && nh) {
+  console.log(`  http rate >= 6x node:             ${dh.rate.toFixed(0)}/s vs ${(6 * nh.rate).toFixed(0)}/s: ${verdict(dh.rate >= 6 * nh.rate)}`);
+  console.log(`  http CPU <= 1/10 of node's:       ${dh.cpu.toFixed(1)} µs vs ${(nh.cpu / 10).toFixed(1)} µs: ${verdict(dh.cpu <= nh.cpu / 10)}`);
+}
+if (ds && ns) {
+  console.log(`  https CPU <= 1/200 of node's:     ${ds.cpu.toFixed(1)} µs vs ${(ns.cpu / 200).toFixed(1)} µs: ${verdict(ds.cpu <= ns.cpu / 200)}`);
 }
 JS

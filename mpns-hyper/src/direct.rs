@@ -4,8 +4,7 @@
 //! kept-alive connections, mutual TLS with the client certificate for https
 //! channels, the client's connect and request timeout.
 //!
-//! It sends HTTP/1.1 to the channel's host directly: no proxy (use the hyper
-//! [`Client`](crate::client::Client) where the network needs one).
+//! It sends HTTP/1.1 to the channel's host directly, through no proxy.
 
 use std::collections::HashMap;
 use std::fmt;
