@@ -12,7 +12,7 @@ use serde_json::Value;
 /// Copy of `/work/shared/vectors/requests.jsonl` (see its README there).
 const VECTORS: &str = include_str!("vectors/requests.jsonl");
 
-/// Header names as Microsoft spells them (MPNS.md section 2).
+/// Header names as Microsoft spells them (`docs/protocol.md`, "Headers").
 const MICROSOFT_SPELLING: [&str; 7] = [
     "Host",
     "Content-Type",
