@@ -23,14 +23,6 @@ pub enum Field<T> {
 }
 
 #[cfg(feature = "tiles")]
-impl<T> Field<T> {
-    /// Whether the element is not sent.
-    pub const fn is_absent(&self) -> bool {
-        matches!(self, Field::Absent)
-    }
-}
-
-#[cfg(feature = "tiles")]
 impl<T> From<T> for Field<T> {
     fn from(value: T) -> Self {
         Field::Set(value)
@@ -350,14 +342,10 @@ field_names! {
         Id => "Id",
         /// The `Template` attribute of a tile (FlipTile, IconicTile, CycleTile).
         Template => "Template",
-        /// The body of a raw notification.
-        RawBody => "raw body",
         /// The VoIP option of a raw notification (notification class 4).
         Voip => "VoIP",
         /// The `X-CallbackURI` header.
         CallbackUri => "X-CallbackURI",
-        /// The body of a callback registration.
-        CallbackBody => "callback body",
     }
 }
 
