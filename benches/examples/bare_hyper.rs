@@ -1,4 +1,5 @@
-//! The yardstick of issue 4: a bare hyper-util legacy pooled client sending
+//! The yardstick of the hyper client's throughput targets
+//! (`benches/README.md`): a bare hyper-util legacy pooled client sending
 //! `mpns bench`'s toast, measured by `mpns bench`'s own harness.
 //!
 //! `bare_hyper --url CHANNEL_URI [-n N] [-c C] [--warmup W] [--ca PEM]

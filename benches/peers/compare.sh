@@ -87,7 +87,7 @@ for (const p of ['http:', 'https:']) {
   if (d && b) console.log(`direct / node ${p.padEnd(6)} rate ${(d.rate / b.rate).toFixed(1)}x, client CPU per notification 1/${(b.cpu / d.cpu).toFixed(0)} of node's`);
   if (d && a) console.log(`direct / hyper ${p.padEnd(6)} rate ${(d.rate / a.rate).toFixed(2)}x, client CPU per notification ${(d.cpu / a.cpu).toFixed(2)}x`);
 }
-// The hyper transport's targets, and their scale: bare hyper-util 100,000/s at 10 µs (http),
+// The hyper transport's throughput targets, and the scale they were set on: bare hyper-util 100,000/s at 10 µs (http),
 // 94,000/s at 11 µs (https); node mpns 15,500/s at 70 µs (http).
 const verdict = (ok) => (ok ? 'met' : 'MISSED');
 const mh = med['mpns      http:'], ms = med['mpns      https:'];
@@ -95,7 +95,7 @@ const bh = med['bare hyper http:'], bs = med['bare hyper https:'], nh = med['nod
 console.log('hyper transport targets (scaled by the bare client of this run):');
 if (mh && nh) {
   console.log(`  http rate >= 4x node:             ${mh.rate.toFixed(0)}/s vs ${(4 * nh.rate).toFixed(0)}/s: ${verdict(mh.rate >= 4 * nh.rate)}` +
-    (bh ? ` (node / bare here ${(nh.rate / bh.rate).toFixed(3)}, when the targets were set 0.155)` : ''));
+    (bh ? ` (node / bare here ${(nh.rate / bh.rate).toFixed(3)}, 0.155 when the targets were set)` : ''));
 }
 if (mh && bh) {
   const t = (12 / 10) * bh.cpu;

@@ -1,19 +1,28 @@
 //! The `mpns` command-line tool.
 //!
-//! One subcommand today, `mpns encode`, which writes the exact HTTP/1.1
-//! request bytes that `mpns-proto` produces for a notification. Later commands
-//! (decode, send, batch, emulator, demo, bench) go beside it as new variants of
-//! [`Command`], each in its own module under `cli/`.
+//! Seven subcommands, the variants of [`Command`], each in its own module
+//! under `cli/`:
+//!
+//! | command | module | what |
+//! |---|---|---|
+//! | `mpns encode` | [`encode`] | the exact HTTP/1.1 request bytes `mpns-proto` writes for a notification |
+//! | `mpns decode` | [`decode`] | what a raw HTTP response means, as one JSON object |
+//! | `mpns send` | [`send`] | one notification through the pooled client |
+//! | `mpns batch` | [`batch`] | a JSON-lines file of notifications through the sender, optionally journaled |
+//! | `mpns emulator` | [`emulate`] | the local MPNS emulator in the foreground |
+//! | `mpns demo` | [`demo`] | the emulator and a mixed batch, in one process |
+//! | `mpns bench` | [`bench`](mod@bench) | throughput, latency and client CPU per notification |
 //!
 //! # Exit codes
 //!
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | an I/O failure (reading a `--body-file`, writing stdout; a closed pipe is not one) |
-//! | 2 | refused input: a usage error from clap, or a typed refusal from `mpns-proto` |
+//! | 1 | a failure that is not the input's fault: I/O (reading a `--body-file`, writing stdout; a closed pipe is not one), no response, a listener or runtime that could not start, a `--state` directory that cannot be used, or a batch with notifications not accepted |
+//! | 2 | refused input: a usage error from clap, a typed refusal from `mpns-proto`, a certificate, key or CA that does not load, or a malformed response for `decode` |
 //!
-//! On any failure nothing is written to stdout and the reason goes to stderr.
+//! On a failure the reason goes to stderr; `encode`, `decode` and `send` then
+//! write nothing to stdout (`batch` has printed its summary before it exits 1).
 
 use std::ffi::OsString;
 use std::fmt;

@@ -1,4 +1,4 @@
-//! `mpns encode`, run as a process: the shared request vectors, then the CLI's
+//! `mpns encode`, run as a process: the request vectors, then the CLI's
 //! own behaviour (global flags, templates, refusals, files, callbacks).
 //!
 //! Output is checked with httparse, an HTTP parser independent of mpns-proto,
@@ -9,10 +9,14 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// Copy of `/work/shared/vectors/requests.jsonl` (see its README there).
-const VECTORS: &str = include_str!("vectors/requests.jsonl");
+/// The request vectors, kept once for the workspace in mpns-proto (their
+/// format: `mpns-proto/tests/vectors/README.md`).
+const VECTORS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../mpns-proto/tests/vectors/requests.jsonl"
+));
 
-/// Header names as Microsoft spells them (MPNS.md section 2).
+/// Header names as Microsoft spells them (`docs/protocol.md`, "Headers").
 const MICROSOFT_SPELLING: [&str; 7] = [
     "Host",
     "Content-Type",

@@ -216,8 +216,6 @@ const TOAST_HEADERS: &[(&str, &str)] = &[
 const TOAST_BASIC: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Toast><wp:Text1>Bold Text</wp:Text1><wp:Text2>Normal text</wp:Text2><wp:Param>/Page2.xaml?NavigatedFrom=Toast</wp:Param></wp:Toast></wp:Notification>"#;
 const TOAST_X: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Toast><wp:Text1>x</wp:Text1></wp:Toast></wp:Notification>"#;
 const TILE_COUNT0: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Tile><wp:Count>0</wp:Count><wp:Title>Zero</wp:Title></wp:Tile></wp:Notification>"#;
-const TILE_CLEAR: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification"><wp:Tile><wp:Count Action="Clear"></wp:Count><wp:Title>Keep</wp:Title><wp:BackContent Action="Clear"></wp:BackContent></wp:Tile></wp:Notification>"#;
-const TILE_FLIP: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notification xmlns:wp="WPNotification" Version="2.0"><wp:Tile Id="/F.xaml" Template="FlipTile"><wp:SmallBackgroundImage>/s.png</wp:SmallBackgroundImage><wp:WideBackgroundImage>/w.png</wp:WideBackgroundImage><wp:WideBackBackgroundImage>/wb.png</wp:WideBackBackgroundImage><wp:WideBackContent>wide back</wp:WideBackContent><wp:BackgroundImage>/m.png</wp:BackgroundImage><wp:Count>12</wp:Count><wp:Title>Flip</wp:Title><wp:BackBackgroundImage>/mb.png</wp:BackBackgroundImage><wp:BackTitle>bt</wp:BackTitle><wp:BackContent>bc</wp:BackContent></wp:Tile></wp:Notification>"#;
 
 fn spawn() -> Emulator {
     Emulator::spawn(EmulatorConfig::default()).expect("spawn")
@@ -250,59 +248,75 @@ const RECEIVED: (
 
 // ---- Vectors --------------------------------------------------------------------
 
-/// The bodies and headers of /work/shared/vectors/requests.jsonl (copied), all accepted.
+/// The request vectors, kept once for the workspace in mpns-proto (their
+/// format: `mpns-proto/tests/vectors/README.md`).
+const VECTORS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../mpns-proto/tests/vectors/requests.jsonl"
+));
+
+/// One vector the encoder accepts.
+struct VectorRequest {
+    name: String,
+    /// The expected headers but `host` and `content-length`, which [`post`] writes.
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// Every vector the encoder accepts, in file order.
+fn vector_requests() -> Vec<VectorRequest> {
+    VECTORS
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .filter_map(|line| {
+            let case: serde_json::Value = serde_json::from_str(line).expect("a JSON case");
+            let expected = case["expected"].as_object()?;
+            let headers = expected["headers"]
+                .as_object()
+                .expect("headers")
+                .iter()
+                .filter(|(name, _)| !matches!(name.as_str(), "host" | "content-length"))
+                .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+                .collect();
+            Some(VectorRequest {
+                name: case["case"].as_str().expect("case name").to_owned(),
+                headers,
+                body: expected["body"].as_str().expect("body").to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The bodies and headers of the request vectors, all accepted.
 #[test]
 fn vector_bodies_are_accepted_and_recorded() {
     let emulator = spawn();
     let mut client = tcp(&emulator);
     let path = "/throttledthirdparty/01.00/AAGvdLTQ?x=1&y=2";
-    let cases: [(&[(&str, &str)], &str); 7] = [
-        (TOAST_HEADERS, TOAST_BASIC),
-        (
-            &[
-                ("Content-Type", "text/xml"),
-                ("X-WindowsPhone-Target", "toast"),
-                ("X-NotificationClass", "22"),
-                ("X-MessageID", "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f"),
-            ],
-            TOAST_X,
-        ),
-        (
-            &[
-                ("Content-Type", "text/xml"),
-                ("X-WindowsPhone-Target", "token"),
-                ("X-NotificationClass", "1"),
-            ],
-            TILE_COUNT0,
-        ),
-        (
-            &[
-                ("Content-Type", "text/xml"),
-                ("X-WindowsPhone-Target", "token"),
-                ("X-NotificationClass", "1"),
-            ],
-            TILE_CLEAR,
-        ),
-        (
-            &[
-                ("Content-Type", "text/xml"),
-                ("X-WindowsPhone-Target", "token"),
-                ("X-NotificationClass", "1"),
-            ],
-            TILE_FLIP,
-        ),
-        (
-            &[("Content-Type", "text/xml"), ("X-NotificationClass", "3")],
-            "<root><v>1</v></root>",
-        ),
-        (
-            &[("Content-Type", "text/xml"), ("X-NotificationClass", "4")],
-            "<IncomingCall/>",
-        ),
-    ];
-    for (headers, body) in cases {
-        let reply = client.send(&post(path, headers, body.as_bytes())).unwrap();
-        assert_eq!(reply.statuses(), RECEIVED, "{body}\n{}", reply.head);
+    let cases = vector_requests();
+    let names: Vec<_> = cases.iter().map(|case| case.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "toast_basic",
+            "toast_delivery_900_msgid",
+            "tile_standard_count0",
+            "tile_standard_clear",
+            "tile_flip_full",
+            "raw_text",
+            "raw_voip",
+        ]
+    );
+    for case in &cases {
+        let headers: Vec<(&str, &str)> = case
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let reply = client
+            .send(&post(path, &headers, case.body.as_bytes()))
+            .unwrap();
+        assert_eq!(reply.statuses(), RECEIVED, "{}\n{}", case.name, reply.head);
         assert_eq!(reply.connection, Connection::KeepAlive);
     }
     let records = emulator.accepted();
@@ -312,8 +326,8 @@ fn vector_bodies_are_accepted_and_recorded() {
             .iter()
             .all(|r| r.channel_id == "AAGvdLTQ" && !r.secure)
     );
-    for (record, (_, body)) in records.iter().zip(cases) {
-        assert_eq!(record.body, body.as_bytes());
+    for (record, case) in records.iter().zip(&cases) {
+        assert_eq!(record.body, case.body.as_bytes());
     }
     let kinds: Vec<_> = records
         .iter()

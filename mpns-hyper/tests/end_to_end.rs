@@ -1,6 +1,6 @@
 //! Both transports (direct and hyper) and the driver against the real
-//! emulator, over loopback; every test runs once per transport:
-//! every policy row of MPNS.md section 6, mutual TLS with certificates made
+//! emulator, over loopback; every test runs once per transport: every policy
+//! row of `docs/protocol.md`, "What each response means", mutual TLS with certificates made
 //! here, connection reuse, timeouts and a reset mid-response.
 
 use std::time::Duration as StdDuration;
@@ -24,7 +24,7 @@ fn toast(text: &str) -> Notification<'_> {
     })
 }
 
-/// A policy with the shape of MPNS.md section 6, scaled down to milliseconds.
+/// A policy with the shape of `docs/protocol.md`, "Retries and backoff", scaled down to milliseconds.
 fn fast_sender() -> SenderConfig {
     SenderConfig {
         retry: RetryPolicy {

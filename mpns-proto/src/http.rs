@@ -377,13 +377,14 @@ enum Step {
 
 /// An incremental HTTP/1.1 response reader for one connection.
 ///
-/// `MAX_HEADERS` is the most header fields a head may have (32 by default;
-/// MPNS sends about ten). In expressions, name the default through a type:
+/// `MAX_HEADERS` is the most header fields a head may have
+/// ([`DEFAULT_MAX_HEADERS`], 32, by default; MPNS sends about ten). In
+/// expressions, name the default through a type:
 /// `let r: ResponseReader = ResponseReader::new(limits);`.
 ///
 /// See the [module documentation](self) for the run loop.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ResponseReader<const MAX_HEADERS: usize = 32> {
+pub struct ResponseReader<const MAX_HEADERS: usize = DEFAULT_MAX_HEADERS> {
     limits: ReaderLimits,
     state: State,
 }

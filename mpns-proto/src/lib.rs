@@ -122,3 +122,9 @@ pub use sender::GrowableSender;
 pub use sender::{Event, Finished, Sender, SenderConfig, Ticket, Transmit};
 pub use time::{Duration, Instant};
 pub use uri::{ChannelUri, RequestTarget, Scheme, Uri, UriError};
+
+/// The workspace README's Rust examples, compiled and run as doctests of this
+/// crate (`cargo test --doc -p mpns-proto`) so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,6 +1,6 @@
 //! The notification model: toast, tile (standard and the three templates;
-//! feature `tiles`) and raw (MPNS.md sections 3 and 4). Values are borrowed;
-//! nothing is validated until encoding.
+//! feature `tiles`) and raw (`docs/protocol.md`, "Payloads"). Values are
+//! borrowed; nothing is validated until encoding.
 
 use crate::options::TargetOs;
 
@@ -20,14 +20,6 @@ pub enum Field<T> {
     Set(T),
     /// Sent empty with `Action="Clear"`: the phone resets the element.
     Clear,
-}
-
-#[cfg(feature = "tiles")]
-impl<T> Field<T> {
-    /// Whether the element is not sent.
-    pub const fn is_absent(&self) -> bool {
-        matches!(self, Field::Absent)
-    }
 }
 
 #[cfg(feature = "tiles")]
@@ -79,7 +71,7 @@ pub struct Toast<'a> {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
-#[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.2.
+#[allow(missing_docs)] // Each field is the element of the same name: docs/protocol.md, "Standard tile".
 #[cfg(feature = "tiles")]
 pub struct StandardTile<'a> {
     #[cfg_attr(feature = "serde", serde(borrow))]
@@ -101,7 +93,7 @@ pub struct StandardTile<'a> {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
-#[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.3.
+#[allow(missing_docs)] // Each field is the element of the same name: docs/protocol.md, "Tile templates".
 #[cfg(feature = "tiles")]
 pub struct FlipTile<'a> {
     #[cfg_attr(feature = "serde", serde(borrow))]
@@ -131,7 +123,7 @@ pub struct FlipTile<'a> {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
-#[allow(missing_docs)] // Each field is the element of the same name in MPNS.md section 3.3.
+#[allow(missing_docs)] // Each field is the element of the same name: docs/protocol.md, "Tile templates".
 #[cfg(feature = "tiles")]
 pub struct IconicTile<'a> {
     #[cfg_attr(feature = "serde", serde(borrow))]
@@ -350,14 +342,10 @@ field_names! {
         Id => "Id",
         /// The `Template` attribute of a tile (FlipTile, IconicTile, CycleTile).
         Template => "Template",
-        /// The body of a raw notification.
-        RawBody => "raw body",
         /// The VoIP option of a raw notification (notification class 4).
         Voip => "VoIP",
         /// The `X-CallbackURI` header.
         CallbackUri => "X-CallbackURI",
-        /// The body of a callback registration.
-        CallbackBody => "callback body",
     }
 }
 
@@ -379,8 +367,8 @@ impl FieldName {
     };
 
     /// The oldest OS that understands this field on a toast, a standard tile
-    /// or a raw notification (MPNS.md section 3.4); template elements are
-    /// gated by the template.
+    /// or a raw notification (`docs/protocol.md`, "OS versions"); template
+    /// elements are gated by the template.
     pub(crate) const fn since(self) -> TargetOs {
         use FieldName::*;
         match self {

@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-/// How soon MPNS should deliver: the notification class of MPNS.md section 2.
+/// How soon MPNS should deliver: the notification class (`docs/protocol.md`,
+/// "Notification classes").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -55,7 +56,7 @@ impl Delivery {
     }
 }
 
-/// The phone OS the notification is written for (MPNS.md section 3.4).
+/// The phone OS the notification is written for (`docs/protocol.md`, "OS versions").
 ///
 /// An element the target does not know is refused, never silently dropped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -149,7 +150,7 @@ impl fmt::Display for TargetOs {
     }
 }
 
-/// Size limits checked before anything is written (MPNS.md section 5).
+/// Size limits checked before anything is written (`docs/protocol.md`, "Limits").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -168,7 +169,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The defaults of MPNS.md section 5.
+    /// The defaults of `docs/protocol.md`, "Limits".
     pub const DEFAULT: Limits = Limits {
         payload: 3072,
         raw: 1024,

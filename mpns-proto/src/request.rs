@@ -1,5 +1,6 @@
 //! Requests: the header list for structured HTTP clients, and the exact
-//! HTTP/1.1 bytes for byte-stream transports (MPNS.md sections 2, 5 and 7).
+//! HTTP/1.1 bytes for byte-stream transports (`docs/protocol.md`,
+//! "Requests", "Limits" and "Callback registration").
 //!
 //! [`Request`] validates everything when it is built: the fields, the OS
 //! gating, the body and header limits, the callback URI. Writing it can then

@@ -1,5 +1,6 @@
-//! MPNS responses (MPNS.md section 6): the status headers, read leniently, and
-//! [`classify`], the one place that decides what a response means.
+//! MPNS responses (`docs/protocol.md`, "Responses"): the status headers, read
+//! leniently, and [`classify`], the one place that decides what a response
+//! means.
 //!
 //! A structured client builds a [`Response`] with [`Response::from_parts`];
 //! a byte-stream client gets one from [`crate::http::ResponseReader`].
@@ -189,7 +190,8 @@ pub(crate) const HEADERS: [&str; 5] = [
     "Retry-After",
 ];
 
-/// The parts of an MPNS response that matter, read leniently (MPNS.md section 6).
+/// The parts of an MPNS response that matter, read leniently
+/// (`docs/protocol.md`, "Reading a response").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Response {
@@ -344,7 +346,8 @@ pub enum AnomalyReason {
     UnexpectedStatus,
 }
 
-/// What a response means for the notification (the policy table of MPNS.md section 6).
+/// What a response means for the notification (the policy table of
+/// `docs/protocol.md`, "What each response means").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -421,7 +424,8 @@ impl Outcome {
     }
 }
 
-/// Decides what a response means: exactly the policy table of MPNS.md section 6.
+/// Decides what a response means: exactly the policy table of
+/// `docs/protocol.md`, "What each response means".
 pub fn classify(r: &Response) -> Outcome {
     let retry = |reason, scope, backoff| Outcome::Retry {
         reason,
@@ -490,7 +494,7 @@ pub fn classify(r: &Response) -> Outcome {
     }
 }
 
-/// Retry timing (MPNS.md section 6).
+/// Retry timing (`docs/protocol.md`, "Retries and backoff").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -532,7 +536,7 @@ impl Jitter {
 }
 
 impl RetryPolicy {
-    /// The policy of MPNS.md section 6.
+    /// The policy of `docs/protocol.md`, "Retries and backoff".
     pub const DEFAULT: RetryPolicy = RetryPolicy {
         base: Duration::from_mins(1),
         cap: Duration::from_mins(60),

@@ -1,4 +1,5 @@
-//! Channel URIs (MPNS.md section 1) and the absolute URIs of callbacks.
+//! Channel URIs (`docs/protocol.md`, "Channel URIs") and the absolute URIs
+//! of callbacks.
 //!
 //! A channel URI is opaque: its path and query are kept byte for byte. Parsing
 //! only splits it and refuses what must never reach a request line.
@@ -378,7 +379,8 @@ fn host_ends_with(host: &str, suffix: &str) -> bool {
     h.len() >= s.len() && h[h.len() - s.len()..].eq_ignore_ascii_case(s)
 }
 
-/// A channel URI as MPNS handed it to the phone app (MPNS.md section 1).
+/// A channel URI as MPNS handed it to the phone app (`docs/protocol.md`,
+/// "Channel URIs").
 ///
 /// Refuses WNS URIs, other schemes, empty hosts, user information, fragments,
 /// URIs over 1024 characters and any whitespace, control or non-ASCII byte.

@@ -1,5 +1,6 @@
-//! Request and payload rules of MPNS.md sections 2 to 5 and 7: one test per
-//! rule and per refusal, and the shared request vectors byte for byte.
+//! Request and payload rules of `docs/protocol.md` ("Requests", "Payloads",
+//! "Callback registration", "Limits"): one test per rule and per refusal,
+//! and the request vectors (`tests/vectors/requests.jsonl`) byte for byte.
 
 use mpns_proto::{
     ChannelUri, CycleTile, Delivery, EncodeError, Field, FieldName, FieldProblem, FlipTile,

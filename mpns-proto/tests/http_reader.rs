@@ -1,6 +1,6 @@
 //! The incremental HTTP/1.1 response reader (`mpns_proto::http`): the policy
-//! table of MPNS.md section 6 from raw bytes, framing, connection reuse, split
-//! invariance, limits and malformed input.
+//! table of `docs/protocol.md`, "What each response means", from raw bytes,
+//! framing, connection reuse, split invariance, limits and malformed input.
 
 use mpns_proto::response::AnomalyReason;
 use mpns_proto::{
@@ -120,7 +120,7 @@ fn anomaly(reason: AnomalyReason, status: u16) -> Outcome {
     Outcome::Anomaly { reason, status }
 }
 
-// 1. The policy table of MPNS.md section 6, from raw bytes.
+// 1. The policy table of docs/protocol.md, "What each response means", from raw bytes.
 
 #[test]
 fn received_reports_every_device_status_spelling() {

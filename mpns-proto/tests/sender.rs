@@ -1,7 +1,7 @@
 //! The sender driven by a fake clock and a scripted fake MPNS: one scenario
-//! for every policy row of MPNS.md section 6, the quota, expiry, supersede,
-//! cancel, capacity, and save/restore mid-run. Every run is bounded, so a
-//! livelock fails the test instead of hanging it.
+//! for every policy row of `docs/protocol.md`, "What each response means",
+//! the quota, expiry, supersede, cancel, capacity, and save/restore mid-run.
+//! Every run is bounded, so a livelock fails the test instead of hanging it.
 //!
 //! Every scenario drives both storages in lockstep (see [`Twin`]): the fixed
 //! `Sender` and the `GrowableSender` must return the same tickets, send the

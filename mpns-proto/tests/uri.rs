@@ -1,4 +1,5 @@
-//! Channel URI rules of MPNS.md section 1, one test per rule and refusal.
+//! Channel URI rules of `docs/protocol.md`, "Channel URIs", one test per rule
+//! and refusal.
 
 use mpns_proto::uri::MAX_CHANNEL_URI_LEN;
 use mpns_proto::{ChannelUri, Scheme, Uri, UriError};

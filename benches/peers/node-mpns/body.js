@@ -1,7 +1,7 @@
 // Calibration: node mpns 2.1.3 building only the body of the toast_basic
-// toast (createToast, then getXmlPayload), in ns per body. The issue quotes
-// about 1,150 ns for this on an idle machine; the ratio to it scales the
-// encoder benchmarks of a busy run.
+// toast (createToast, then getXmlPayload), in ns per body. The encoder's
+// targets were set when this took about 1,150 ns on an idle machine; the
+// ratio to it scales the encoder benchmarks of a busy run.
 // usage: node body.js [N]
 'use strict';
 const mpns = require('mpns');

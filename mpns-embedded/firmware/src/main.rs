@@ -29,7 +29,8 @@ use mpns_proto::{ChannelUri, Instant, Notification, Options, Outcome, Request, T
 // Linked for its interrupt vector table (`rt`): the device this firmware is for.
 use stm32f4 as _;
 
-/// MPNS's answer to an accepted notification (as in MPNS.md section 6).
+/// MPNS's answer to an accepted notification (as in `docs/protocol.md`,
+/// "Status headers").
 const RECEIVED: &[u8] = b"HTTP/1.1 200 OK\r\nServer: Microsoft-IIS/8.0\r\nX-DeviceConnectionStatus: Connected\r\nX-NotificationStatus: Received\r\nX-SubscriptionStatus: Active\r\nX-MessageID: 00000000-0000-0000-0000-000000000000\r\nContent-Length: 0\r\n\r\n";
 /// The device's queue is full: retried after about a minute.
 const QUEUE_FULL: &[u8] = b"HTTP/1.1 200 OK\r\nX-DeviceConnectionStatus: Connected\r\nX-NotificationStatus: QueueFull\r\nX-SubscriptionStatus: Active\r\nContent-Length: 0\r\n\r\n";

@@ -1,7 +1,8 @@
 //! Test support: connectors over std and tokio TCP (through
 //! embedded-io-adapters), stream wrappers that cut reads and writes short,
 //! a scripted HTTP server for what the emulator cannot do, and the
-//! expected outcome of every policy row of MPNS.md section 6.
+//! expected outcome of every policy row of `docs/protocol.md`, "What each
+//! response means".
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{Read as _, Write as _};
@@ -319,8 +320,8 @@ pub enum Expect {
     Retry(RetryReason),
 }
 
-/// Every row of MPNS.md section 6 the emulator can answer with, and what the
-/// sender must make of it.
+/// Every row of `docs/protocol.md`, "What each response means", that the
+/// emulator can answer with, and what the sender must make of it.
 pub fn policy_rows() -> Vec<(&'static str, Behaviour, Expect)> {
     use Expect::{Final, Retry};
     vec![

@@ -302,7 +302,7 @@ impl DriverHandle {
         })
     }
 
-    /// Queues a callback registration for an authenticated channel (MPNS.md section 7).
+    /// Queues a callback registration for an authenticated channel (`docs/protocol.md`, "Callback registration").
     pub fn submit_callback_registration(
         &self,
         channel: &str,

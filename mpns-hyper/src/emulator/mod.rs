@@ -33,7 +33,8 @@
 //!
 //! # Checks
 //!
-//! In this order; the first failure answers (headers as in MPNS.md section 6):
+//! In this order; the first failure answers (headers as in `docs/protocol.md`,
+//! "Status headers"):
 //!
 //! | check | status | `X-NotificationStatus` / `X-SubscriptionStatus` / `X-DeviceConnectionStatus` |
 //! |---|---|---|
@@ -59,7 +60,7 @@
 //! took chunked bodies); header lines (`Name: value\r\n` each) at most
 //! `header_limit` bytes. Bodies: at most `payload_limit` (toast, tile) or
 //! `raw_limit` (raw) bytes; toast and tile bodies must follow the schema of
-//! MPNS.md section 3 ([`schema`]) and match the target header. A callback
+//! `docs/protocol.md`, "Payloads" ([`schema`]), and match the target header. A callback
 //! registration needs HTTPS, a valid `X-CallbackURI`, no target or class
 //! header, and a body of at most 1024 bytes; it is recorded and answered
 //! 200 Received, and a new one replaces the channel's old one.

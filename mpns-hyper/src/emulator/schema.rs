@@ -1,4 +1,5 @@
-//! The toast and tile payload schema of MPNS.md section 3, read with serde-xml-rs.
+//! The toast and tile payload schema of `docs/protocol.md`, "Payloads", read
+//! with serde-xml-rs.
 //!
 //! Parsing has two layers. Private `X*` structs mirror the XML one to one
 //! (`wp:`-qualified element names, `@`-prefixed attributes, unknown names
@@ -36,8 +37,8 @@ pub enum Payload {
     Tile(Box<Tile>),
 }
 
-/// A toast (MPNS.md section 3.1). Absent elements are `None`; an element sent
-/// empty reads `Some("")`.
+/// A toast (`docs/protocol.md`, "Toast"). Absent elements are `None`; an
+/// element sent empty reads `Some("")`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Toast {
     /// `wp:Text1`, the bold title.
@@ -88,8 +89,8 @@ pub enum TileTemplate {
     CycleTile,
 }
 
-/// A tile (MPNS.md sections 3.2 and 3.3). Only the elements of its template
-/// can be present; absent elements are `None`.
+/// A tile (`docs/protocol.md`, "Standard tile" and "Tile templates"). Only
+/// the elements of its template can be present; absent elements are `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Tile {
     /// The `Id` attribute (secondary tile navigation URI).
@@ -458,7 +459,7 @@ fn tile_of(x: Box<XTile>, version: Option<String>) -> Result<Tile> {
     if x.id.as_deref() == Some("") {
         return err("an empty tile Id");
     }
-    // Which elements each template has (MPNS.md 3.2 and 3.3).
+    // Which elements each template has (docs/protocol.md, "Standard tile" and "Tile templates").
     let standard_or_flip = matches!(template, TileTemplate::Standard | TileTemplate::FlipTile);
     let flip = template == TileTemplate::FlipTile;
     let iconic = template == TileTemplate::IconicTile;

@@ -313,7 +313,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     }
 
     /// Queues a callback registration for an authenticated `channel`
-    /// (MPNS.md section 7). It takes its turn with the channel's notifications.
+    /// (`docs/protocol.md`, "Callback registration"). It takes its turn with
+    /// the channel's notifications.
     pub fn submit_callback_registration(
         &mut self,
         now: Instant,

@@ -68,7 +68,9 @@ pub(crate) enum Input {
 }
 
 /// The result of an input: the new stage, or `None` when the input does not
-/// apply in this stage (a bug in the caller, reported as an error).
+/// apply in this stage; the sender then ignores it and the stage stays as it
+/// is (see `policy::apply`). A response to a notification that is not in
+/// flight never gets here: `handle_response` refuses its ticket first.
 pub(crate) fn transition(stage: Stage, input: Input, order: u64) -> Option<Stage> {
     use Stage::*;
     let done = |result| Some(Done { result, order });

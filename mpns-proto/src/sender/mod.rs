@@ -93,15 +93,15 @@
 //!
 //! # Policy
 //!
-//! Exactly the table of MPNS.md section 6: see [`crate::classify`]. Per
-//! channel, first in first out with at most one request in flight, so tile
-//! updates never arrive out of order. A retry pauses the notification
-//! (QueueFull), its channel (406, 412: 60 min, never more than one attempt an
-//! hour) or its host (503, 429, other 5xx, transport failures), with
-//! exponential backoff and jitter from the seed in [`SenderConfig`]. An
-//! expired channel ends everything queued for it and refuses later submits.
-//! Unauthenticated channels are held under their rolling quota instead of
-//! provoking 406.
+//! Exactly the table of `docs/protocol.md`, "What each response means": see
+//! [`crate::classify`]. Per channel, first in first out with at most one
+//! request in flight, so tile updates never arrive out of order. A retry
+//! pauses the notification (QueueFull), its channel (406, 412: 60 min, never
+//! more than one attempt an hour) or its host (503, 429, other 5xx, transport
+//! failures), with exponential backoff and jitter from the seed in
+//! [`SenderConfig`]. An expired channel ends everything queued for it and
+//! refuses later submits. Unauthenticated channels are held under their
+//! rolling quota instead of provoking 406.
 //!
 //! # Memory
 //!

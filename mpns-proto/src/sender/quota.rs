@@ -1,5 +1,5 @@
 //! The rolling quota of unauthenticated channels: at most N sends in any
-//! window (500 per 24 h by default, MPNS.md section 7).
+//! window (500 per 24 h by default; `docs/protocol.md`, "Quota").
 //!
 //! Sends are counted in 24 buckets of window/24 each, plus the bucket being
 //! filled. Before a send, every bucket that overlaps the last window is

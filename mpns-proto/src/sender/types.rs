@@ -251,7 +251,7 @@ pub struct SenderConfig {
 }
 
 impl SenderConfig {
-    /// The defaults of MPNS.md sections 6 and 7.
+    /// The defaults of `docs/protocol.md`, "Retries and backoff" and "Quota".
     pub const DEFAULT: SenderConfig = SenderConfig {
         retry: RetryPolicy::DEFAULT,
         max_attempts: 30,

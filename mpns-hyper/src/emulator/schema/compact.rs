@@ -1,4 +1,4 @@
-//! An exact reader for the compact form of MPNS.md section 3, the form
+//! An exact reader for the compact form of `docs/protocol.md`, "Payloads", the form
 //! `mpns-proto` and the common senders write: the XML declaration (or none),
 //! `<wp:Notification xmlns:wp="WPNotification">` (with ` Version="2.0"`), no
 //! whitespace between elements, double-quoted attributes in the documented
