@@ -13,6 +13,7 @@
 pub mod channel_uri;
 pub mod classify;
 pub mod encode;
+pub mod exchange;
 pub mod replay;
 pub mod response_reader;
 pub mod seeds;

@@ -22,10 +22,11 @@ pub type Check = fn(&[u8]);
 
 /// Every target with its check on raw bytes (as the fuzz target runs it,
 /// minus the `arbitrary` modes).
-pub const TARGETS: [(&str, Check); 7] = [
+pub const TARGETS: [(&str, Check); 8] = [
     ("channel_uri", super::channel_uri::check),
     ("encode", super::encode::check_json),
     ("response_reader", super::response_reader::check),
+    ("exchange", super::exchange::check),
     ("classify", super::classify::check_http),
     ("sender", super::sender::check),
     ("snapshot_restore", super::snapshot::check),
@@ -559,6 +560,10 @@ pub fn all() -> Vec<Seed> {
         ];
         bytes.extend_from_slice(text.as_bytes());
         seeds.push(("response_reader", name.to_string(), bytes));
+        // Buffer 8 KiB, 512 or 64 bytes by turns; read sizes; reused or not.
+        let mut bytes = vec![(i % 3) as u8, (i as u8).wrapping_mul(53), (i % 2) as u8];
+        bytes.extend_from_slice(text.as_bytes());
+        seeds.push(("exchange", name.to_string(), bytes));
         seeds.push(("classify", name.to_string(), text.as_bytes().to_vec()));
     }
     for (name, bytes) in sender_seeds() {
