@@ -80,8 +80,8 @@ impl Identity {
 pub struct ClientConfig {
     /// Time allowed for one request, connect included (15 s, as Microsoft recommended).
     pub timeout: Duration,
-    /// Largest response body read (MPNS sends none); a longer one is cut and
-    /// its connection not reused (64 KiB).
+    /// Largest response body read (MPNS sends none); a longer one is cut, its
+    /// status headers kept and its connection not reused (64 KiB).
     pub max_response_body: usize,
     /// Trust the public roots of webpki-roots (true). Verification is never off.
     pub webpki_roots: bool,

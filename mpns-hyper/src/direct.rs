@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mpns_proto::sender::TransportError;
-use mpns_proto::{Connection, ExchangeError, HttpExchange, ReadResponse, Request, Response};
+use mpns_proto::{Connection, ExchangeError, HttpExchange, Request, Response};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -37,6 +37,8 @@ struct Inner {
     timeout: Duration,
     idle_timeout: Duration,
     max_idle_per_host: usize,
+    /// Most response bytes read, head and body: the buffer plus the body limit.
+    max_response: usize,
     idle: Mutex<HashMap<Endpoint, Vec<Idle>>>,
 }
 
@@ -83,6 +85,15 @@ struct Idle {
 enum Failure {
     Exchange(ExchangeError),
     Io(std::io::Error),
+    /// The response went on past the limit before its head was complete.
+    TooLong(usize),
+}
+
+/// What one attempt brought back.
+struct Answer {
+    response: Response,
+    /// The connection can carry the next request.
+    reusable: bool,
 }
 
 impl From<ExchangeError> for Failure {
@@ -101,6 +112,10 @@ impl Failure {
             Failure::Exchange(e @ ExchangeError::BufferTooSmall { .. }) => {
                 (TransportError::Other, e.to_string())
             }
+            Failure::TooLong(max) => (
+                TransportError::Protocol,
+                format!("response longer than {max} bytes"),
+            ),
             Failure::Io(e) => (
                 io_error_kind(&e).unwrap_or(TransportError::Reset),
                 error_chain(&e),
@@ -119,6 +134,7 @@ impl DirectClient {
                 timeout: config.timeout,
                 idle_timeout: config.idle_timeout,
                 max_idle_per_host: config.max_idle_per_host,
+                max_response: READ_BUFFER.saturating_add(config.max_response_body),
                 idle: Mutex::new(HashMap::new()),
             }),
         })
@@ -218,12 +234,12 @@ impl DirectClient {
         };
         let mut exchange: HttpExchange = HttpExchange::new(reused);
         loop {
-            match attempt(&mut conn, &mut exchange, &bytes).await {
-                Ok(response) => {
-                    if response.connection == Connection::KeepAlive {
+            match attempt(&mut conn, &mut exchange, &bytes, self.inner.max_response).await {
+                Ok(answer) => {
+                    if answer.reusable {
                         self.put_idle(endpoint, conn);
                     }
-                    return Ok(response.response);
+                    return Ok(answer.response);
                 }
                 Err(failure) => {
                     drop(conn);
@@ -246,7 +262,8 @@ async fn attempt(
     conn: &mut Conn,
     exchange: &mut HttpExchange,
     bytes: &[u8],
-) -> Result<ReadResponse, Failure> {
+    max_response: usize,
+) -> Result<Answer, Failure> {
     let Conn { stream, buf } = conn;
     match stream {
         Stream::Plain(s) => s.write_all(bytes).await.map_err(Failure::Io)?,
@@ -255,6 +272,7 @@ async fn attempt(
             s.flush().await.map_err(Failure::Io)?;
         }
     }
+    let mut total = 0usize;
     loop {
         let space = exchange.read_space(buf)?;
         let n = match stream {
@@ -262,8 +280,22 @@ async fn attempt(
             Stream::Tls(s) => s.read(space).await,
         }
         .map_err(Failure::Io)?;
-        if let Some(response) = exchange.received(buf, n)? {
-            return Ok(response);
+        total = total.saturating_add(n);
+        if total > max_response {
+            // A body MPNS never sends: keep the status headers, not the connection.
+            return match exchange.response_in_progress() {
+                Some(response) => Ok(Answer {
+                    response,
+                    reusable: false,
+                }),
+                None => Err(Failure::TooLong(max_response)),
+            };
+        }
+        if let Some(done) = exchange.received(buf, n)? {
+            return Ok(Answer {
+                response: done.response,
+                reusable: done.connection == Connection::KeepAlive,
+            });
         }
     }
 }

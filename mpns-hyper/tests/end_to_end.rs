@@ -71,6 +71,7 @@ both_transports!(
     many_channels_in_parallel_keep_per_channel_order,
     a_server_closing_kept_connections_costs_no_failure,
     a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client,
+    a_body_past_the_limit_is_cut_and_its_status_kept,
 );
 
 /// Sends one toast per channel through the driver; returns each result and its attempts.
@@ -574,8 +575,20 @@ async fn many_channels_in_parallel_keep_per_channel_order(kind: TransportKind) {
 /// drops idle connections looks like. Returns its address and a count of the
 /// connections it accepted.
 async fn closing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    raw_server(ACCEPTED.to_vec()).await
+}
+
+const ACCEPTED: &[u8] = b"HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\n\
+    X-SubscriptionStatus: Active\r\nX-DeviceConnectionStatus: Connected\r\n";
+
+/// A server that answers each request with `head` (status line and headers,
+/// `Content-Length: 0` added unless it has one), then, for a
+/// `Content-Length`, that many bytes of body, and closes the connection. A
+/// body over 100,000 bytes stops there and never ends.
+async fn raw_server(head: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let head = std::sync::Arc::new(head);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = std::sync::Arc::new(AtomicUsize::new(0));
@@ -583,6 +596,7 @@ async fn closing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
+            let head = head.clone();
             tokio::spawn(async move {
                 // Read the head and the body its Content-Length announces.
                 let mut got = Vec::new();
@@ -607,13 +621,27 @@ async fn closing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
                         }
                     }
                 }
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\n\
-                          X-SubscriptionStatus: Active\r\nX-DeviceConnectionStatus: Connected\r\n\
-                          Content-Length: 0\r\n\r\n",
-                    )
-                    .await;
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let body = match text.split("content-length: ").nth(1) {
+                    Some(rest) => rest
+                        .split("\r\n")
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                    None => 0,
+                };
+                let mut answer = head.to_vec();
+                if body == 0 {
+                    answer.extend_from_slice(b"Content-Length: 0\r\n");
+                }
+                answer.extend_from_slice(b"\r\n");
+                // At most 100,000 bytes of it; a longer body never ends: the
+                // server waits for the client to give up.
+                answer.resize(answer.len() + body.min(100_000), b'.');
+                let _ = stream.write_all(&answer).await;
+                if body > 100_000 {
+                    while stream.read(&mut chunk).await.is_ok_and(|n| n > 0) {}
+                }
                 let _ = stream.shutdown().await;
             });
         }
@@ -661,4 +689,30 @@ async fn a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client(
         .await
         .unwrap();
     assert!(matches!(sent.outcome, Outcome::Accepted { .. }), "{sent:?}");
+}
+
+async fn a_body_past_the_limit_is_cut_and_its_status_kept(kind: TransportKind) {
+    let mut head = ACCEPTED.to_vec();
+    head.extend_from_slice(b"Content-Length: 1000000\r\n");
+    let (channel, connections) = raw_server(head).await;
+    let client = AnyClient::new(
+        kind,
+        ClientConfig {
+            max_response_body: 1024,
+            // Far below the test's own limit: a client that waits for the
+            // body's end fails here.
+            timeout: StdDuration::from_secs(5),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap();
+    for i in 0..2 {
+        let sent = client
+            .send(&channel, &toast(&i.to_string()), &Options::default())
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e:?}"));
+        assert!(matches!(sent.outcome, Outcome::Accepted { .. }), "{sent:?}");
+    }
+    // A cut connection is not reused.
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

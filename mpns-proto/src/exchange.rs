@@ -47,6 +47,7 @@ use core::fmt;
 
 use crate::http::{Connection, ReadError, ReadResponse, ReaderLimits, ResponseReader};
 use crate::request::Request;
+use crate::response::Response;
 
 /// The most header fields a response head may have in an [`HttpExchange`]. MPNS
 /// sends about ten; proxies add a few. httparse keeps two slices per field on
@@ -215,6 +216,13 @@ impl<const MAX_HEADERS: usize> HttpExchange<MAX_HEADERS> {
             }
             response
         }))
+    }
+
+    /// The status and MPNS headers of the response whose body is being read
+    /// ([`ResponseReader::response_in_progress`]): a transport that stops reading a body too
+    /// long still has the answer (and closes the connection).
+    pub const fn response_in_progress(&self) -> Option<Response> {
+        self.reader.response_in_progress()
     }
 
     /// Whether any response byte arrived.

@@ -417,6 +417,15 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
         *self = Self::new(self.limits);
     }
 
+    /// The status and MPNS headers of the response whose body is being read:
+    /// known once its head is complete, before the body ends.
+    pub const fn response_in_progress(&self) -> Option<Response> {
+        match self.state {
+            State::Body { response, .. } => Some(response.response),
+            _ => None,
+        }
+    }
+
     /// Whether the reader is between responses with nothing pending: the
     /// connection can carry a new request.
     pub const fn is_idle(&self) -> bool {
