@@ -391,6 +391,20 @@ mod tests {
     }
 
     #[test]
+    fn the_status_headers_are_known_before_the_body_ends() {
+        let mut ex: HttpExchange = HttpExchange::new(false);
+        let mut buf = [0u8; 128];
+        let head = b"HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\nContent-Length: 100\r\n\r\nab";
+        assert_eq!(ex.response_in_progress(), None);
+        let space = ex.read_space(&mut buf).unwrap();
+        space[..head.len()].copy_from_slice(head);
+        assert_eq!(ex.received(&buf, head.len()), Ok(None));
+        let response = ex.response_in_progress().expect("head read");
+        assert_eq!(response.status, 200);
+        assert_eq!(classify(&response), Outcome::Accepted { device: None });
+    }
+
+    #[test]
     fn the_retry_rule() {
         assert!(retry_on_fresh_connection(true, false));
         assert!(!retry_on_fresh_connection(false, false));
