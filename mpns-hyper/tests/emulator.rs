@@ -8,7 +8,9 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpns_hyper::emulator::schema::{Field, Payload, Sound, TileTemplate};
+use mpns_hyper::emulator::schema::{
+    ReceivedField, ReceivedPayload, ReceivedSound, ReceivedTemplate,
+};
 use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
 use mpns_hyper::pki::{TestPki, other_ca_client};
 use mpns_proto::{
@@ -346,7 +348,7 @@ fn vector_bodies_are_accepted_and_recorded() {
         ]
     );
 
-    let Some(Payload::Toast(t)) = &records[0].parsed else {
+    let Some(ReceivedPayload::Toast(t)) = &records[0].parsed else {
         panic!("{:?}", records[0].parsed)
     };
     assert_eq!(t.text1.as_deref(), Some("Bold Text"));
@@ -359,30 +361,33 @@ fn vector_bodies_are_accepted_and_recorded() {
         Some("3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f")
     );
 
-    let Some(Payload::Tile(t)) = &records[2].parsed else {
+    let Some(ReceivedPayload::Tile(t)) = &records[2].parsed else {
         panic!()
     };
-    assert_eq!(t.template, TileTemplate::Standard);
-    assert_eq!(t.count, Some(Field::Set(0)));
-    assert_eq!(t.title, Some(Field::Set("Zero".into())));
+    assert_eq!(t.template, ReceivedTemplate::Standard);
+    assert_eq!(t.count, Some(ReceivedField::Set(0)));
+    assert_eq!(t.title, Some(ReceivedField::Set("Zero".into())));
     assert_eq!(t.version, None);
 
-    let Some(Payload::Tile(t)) = &records[3].parsed else {
+    let Some(ReceivedPayload::Tile(t)) = &records[3].parsed else {
         panic!()
     };
-    assert_eq!(t.count, Some(Field::Clear));
-    assert_eq!(t.back_content, Some(Field::Clear));
-    assert_eq!(t.title, Some(Field::Set("Keep".into())));
+    assert_eq!(t.count, Some(ReceivedField::Clear));
+    assert_eq!(t.back_content, Some(ReceivedField::Clear));
+    assert_eq!(t.title, Some(ReceivedField::Set("Keep".into())));
 
-    let Some(Payload::Tile(t)) = &records[4].parsed else {
+    let Some(ReceivedPayload::Tile(t)) = &records[4].parsed else {
         panic!()
     };
-    assert_eq!(t.template, TileTemplate::FlipTile);
+    assert_eq!(t.template, ReceivedTemplate::FlipTile);
     assert_eq!(t.version.as_deref(), Some("2.0"));
     assert_eq!(t.id.as_deref(), Some("/F.xaml"));
-    assert_eq!(t.count, Some(Field::Set(12)));
-    assert_eq!(t.wide_back_content, Some(Field::Set("wide back".into())));
-    assert_eq!(t.back_title, Some(Field::Set("bt".into())));
+    assert_eq!(t.count, Some(ReceivedField::Set(12)));
+    assert_eq!(
+        t.wide_back_content,
+        Some(ReceivedField::Set("wide back".into()))
+    );
+    assert_eq!(t.back_title, Some(ReceivedField::Set("bt".into())));
 
     assert_eq!(records[5].parsed, None);
     let stats = emulator.stats();
@@ -435,27 +440,30 @@ fn core_encodings_round_trip() {
         assert_eq!(reply.statuses(), RECEIVED, "{n:?}\n{}", reply.head);
     }
     let records = emulator.accepted();
-    let Some(Payload::Toast(t)) = &records[0].parsed else {
+    let Some(ReceivedPayload::Toast(t)) = &records[0].parsed else {
         panic!()
     };
     assert_eq!(t.text1.as_deref(), Some("McDonald's & <Co> \"quoted\""));
     assert_eq!(t.text2.as_deref(), Some("line\ttab"));
     assert_eq!(t.param.as_deref(), Some("/P.xaml?a=1&b=2"));
-    assert_eq!(t.sound, Some(Sound::Silent));
-    let Some(Payload::Tile(t)) = &records[1].parsed else {
+    assert_eq!(t.sound, Some(ReceivedSound::Silent));
+    let Some(ReceivedPayload::Tile(t)) = &records[1].parsed else {
         panic!()
     };
-    assert_eq!(t.template, TileTemplate::IconicTile);
+    assert_eq!(t.template, ReceivedTemplate::IconicTile);
     assert_eq!(t.id.as_deref(), Some("/S.xaml?id=1&x=\"y\""));
-    assert_eq!(t.count, Some(Field::Set(99)));
-    assert_eq!(t.background_color, Some(Field::Set("#FF112233".into())));
-    assert_eq!(t.small_icon_image, Some(Field::Clear));
-    let Some(Payload::Tile(t)) = &records[2].parsed else {
+    assert_eq!(t.count, Some(ReceivedField::Set(99)));
+    assert_eq!(
+        t.background_color,
+        Some(ReceivedField::Set("#FF112233".into()))
+    );
+    assert_eq!(t.small_icon_image, Some(ReceivedField::Clear));
+    let Some(ReceivedPayload::Tile(t)) = &records[2].parsed else {
         panic!()
     };
-    assert_eq!(t.template, TileTemplate::CycleTile);
-    assert_eq!(t.cycle_images[0], Some(Field::Set("/1.png".into())));
-    assert_eq!(t.cycle_images[8], Some(Field::Clear));
+    assert_eq!(t.template, ReceivedTemplate::CycleTile);
+    assert_eq!(t.cycle_images[0], Some(ReceivedField::Set("/1.png".into())));
+    assert_eq!(t.cycle_images[8], Some(ReceivedField::Clear));
     assert_eq!(t.cycle_images[1], None);
     assert_eq!(records[3].body, [0, 159, 146, 150]);
     assert_eq!(records[3].kind, RequestKind::Raw);
@@ -1417,7 +1425,7 @@ fn record_limit_keeps_the_most_recent() {
         .accepted()
         .into_iter()
         .map(|r| match r.parsed {
-            Some(Payload::Toast(t)) => t.text1.unwrap(),
+            Some(ReceivedPayload::Toast(t)) => t.text1.unwrap(),
             other => panic!("{other:?}"),
         })
         .collect();

@@ -27,7 +27,7 @@ const TILE_FLIP: &str = r#"<?xml version="1.0" encoding="utf-8"?><wp:Notificatio
 #[test]
 #[ignore = "timing; run with --release --ignored --nocapture"]
 fn xml_parse_cost() {
-    type Parse = fn(&[u8]) -> Result<schema::Payload, schema::SchemaError>;
+    type Parse = fn(&[u8]) -> Result<schema::ReceivedPayload, schema::SchemaError>;
     let readers: [(&str, Parse); 2] = [
         ("schema::parse (compact reader)", schema::parse),
         ("schema::parse_with_serde", schema::parse_with_serde),

@@ -104,7 +104,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use schema::Payload;
+pub use schema::ReceivedPayload;
 
 use crate::pki::TestPki;
 
@@ -343,7 +343,7 @@ pub struct Recorded {
     #[serde(serialize_with = "serialize_body")]
     pub body: Vec<u8>,
     /// The typed XML of a toast or tile.
-    pub parsed: Option<Payload>,
+    pub parsed: Option<ReceivedPayload>,
     /// `X-CallbackURI`.
     pub callback_uri: Option<String>,
 }

@@ -6,7 +6,7 @@
 //! refused); [`parse`] then checks what the types cannot say (which elements a
 //! template has, `Count` 0 to 99, `#AARRGGBB`, `Action="Clear"` with no text,
 //! `Silent="true"`, `Version="2.0"` on templates only) and builds the public
-//! [`Payload`].
+//! [`ReceivedPayload`].
 //!
 //! serde-xml-rs (on xml-rs) costs tens of microseconds per body, too much for
 //! an emulator meant to take 100k requests/s. So the mirror structs are first
@@ -30,17 +30,17 @@ mod compact;
 /// A parsed toast or tile body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Payload {
+pub enum ReceivedPayload {
     /// `<wp:Toast>`.
-    Toast(Toast),
+    Toast(ReceivedToast),
     /// `<wp:Tile>` (boxed: a tile has many more fields than a toast).
-    Tile(Box<Tile>),
+    Tile(Box<ReceivedTile>),
 }
 
 /// A toast (`docs/protocol.md`, "Toast"). Absent elements are `None`; an
 /// element sent empty reads `Some("")`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Toast {
+pub struct ReceivedToast {
     /// `wp:Text1`, the bold title.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text1: Option<String>,
@@ -52,13 +52,13 @@ pub struct Toast {
     pub param: Option<String>,
     /// `wp:Sound`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sound: Option<Sound>,
+    pub sound: Option<ReceivedSound>,
 }
 
 /// `wp:Sound`: a sound file, or `Silent="true"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Sound {
+pub enum ReceivedSound {
     /// A sound file path.
     File(String),
     /// `<wp:Sound Silent="true"></wp:Sound>`.
@@ -68,7 +68,7 @@ pub enum Sound {
 /// A tile element: set to a value, or cleared with `Action="Clear"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Field<T> {
+pub enum ReceivedField<T> {
     /// The element's text (possibly empty).
     Set(T),
     /// `Action="Clear"` and no text.
@@ -77,7 +77,7 @@ pub enum Field<T> {
 
 /// Which tile: the standard tile (no `Template` attribute) or a template.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-pub enum TileTemplate {
+pub enum ReceivedTemplate {
     /// No `Template` attribute (7.0 / 7.1 tile).
     #[default]
     Standard,
@@ -92,65 +92,65 @@ pub enum TileTemplate {
 /// A tile (`docs/protocol.md`, "Standard tile" and "Tile templates"). Only
 /// the elements of its template can be present; absent elements are `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Tile {
+pub struct ReceivedTile {
     /// The `Id` attribute (secondary tile navigation URI).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The `Template` attribute.
-    pub template: TileTemplate,
+    pub template: ReceivedTemplate,
     /// The root's `Version` attribute: `Some("2.0")` or `None` (templates only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// `SmallBackgroundImage` (flip, cycle).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub small_background_image: Option<Field<String>>,
+    pub small_background_image: Option<ReceivedField<String>>,
     /// `WideBackgroundImage` (flip).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wide_background_image: Option<Field<String>>,
+    pub wide_background_image: Option<ReceivedField<String>>,
     /// `WideBackBackgroundImage` (flip).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wide_back_background_image: Option<Field<String>>,
+    pub wide_back_background_image: Option<ReceivedField<String>>,
     /// `WideBackContent` (flip).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wide_back_content: Option<Field<String>>,
+    pub wide_back_content: Option<ReceivedField<String>>,
     /// `BackgroundImage` (standard, flip).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub background_image: Option<Field<String>>,
+    pub background_image: Option<ReceivedField<String>>,
     /// `Count`, 0 to 99 (every tile).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub count: Option<Field<u8>>,
+    pub count: Option<ReceivedField<u8>>,
     /// `Title` (every tile).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<Field<String>>,
+    pub title: Option<ReceivedField<String>>,
     /// `BackBackgroundImage` (standard, flip).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub back_background_image: Option<Field<String>>,
+    pub back_background_image: Option<ReceivedField<String>>,
     /// `BackTitle` (standard, flip).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub back_title: Option<Field<String>>,
+    pub back_title: Option<ReceivedField<String>>,
     /// `BackContent` (standard, flip).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub back_content: Option<Field<String>>,
+    pub back_content: Option<ReceivedField<String>>,
     /// `SmallIconImage` (iconic).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub small_icon_image: Option<Field<String>>,
+    pub small_icon_image: Option<ReceivedField<String>>,
     /// `IconImage` (iconic).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub icon_image: Option<Field<String>>,
+    pub icon_image: Option<ReceivedField<String>>,
     /// `WideContent1` (iconic).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wide_content1: Option<Field<String>>,
+    pub wide_content1: Option<ReceivedField<String>>,
     /// `WideContent2` (iconic).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wide_content2: Option<Field<String>>,
+    pub wide_content2: Option<ReceivedField<String>>,
     /// `WideContent3` (iconic).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub wide_content3: Option<Field<String>>,
+    pub wide_content3: Option<ReceivedField<String>>,
     /// `BackgroundColor`, `#AARRGGBB` (iconic).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub background_color: Option<Field<String>>,
+    pub background_color: Option<ReceivedField<String>>,
     /// `CycleImage1` to `CycleImage9` (cycle).
-    pub cycle_images: [Option<Field<String>>; 9],
+    pub cycle_images: [Option<ReceivedField<String>>; 9],
 }
 
 /// Why a body does not follow the schema (the emulator answers 400).
@@ -314,7 +314,7 @@ fn check_root(doc: &str) -> Result<()> {
 /// anything else, and every refusal, goes through serde-xml-rs
 /// ([`parse_with_serde`], tens of microseconds). Both fill the same XML mirror
 /// structs and share every schema check, and a test checks that they agree.
-pub fn parse(body: &[u8]) -> std::result::Result<Payload, SchemaError> {
+pub fn parse(body: &[u8]) -> std::result::Result<ReceivedPayload, SchemaError> {
     let Ok(doc) = std::str::from_utf8(body) else {
         return err("the body is not UTF-8");
     };
@@ -325,7 +325,7 @@ pub fn parse(body: &[u8]) -> std::result::Result<Payload, SchemaError> {
 }
 
 /// [`parse`] with serde-xml-rs only: the reference reader.
-pub fn parse_with_serde(body: &[u8]) -> std::result::Result<Payload, SchemaError> {
+pub fn parse_with_serde(body: &[u8]) -> std::result::Result<ReceivedPayload, SchemaError> {
     let Ok(doc) = std::str::from_utf8(body) else {
         return err("the body is not UTF-8");
     };
@@ -340,20 +340,22 @@ fn read_with_serde(doc: &str) -> Result<XNotification> {
     })
 }
 
-fn parse_str_with_serde(doc: &str) -> Result<Payload> {
+fn parse_str_with_serde(doc: &str) -> Result<ReceivedPayload> {
     check(read_with_serde(doc)?)
 }
 
 /// The schema checks the XML mirror cannot express.
-fn check(xml: XNotification) -> Result<Payload> {
+fn check(xml: XNotification) -> Result<ReceivedPayload> {
     match (xml.toast, xml.tile) {
         (Some(toast), None) => {
             if xml.version.is_some() {
                 return err("Version belongs to tile templates, not toasts");
             }
-            toast_of(toast).map(Payload::Toast)
+            toast_of(toast).map(ReceivedPayload::Toast)
         }
-        (None, Some(tile)) => tile_of(tile, xml.version).map(|t| Payload::Tile(Box::new(t))),
+        (None, Some(tile)) => {
+            tile_of(tile, xml.version).map(|t| ReceivedPayload::Tile(Box::new(t)))
+        }
         (Some(_), Some(_)) => err("a notification has one wp:Toast or one wp:Tile, not both"),
         (None, None) => err("wp:Notification has neither wp:Toast nor wp:Tile"),
     }
@@ -371,7 +373,7 @@ fn toast_text(e: Option<XElement>) -> Result<Option<String>> {
     Ok(Some(e.text.unwrap_or_default()))
 }
 
-fn toast_of(x: XToast) -> Result<Toast> {
+fn toast_of(x: XToast) -> Result<ReceivedToast> {
     let sound = match x.sound {
         None => None,
         Some(e) => {
@@ -380,15 +382,15 @@ fn toast_of(x: XToast) -> Result<Toast> {
             }
             let text = e.text.unwrap_or_default();
             match e.silent.as_deref() {
-                Some("true") if text.is_empty() => Some(Sound::Silent),
+                Some("true") if text.is_empty() => Some(ReceivedSound::Silent),
                 Some("true") => return err("a silent wp:Sound has no text"),
                 Some(_) => return err("Silent must be \"true\""),
                 None if text.is_empty() => return err("wp:Sound needs a file or Silent=\"true\""),
-                None => Some(Sound::File(text)),
+                None => Some(ReceivedSound::File(text)),
             }
         }
     };
-    let toast = Toast {
+    let toast = ReceivedToast {
         text1: toast_text(x.text1)?,
         text2: toast_text(x.text2)?,
         param: toast_text(x.param)?,
@@ -402,36 +404,40 @@ fn toast_of(x: XToast) -> Result<Toast> {
 }
 
 /// A tile element: `Action="Clear"` with no text, or a value.
-fn tile_field(e: Option<XElement>) -> Result<Option<Field<String>>> {
+fn tile_field(e: Option<XElement>) -> Result<Option<ReceivedField<String>>> {
     let Some(e) = e else { return Ok(None) };
     if e.silent.is_some() {
         return err("Silent belongs to wp:Sound only");
     }
     match e.action.as_deref() {
-        None => Ok(Some(Field::Set(e.text.unwrap_or_default()))),
-        Some("Clear") if e.text.as_deref().is_none_or(str::is_empty) => Ok(Some(Field::Clear)),
+        None => Ok(Some(ReceivedField::Set(e.text.unwrap_or_default()))),
+        Some("Clear") if e.text.as_deref().is_none_or(str::is_empty) => {
+            Ok(Some(ReceivedField::Clear))
+        }
         Some("Clear") => err("an element with Action=\"Clear\" has no text"),
         Some(_) => err("Action must be \"Clear\""),
     }
 }
 
-fn count_field(e: Option<XElement>) -> Result<Option<Field<u8>>> {
+fn count_field(e: Option<XElement>) -> Result<Option<ReceivedField<u8>>> {
     Ok(match tile_field(e)? {
         None => None,
-        Some(Field::Clear) => Some(Field::Clear),
-        Some(Field::Set(text)) => {
+        Some(ReceivedField::Clear) => Some(ReceivedField::Clear),
+        Some(ReceivedField::Set(text)) => {
             let b = text.as_bytes();
             if b.is_empty() || b.len() > 2 || !b.iter().all(u8::is_ascii_digit) {
                 return err("Count must be a number from 0 to 99");
             }
-            Some(Field::Set(b.iter().fold(0, |n, d| n * 10 + (d - b'0'))))
+            Some(ReceivedField::Set(
+                b.iter().fold(0, |n, d| n * 10 + (d - b'0')),
+            ))
         }
     })
 }
 
-fn color_field(e: Option<XElement>) -> Result<Option<Field<String>>> {
+fn color_field(e: Option<XElement>) -> Result<Option<ReceivedField<String>>> {
     let field = tile_field(e)?;
-    if let Some(Field::Set(c)) = &field {
+    if let Some(ReceivedField::Set(c)) = &field {
         let b = c.as_bytes();
         if !(b.len() == 9 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)) {
             return err("BackgroundColor must be #AARRGGBB");
@@ -440,17 +446,17 @@ fn color_field(e: Option<XElement>) -> Result<Option<Field<String>>> {
     Ok(field)
 }
 
-fn tile_of(x: Box<XTile>, version: Option<String>) -> Result<Tile> {
+fn tile_of(x: Box<XTile>, version: Option<String>) -> Result<ReceivedTile> {
     let template = match x.template.as_deref() {
-        None => TileTemplate::Standard,
-        Some("FlipTile") => TileTemplate::FlipTile,
-        Some("IconicTile") => TileTemplate::IconicTile,
-        Some("CycleTile") => TileTemplate::CycleTile,
+        None => ReceivedTemplate::Standard,
+        Some("FlipTile") => ReceivedTemplate::FlipTile,
+        Some("IconicTile") => ReceivedTemplate::IconicTile,
+        Some("CycleTile") => ReceivedTemplate::CycleTile,
         Some(_) => return err("Template must be FlipTile, IconicTile or CycleTile"),
     };
     match (template, version.as_deref()) {
         (_, None) => {}
-        (TileTemplate::Standard, Some(_)) => {
+        (ReceivedTemplate::Standard, Some(_)) => {
             return err("the standard tile has no Version attribute");
         }
         (_, Some("2.0")) => {}
@@ -460,10 +466,13 @@ fn tile_of(x: Box<XTile>, version: Option<String>) -> Result<Tile> {
         return err("an empty tile Id");
     }
     // Which elements each template has (docs/protocol.md, "Standard tile" and "Tile templates").
-    let standard_or_flip = matches!(template, TileTemplate::Standard | TileTemplate::FlipTile);
-    let flip = template == TileTemplate::FlipTile;
-    let iconic = template == TileTemplate::IconicTile;
-    let cycle = template == TileTemplate::CycleTile;
+    let standard_or_flip = matches!(
+        template,
+        ReceivedTemplate::Standard | ReceivedTemplate::FlipTile
+    );
+    let flip = template == ReceivedTemplate::FlipTile;
+    let iconic = template == ReceivedTemplate::IconicTile;
+    let cycle = template == ReceivedTemplate::CycleTile;
     let cycle_images = [
         x.cycle_image1,
         x.cycle_image2,
@@ -496,7 +505,7 @@ fn tile_of(x: Box<XTile>, version: Option<String>) -> Result<Tile> {
         return err("an element this tile template does not have");
     }
     let [c1, c2, c3, c4, c5, c6, c7, c8, c9] = cycle_images;
-    Ok(Tile {
+    Ok(ReceivedTile {
         id: x.id,
         template,
         version,
@@ -547,12 +556,12 @@ mod tests {
             "",
             "<wp:Toast><wp:Text1>McDonald&apos;s &amp; co</wp:Text1><wp:Param>/P.xaml?a=1&amp;b=2</wp:Param><wp:Sound Silent=\"true\"></wp:Sound></wp:Toast>",
         );
-        let Payload::Toast(t) = parse(body.as_bytes()).unwrap() else {
+        let ReceivedPayload::Toast(t) = parse(body.as_bytes()).unwrap() else {
             panic!()
         };
         assert_eq!(t.text1.as_deref(), Some("McDonald's & co"));
         assert_eq!(t.param.as_deref(), Some("/P.xaml?a=1&b=2"));
-        assert_eq!(t.sound, Some(Sound::Silent));
+        assert_eq!(t.sound, Some(ReceivedSound::Silent));
         assert_eq!(t.text2, None);
     }
 
@@ -562,13 +571,13 @@ mod tests {
             "",
             "<wp:Tile Id=\"/S.xaml?x=1\"><wp:Count Action=\"Clear\"></wp:Count><wp:Title>T</wp:Title></wp:Tile>",
         );
-        let Payload::Tile(t) = parse(body.as_bytes()).unwrap() else {
+        let ReceivedPayload::Tile(t) = parse(body.as_bytes()).unwrap() else {
             panic!()
         };
-        assert_eq!(t.count, Some(Field::Clear));
-        assert_eq!(t.title, Some(Field::Set("T".into())));
+        assert_eq!(t.count, Some(ReceivedField::Clear));
+        assert_eq!(t.title, Some(ReceivedField::Set("T".into())));
         assert_eq!(t.id.as_deref(), Some("/S.xaml?x=1"));
-        assert_eq!(t.template, TileTemplate::Standard);
+        assert_eq!(t.template, ReceivedTemplate::Standard);
     }
 
     #[test]
@@ -614,20 +623,20 @@ mod tests {
             " Version=\"2.0\"",
             "<wp:Tile Template=\"IconicTile\"><wp:IconImage>/i.png</wp:IconImage><wp:Count>0</wp:Count><wp:BackgroundColor>#FF00aa11</wp:BackgroundColor></wp:Tile>",
         );
-        let Payload::Tile(t) = parse(body.as_bytes()).unwrap() else {
+        let ReceivedPayload::Tile(t) = parse(body.as_bytes()).unwrap() else {
             panic!()
         };
-        assert_eq!(t.template, TileTemplate::IconicTile);
+        assert_eq!(t.template, ReceivedTemplate::IconicTile);
         assert_eq!(t.version.as_deref(), Some("2.0"));
-        assert_eq!(t.count, Some(Field::Set(0)));
+        assert_eq!(t.count, Some(ReceivedField::Set(0)));
         let body = doc(
             "",
             "<wp:Tile Template=\"CycleTile\"><wp:CycleImage9>/9.png</wp:CycleImage9></wp:Tile>",
         );
-        let Payload::Tile(t) = parse(body.as_bytes()).unwrap() else {
+        let ReceivedPayload::Tile(t) = parse(body.as_bytes()).unwrap() else {
             panic!()
         };
-        assert_eq!(t.cycle_images[8], Some(Field::Set("/9.png".into())));
+        assert_eq!(t.cycle_images[8], Some(ReceivedField::Set("/9.png".into())));
         assert_eq!(t.version, None);
     }
 }

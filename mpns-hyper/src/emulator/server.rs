@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::state::{self, Accepted, Answer, Shared, Verdict};
-use super::{HTTP_PREFIX, HTTPS_PREFIX, Payload, TlsConfig, schema};
+use super::{HTTP_PREFIX, HTTPS_PREFIX, ReceivedPayload, TlsConfig, schema};
 use crate::header_names::{
     CALLBACK_URI, DEVICE_CONNECTION_STATUS, MESSAGE_ID, NOTIFICATION_CLASS, NOTIFICATION_STATUS,
     SUBSCRIPTION_STATUS, TARGET,
@@ -488,7 +488,7 @@ fn check_body(
     shared: &Shared,
     kind: RequestKind,
     body: &[u8],
-) -> Result<Option<Payload>, &'static str> {
+) -> Result<Option<ReceivedPayload>, &'static str> {
     let limit = match kind {
         RequestKind::Toast | RequestKind::Tile => shared.limits.payload,
         RequestKind::Raw => shared.limits.raw,
@@ -501,9 +501,8 @@ fn check_body(
         RequestKind::Toast | RequestKind::Tile => {
             let payload = schema::parse(body).map_err(|e| e.0)?;
             match (&payload, kind) {
-                (Payload::Toast(_), RequestKind::Toast) | (Payload::Tile(_), RequestKind::Tile) => {
-                    Ok(Some(payload))
-                }
+                (ReceivedPayload::Toast(_), RequestKind::Toast)
+                | (ReceivedPayload::Tile(_), RequestKind::Tile) => Ok(Some(payload)),
                 _ => Err("the payload does not match X-WindowsPhone-Target"),
             }
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mpns_proto::{MessageId, RequestKind};
 
-use super::{Behaviour, EmulatorConfig, Payload, Recorded, Stats};
+use super::{Behaviour, EmulatorConfig, ReceivedPayload, Recorded, Stats};
 
 /// Status code and the three MPNS status header values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -370,7 +370,7 @@ struct Record {
     class: u8,
     message_id: Option<MessageId>,
     body: Vec<u8>,
-    parsed: Option<Payload>,
+    parsed: Option<ReceivedPayload>,
     callback_uri: Option<String>,
 }
 
@@ -415,7 +415,7 @@ pub(super) struct Accepted<'a> {
     pub(super) class: u8,
     pub(super) message_id: Option<MessageId>,
     pub(super) body: &'a [u8],
-    pub(super) parsed: Option<Payload>,
+    pub(super) parsed: Option<ReceivedPayload>,
     pub(super) callback_uri: Option<&'a str>,
 }
 
