@@ -9,10 +9,10 @@
 use embedded_io_async::{Error as _, Read, Write};
 use mpns_proto::ExchangeError;
 use mpns_proto::sender::TransportError;
-use mpns_proto::{Connection, HttpExchange, ReadResponse, Request, Response};
+use mpns_proto::{ConnectionReuse, HttpExchange, ReadResponse, Request, Response};
 
 use crate::pool::{Pool, host_key};
-use crate::{SendError, Transport};
+use crate::{ExchangeBuffer, SendError};
 
 /// Sends `request` on `stream` and reads its response; see [`crate::blocking::send`].
 pub async fn send<T: Read + Write + ?Sized>(
@@ -77,7 +77,7 @@ pub trait Connector {
 }
 
 /// What the [`Gateway`](crate::Gateway) needs from an async transport.
-pub trait Exchange: Transport {
+pub trait Exchange: ExchangeBuffer {
     /// Sends `request` and reads its response, using `buf` as the exchange buffer.
     async fn exchange(
         &mut self,
@@ -158,8 +158,8 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
             match attempt(&mut conn, &mut exchange, request, buf).await {
                 Ok(response) => {
                     let closed = match response.connection {
-                        Connection::KeepAlive => self.pool.put(key, conn),
-                        Connection::Close => Some(conn),
+                        ConnectionReuse::KeepAlive => self.pool.put(key, conn),
+                        ConnectionReuse::Close => Some(conn),
                     };
                     if let Some(conn) = closed {
                         self.connector.disconnect(conn).await;
@@ -191,7 +191,7 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
     }
 }
 
-impl<K: Connector, const N: usize> Transport for StreamClient<K, N> {
+impl<K: Connector, const N: usize> ExchangeBuffer for StreamClient<K, N> {
     fn buffer_needed(&self, request: &Request<'_>) -> usize {
         request.http_len()
     }

@@ -10,10 +10,10 @@
 use embedded_io::{Error as _, Read, Write};
 use mpns_proto::ExchangeError;
 use mpns_proto::sender::TransportError;
-use mpns_proto::{Connection, HttpExchange, ReadResponse, Request, Response};
+use mpns_proto::{ConnectionReuse, HttpExchange, ReadResponse, Request, Response};
 
 use crate::pool::{Pool, host_key};
-use crate::{SendError, Transport};
+use crate::{ExchangeBuffer, SendError};
 
 /// Sends `request` on `stream` and reads its response.
 ///
@@ -21,7 +21,7 @@ use crate::{SendError, Transport};
 /// response head (MPNS sends about 300 bytes; 512 is a safe minimum). Short
 /// writes and reads are fine; the end of the stream completes a response
 /// without a length. Check [`ReadResponse::connection`] before sending the
-/// next request on the same stream: [`Connection::Close`] means reconnect.
+/// next request on the same stream: [`ConnectionReuse::Close`] means reconnect.
 ///
 /// ```
 /// use mpns_embedded::blocking;
@@ -114,7 +114,7 @@ pub trait Connector {
 
 /// What the [`Gateway`](crate::Gateway) needs from a blocking transport: send
 /// one request and return its response.
-pub trait Exchange: Transport {
+pub trait Exchange: ExchangeBuffer {
     /// Sends `request` and reads its response, using `buf` as the exchange buffer.
     fn exchange(&mut self, request: &Request<'_>, buf: &mut [u8]) -> Result<Response, SendError>;
 }
@@ -211,10 +211,10 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
             .map_err(SendError::Connect)
     }
 
-    fn keep(&mut self, key: u64, conn: K::Conn, connection: Connection) {
+    fn keep(&mut self, key: u64, conn: K::Conn, connection: ConnectionReuse) {
         let closed = match connection {
-            Connection::KeepAlive => self.pool.put(key, conn),
-            Connection::Close => Some(conn),
+            ConnectionReuse::KeepAlive => self.pool.put(key, conn),
+            ConnectionReuse::Close => Some(conn),
         };
         if let Some(conn) = closed {
             self.connector.disconnect(conn);
@@ -222,7 +222,7 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
     }
 }
 
-impl<K: Connector, const N: usize> Transport for StreamClient<K, N> {
+impl<K: Connector, const N: usize> ExchangeBuffer for StreamClient<K, N> {
     fn buffer_needed(&self, request: &Request<'_>) -> usize {
         request.http_len()
     }

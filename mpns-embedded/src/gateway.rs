@@ -7,7 +7,7 @@ use mpns_proto::sender::{Cancellation, SubmitError as SenderSubmitError, TicketE
 use mpns_proto::sender::{Event, Sender, Ticket, TransportError};
 use mpns_proto::{ChannelUri, Instant, Limits, Notification, Options, Request, Response};
 
-use crate::{SendError, Transport, asynch, blocking};
+use crate::{ExchangeBuffer, SendError, asynch, blocking};
 
 /// Drives a core [`Sender`] over a transport: each [`Gateway::poll`] sends
 /// every request that is due, one after the other, and feeds each response
@@ -102,7 +102,7 @@ pub struct Round {
 /// Why [`Gateway::submit`] took nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum SubmitError {
+pub enum GatewaySubmitError {
     /// The sender refused it (invalid notification, queue or channel table
     /// full, expired channel, arena slot too small).
     Sender(SenderSubmitError),
@@ -115,11 +115,11 @@ pub enum SubmitError {
     },
 }
 
-impl fmt::Display for SubmitError {
+impl fmt::Display for GatewaySubmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SubmitError::Sender(e) => e.fmt(f),
-            SubmitError::BufferTooSmall { needed, len } => write!(
+            GatewaySubmitError::Sender(e) => e.fmt(f),
+            GatewaySubmitError::BufferTooSmall { needed, len } => write!(
                 f,
                 "the request needs {needed} bytes of exchange buffer; the gateway has {len}"
             ),
@@ -127,11 +127,11 @@ impl fmt::Display for SubmitError {
     }
 }
 
-impl core::error::Error for SubmitError {
+impl core::error::Error for GatewaySubmitError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            SubmitError::Sender(e) => Some(e),
-            SubmitError::BufferTooSmall { .. } => None,
+            GatewaySubmitError::Sender(e) => Some(e),
+            GatewaySubmitError::BufferTooSmall { .. } => None,
         }
     }
 }
@@ -148,10 +148,10 @@ impl<S, T, const Q: usize, const C: usize> fmt::Debug for Gateway<'_, S, T, Q, C
 impl<'b, S, T, const Q: usize, const C: usize> Gateway<'b, S, T, Q, C>
 where
     S: AsRef<[u8]> + AsMut<[u8]>,
-    T: Transport,
+    T: ExchangeBuffer,
 {
     /// A gateway sending `sender`'s requests through `transport`, with `buf`
-    /// as the exchange buffer (its size: see [`Transport::buffer_needed`]).
+    /// as the exchange buffer (its size: see [`ExchangeBuffer::buffer_needed`]).
     pub fn new(sender: Sender<S, Q, C>, transport: T, buf: &'b mut [u8]) -> Self {
         Gateway {
             sender,
@@ -169,13 +169,13 @@ where
         channel: ChannelUri<'_>,
         notification: &Notification<'_>,
         options: &Options<'_>,
-    ) -> Result<Ticket, SubmitError> {
+    ) -> Result<Ticket, GatewaySubmitError> {
         let request = Request::notification(channel, notification, options)
-            .map_err(|e| SubmitError::Sender(SenderSubmitError::Encode(e)))?;
+            .map_err(|e| GatewaySubmitError::Sender(SenderSubmitError::Encode(e)))?;
         self.check_fits(&request)?;
         self.sender
             .submit(now, channel, notification, options)
-            .map_err(SubmitError::Sender)
+            .map_err(GatewaySubmitError::Sender)
     }
 
     /// Queues a callback registration for an authenticated channel.
@@ -186,19 +186,19 @@ where
         callback_uri: &str,
         body: &[u8],
         limits: &Limits,
-    ) -> Result<Ticket, SubmitError> {
+    ) -> Result<Ticket, GatewaySubmitError> {
         let request = Request::callback_registration(channel, callback_uri, body, limits)
-            .map_err(|e| SubmitError::Sender(SenderSubmitError::Encode(e)))?;
+            .map_err(|e| GatewaySubmitError::Sender(SenderSubmitError::Encode(e)))?;
         self.check_fits(&request)?;
         self.sender
             .submit_callback_registration(now, channel, callback_uri, body, limits)
-            .map_err(SubmitError::Sender)
+            .map_err(GatewaySubmitError::Sender)
     }
 
-    fn check_fits(&self, request: &Request<'_>) -> Result<(), SubmitError> {
+    fn check_fits(&self, request: &Request<'_>) -> Result<(), GatewaySubmitError> {
         let needed = self.transport.buffer_needed(request);
         if needed > self.buf.len() {
-            return Err(SubmitError::BufferTooSmall {
+            return Err(GatewaySubmitError::BufferTooSmall {
                 needed,
                 len: self.buf.len(),
             });

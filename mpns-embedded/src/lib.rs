@@ -157,19 +157,19 @@ pub mod svc;
 pub use mpns_proto;
 
 pub use error::{SendError, transport_error};
-pub use gateway::{Gateway, Round, SubmitError};
+pub use gateway::{Gateway, GatewaySubmitError, Round};
 pub use mpns_proto::exchange::MAX_RESPONSE_HEADERS;
 
 use mpns_proto::{ChannelUri, EncodeError, Notification, Options, Request};
 
 /// What every transport tells the [`Gateway`]: how much exchange buffer a
 /// request needs. Sending is [`blocking::Exchange`] or [`asynch::Exchange`].
-pub trait Transport {
+pub trait ExchangeBuffer {
     /// Bytes of exchange buffer `request` needs.
     fn buffer_needed(&self, request: &Request<'_>) -> usize;
 }
 
-impl<T: Transport + ?Sized> Transport for &mut T {
+impl<T: ExchangeBuffer + ?Sized> ExchangeBuffer for &mut T {
     fn buffer_needed(&self, request: &Request<'_>) -> usize {
         (**self).buffer_needed(request)
     }

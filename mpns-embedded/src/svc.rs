@@ -21,7 +21,7 @@ use mpns_proto::sender::TransportError;
 use mpns_proto::{Request, Response};
 
 use crate::blocking::Exchange;
-use crate::{SendError, Transport};
+use crate::{ExchangeBuffer, SendError};
 
 /// Most response body bytes read (and discarded) before giving up on the
 /// body. MPNS sends none.
@@ -262,7 +262,7 @@ where
     }
 }
 
-impl<C, F> Transport for SvcClient<C, F> {
+impl<C, F> ExchangeBuffer for SvcClient<C, F> {
     fn buffer_needed(&self, request: &Request<'_>) -> usize {
         buffer_needed(request)
     }
@@ -299,7 +299,7 @@ pub mod asynch {
         Failed, MAX_BODY_DRAIN, buffer_needed, io, parts, read_head, retry_on_fresh_connection,
     };
     use crate::asynch::Exchange;
-    use crate::{SendError, Transport};
+    use crate::{ExchangeBuffer, SendError};
 
     /// Sends `request` on an async embedded-svc connection in its initial
     /// phase and reads the response; see [`super::send`].
@@ -461,7 +461,7 @@ pub mod asynch {
         }
     }
 
-    impl<C, F> Transport for SvcClient<C, F> {
+    impl<C, F> ExchangeBuffer for SvcClient<C, F> {
         fn buffer_needed(&self, request: &Request<'_>) -> usize {
             buffer_needed(request)
         }

@@ -14,7 +14,8 @@ use mpns_embedded::{Gateway, SendError};
 use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig};
 use mpns_proto::sender::{Event, Finished, Sender, SenderConfig};
 use mpns_proto::{
-    ChannelUri, Connection, Instant, Notification, Options, Request, RetryReason, Toast, classify,
+    ChannelUri, ConnectionReuse, Instant, Notification, Options, Request, RetryReason, Toast,
+    classify,
 };
 
 type TestGateway<'b> = Gateway<'b, Vec<u8>, StreamClient<TokioTcp, 2>, 8, 8>;
@@ -123,7 +124,7 @@ async fn one_shot_send_on_a_tokio_stream() {
         let request = Request::notification(channel, &note, &Options::default()).unwrap();
         let response = asynch::send(&mut stream, &request, &mut buf).await.unwrap();
         assert_eq!(classify(&response.response).name(), want);
-        assert_eq!(response.connection, Connection::KeepAlive);
+        assert_eq!(response.connection, ConnectionReuse::KeepAlive);
     }
     assert_eq!(emu.stats().connections, 1);
 }

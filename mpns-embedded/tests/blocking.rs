@@ -15,11 +15,11 @@ use common::{
 };
 use embedded_io_adapters::std::FromStd;
 use mpns_embedded::blocking::{self, StreamClient};
-use mpns_embedded::{Gateway, Round, SendError, SubmitError};
+use mpns_embedded::{Gateway, GatewaySubmitError, Round, SendError};
 use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig};
 use mpns_proto::sender::{Event, Finished, Sender, SenderConfig, TransportError};
 use mpns_proto::{
-    AnomalyReason, ChannelUri, Connection, Instant, Notification, Options, Outcome, ReadError,
+    AnomalyReason, ChannelUri, ConnectionReuse, Instant, Notification, Options, Outcome, ReadError,
     Request, RetryReason, Toast, classify,
 };
 
@@ -196,7 +196,7 @@ fn one_byte_reads_and_short_writes() {
         let request = Request::notification(channel, &note, &Options::default()).unwrap();
         let response = client.send(&request, &mut buf).unwrap();
         assert_eq!(classify(&response.response), want);
-        assert_eq!(response.connection, Connection::KeepAlive);
+        assert_eq!(response.connection, ConnectionReuse::KeepAlive);
     }
     assert_eq!(connector.count(), 1);
     assert_eq!(emu.stats().connections, 1);
@@ -226,7 +226,7 @@ fn one_shot_send_on_a_caller_stream() {
         let request = Request::notification(channel, &note, &Options::default()).unwrap();
         let response = blocking::send(&mut stream, &request, &mut buf).unwrap();
         assert_eq!(classify(&response.response).name(), want);
-        assert_eq!(response.connection, Connection::KeepAlive);
+        assert_eq!(response.connection, ConnectionReuse::KeepAlive);
     }
     assert_eq!(emu.stats().connections, 1);
     let recorded = emu.accepted();
@@ -287,7 +287,7 @@ fn connection_close_and_http10_and_eof_bodies_reconnect() {
         let note = toast("close");
         let request = Request::notification(channel, &note, &Options::default()).unwrap();
         let response = client.send(&request, &mut buf).unwrap();
-        assert_eq!(response.connection, Connection::Close);
+        assert_eq!(response.connection, ConnectionReuse::Close);
         assert!(classify(&response.response).is_final());
         assert_eq!(client.open_connections(), 0);
     }
@@ -310,7 +310,7 @@ fn responses_with_bodies_keep_the_connection() {
         let note = toast("chunked");
         let request = Request::notification(channel, &note, &Options::default()).unwrap();
         let response = client.send(&request, &mut buf).unwrap();
-        assert_eq!(response.connection, Connection::KeepAlive);
+        assert_eq!(response.connection, ConnectionReuse::KeepAlive);
         assert_eq!(response.body_len, 5);
     }
     assert_eq!(connector.count(), 1);
@@ -486,7 +486,7 @@ fn buffers_too_small_are_refused_before_any_io() {
         .submit(Instant::ZERO, channel, &note, &Options::default())
         .unwrap_err();
     assert!(
-        matches!(err, SubmitError::BufferTooSmall { len: 64, .. }),
+        matches!(err, GatewaySubmitError::BufferTooSmall { len: 64, .. }),
         "{err:?}"
     );
     assert_eq!(gw.sender().pending(), 0);

@@ -16,7 +16,7 @@ use embedded_io_adapters::std::FromStd;
 use embedded_svc::http::client::Connection;
 use embedded_svc::http::{Headers, Method, Status};
 use mpns_embedded::svc::{self, SvcClient};
-use mpns_embedded::{Gateway, SendError, SubmitError};
+use mpns_embedded::{Gateway, GatewaySubmitError, SendError};
 use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig};
 use mpns_proto::sender::{Event, Sender, SenderConfig, TransportError};
 use mpns_proto::{
@@ -445,7 +445,7 @@ fn toast(text: &str) -> Notification<'_> {
 fn drain<S, T, const Q: usize, const C: usize>(gw: &mut Gateway<'_, S, T, Q, C>) -> Vec<Event>
 where
     S: AsRef<[u8]> + AsMut<[u8]>,
-    T: mpns_embedded::Transport,
+    T: mpns_embedded::ExchangeBuffer,
 {
     std::iter::from_fn(|| gw.poll_event()).collect()
 }
@@ -617,7 +617,7 @@ fn svc_buffer_holds_uri_and_body_and_callback_paths_get_their_suffix() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, SubmitError::BufferTooSmall { len: 64, .. }),
+        matches!(err, GatewaySubmitError::BufferTooSmall { len: 64, .. }),
         "{err:?}"
     );
 }

@@ -159,7 +159,7 @@ pub struct Sent {
 
 /// Why a one-shot send got no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
+pub enum OneShotError {
     /// The channel URI was refused.
     Channel(mpns_proto::UriError),
     /// The notification was refused before any I/O.
@@ -168,17 +168,17 @@ pub enum SendError {
     Transport(TransportError, String),
 }
 
-impl fmt::Display for SendError {
+impl fmt::Display for OneShotError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::Channel(e) => write!(f, "channel URI: {e}"),
-            SendError::Encode(e) => write!(f, "{e}"),
-            SendError::Transport(kind, detail) => write!(f, "transport ({kind:?}): {detail}"),
+            OneShotError::Channel(e) => write!(f, "channel URI: {e}"),
+            OneShotError::Encode(e) => write!(f, "{e}"),
+            OneShotError::Transport(kind, detail) => write!(f, "transport ({kind:?}): {detail}"),
         }
     }
 }
 
-impl std::error::Error for SendError {}
+impl std::error::Error for OneShotError {}
 
 impl Client {
     /// Builds a client. Fails only for an unusable certificate or key.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mpns_proto::sender::TransportError;
-use mpns_proto::{Connection, ExchangeError, HttpExchange, Request, Response};
+use mpns_proto::{ConnectionReuse, ExchangeError, HttpExchange, Request, Response};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -294,7 +294,7 @@ async fn attempt(
         if let Some(done) = exchange.received(buf, n)? {
             return Ok(Answer {
                 response: done.response,
-                reusable: done.connection == Connection::KeepAlive,
+                reusable: done.connection == ConnectionReuse::KeepAlive,
             });
         }
     }

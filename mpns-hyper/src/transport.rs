@@ -1,8 +1,7 @@
 //! What the driver and the tool need from an HTTP transport, and the two this
-//! crate has: [`DirectClient`](crate::direct::DirectClient), the core's own
-//! bytes over tokio streams (the default: it costs less CPU per
-//! notification, see benches/README.md), and the hyper
-//! [`Client`](crate::client::Client).
+//! crate has: [`DirectClient`], the core's own bytes over tokio streams (the
+//! default: it costs less CPU per notification, see benches/README.md), and
+//! the hyper [`Client`].
 
 use std::fmt;
 use std::future::Future;
@@ -11,7 +10,7 @@ use std::str::FromStr;
 use mpns_proto::sender::TransportError;
 use mpns_proto::{ChannelUri, Notification, Options, Request, Response, classify};
 
-use crate::client::{Client, ClientConfig, ClientError, SendError, Sent};
+use crate::client::{Client, ClientConfig, ClientError, OneShotError, Sent};
 use crate::direct::DirectClient;
 
 /// Why a request got no response: the kind the core's sender takes, and the
@@ -49,18 +48,18 @@ pub trait Transport: Clone + Send + Sync + 'static {
         channel: &str,
         notification: &Notification<'_>,
         options: &Options<'_>,
-    ) -> impl Future<Output = Result<Sent, SendError>> + Send {
+    ) -> impl Future<Output = Result<Sent, OneShotError>> + Send {
         let prepared = ChannelUri::parse(channel)
-            .map_err(SendError::Channel)
+            .map_err(OneShotError::Channel)
             .and_then(|channel| {
-                Request::notification(channel, notification, options).map_err(SendError::Encode)
+                Request::notification(channel, notification, options).map_err(OneShotError::Encode)
             })
             .map(|request| self.prepare(&request));
         async move {
             let response = self
                 .send_prepared(prepared?)
                 .await
-                .map_err(|(kind, detail)| SendError::Transport(kind, detail))?;
+                .map_err(|(kind, detail)| OneShotError::Transport(kind, detail))?;
             Ok(Sent {
                 response,
                 outcome: classify(&response),

@@ -14,8 +14,9 @@ use mpns_hyper::emulator::schema::{
 use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
 use mpns_hyper::pki::{TestPki, other_ca_client};
 use mpns_proto::{
-    ChannelUri, Connection, DeviceStatus, HeaderValue, MessageId, Notification, NotificationStatus,
-    Options, ReaderLimits, Request, RequestKind, Response, ResponseReader, SubscriptionStatus,
+    ChannelUri, ConnectionReuse, DeviceStatus, HeaderValue, MessageId, Notification,
+    NotificationStatus, Options, ReaderLimits, Request, RequestKind, Response, ResponseReader,
+    SubscriptionStatus,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -27,7 +28,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 struct Reply {
     response: Response,
     head: String,
-    connection: Connection,
+    connection: ConnectionReuse,
 }
 
 impl Reply {
@@ -319,7 +320,7 @@ fn vector_bodies_are_accepted_and_recorded() {
             .send(&post(path, &headers, case.body.as_bytes()))
             .unwrap();
         assert_eq!(reply.statuses(), RECEIVED, "{}\n{}", case.name, reply.head);
-        assert_eq!(reply.connection, Connection::KeepAlive);
+        assert_eq!(reply.connection, ConnectionReuse::KeepAlive);
     }
     let records = emulator.accepted();
     assert_eq!(records.len(), 7);
@@ -802,7 +803,7 @@ fn malformed_requests_get_their_status() {
             "{name}"
         );
         assert!(reply.has_header("x-emulator-reason"), "{name}");
-        assert_eq!(reply.connection, Connection::KeepAlive, "{name}");
+        assert_eq!(reply.connection, ConnectionReuse::KeepAlive, "{name}");
     }
     assert!(emulator.accepted().is_empty());
     let stats = emulator.stats();
@@ -1298,7 +1299,7 @@ fn tls_without_a_client_certificate_is_forbidden() {
             reply.response.notification,
             HeaderValue::Known(NotificationStatus::Dropped)
         );
-        assert_eq!(reply.connection, Connection::KeepAlive);
+        assert_eq!(reply.connection, ConnectionReuse::KeepAlive);
     }
     let stats = emulator.stats();
     assert_eq!(stats.tls_handshakes, 1);

@@ -5,7 +5,7 @@
 
 use std::time::Duration as StdDuration;
 
-use mpns_hyper::client::{ClientConfig, Identity, SendError};
+use mpns_hyper::client::{ClientConfig, Identity, OneShotError};
 use mpns_hyper::driver::{Driver, DriverConfig};
 use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
 use mpns_hyper::pki::{TestPki, other_ca_client};
@@ -433,7 +433,7 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake(kind:
     assert!(
         matches!(
             err,
-            SendError::Transport(TransportError::Tls | TransportError::Reset, _)
+            OneShotError::Transport(TransportError::Tls | TransportError::Reset, _)
         ),
         "{err:?}"
     );
@@ -447,7 +447,7 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake(kind:
     assert!(
         matches!(
             err,
-            SendError::Transport(TransportError::Tls | TransportError::Other, _)
+            OneShotError::Transport(TransportError::Tls | TransportError::Other, _)
         ),
         "{err:?}"
     );
@@ -474,7 +474,7 @@ async fn a_slow_answer_times_out_as_a_transport_failure(kind: TransportKind) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SendError::Transport(TransportError::Timeout, _)),
+        matches!(err, OneShotError::Transport(TransportError::Timeout, _)),
         "{err:?}"
     );
     assert!(started.elapsed() < StdDuration::from_secs(2));
@@ -519,7 +519,7 @@ async fn a_refused_connection_backs_off_the_host(kind: TransportKind) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SendError::Transport(TransportError::Refused, _)),
+        matches!(err, OneShotError::Transport(TransportError::Refused, _)),
         "{err:?}"
     );
     let config = DriverConfig {
@@ -679,7 +679,7 @@ async fn a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client(
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SendError::Transport(TransportError::Reset, _)),
+        matches!(err, OneShotError::Transport(TransportError::Reset, _)),
         "{err:?}"
     );
     // The server had started to answer: the client did not send it again.

@@ -45,7 +45,7 @@
 
 use core::fmt;
 
-use crate::http::{Connection, ReadError, ReadResponse, ReaderLimits, ResponseReader};
+use crate::http::{ConnectionReuse, ReadError, ReadResponse, ReaderLimits, ResponseReader};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -193,7 +193,7 @@ impl<const MAX_HEADERS: usize> HttpExchange<MAX_HEADERS> {
             }
             return match self.reader.finish() {
                 Ok(Some(mut response)) => {
-                    response.connection = Connection::Close;
+                    response.connection = ConnectionReuse::Close;
                     Ok(Some(response))
                 }
                 Ok(None) | Err(ReadError::Incomplete) => Err(ExchangeError::Closed),
@@ -212,7 +212,7 @@ impl<const MAX_HEADERS: usize> HttpExchange<MAX_HEADERS> {
         Ok(progress.done.map(|mut response| {
             if left > 0 {
                 // Bytes nobody asked for: do not trust the connection.
-                response.connection = Connection::Close;
+                response.connection = ConnectionReuse::Close;
             }
             response
         }))
@@ -280,7 +280,7 @@ mod tests {
             let mut buf = [0u8; 128];
             let r = feed_all(&mut HttpExchange::new(false), &mut buf, bytes, step).unwrap();
             assert_eq!(classify(&r.response), Outcome::Accepted { device: None });
-            assert_eq!(r.connection, Connection::KeepAlive);
+            assert_eq!(r.connection, ConnectionReuse::KeepAlive);
             assert_eq!(r.body_len, 2);
         }
     }
@@ -292,7 +292,7 @@ mod tests {
             let mut buf = [0u8; 80];
             let r = feed_all(&mut HttpExchange::new(false), &mut buf, bytes, step).unwrap();
             assert_eq!(classify(&r.response), Outcome::Accepted { device: None });
-            assert_eq!(r.connection, Connection::KeepAlive, "step {step}");
+            assert_eq!(r.connection, ConnectionReuse::KeepAlive, "step {step}");
             assert_eq!(r.body_len, 19);
         }
     }
@@ -302,7 +302,7 @@ mod tests {
         let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n";
         let mut buf = [0u8; 128];
         let r = feed_all(&mut HttpExchange::new(false), &mut buf, bytes, 1024).unwrap();
-        assert_eq!(r.connection, Connection::Close);
+        assert_eq!(r.connection, ConnectionReuse::Close);
     }
 
     #[test]
@@ -344,7 +344,7 @@ mod tests {
             8,
         )
         .unwrap();
-        assert_eq!(r.connection, Connection::Close);
+        assert_eq!(r.connection, ConnectionReuse::Close);
         assert_eq!(r.body_len, 3);
     }
 

@@ -15,7 +15,7 @@
 //! 3. Drop [`Progress::consumed`] bytes from the front of the buffer.
 //! 4. If [`Progress::done`] holds a response, hand it to [`crate::classify`].
 //!    Bytes left in the buffer belong to the next response: go to 2. A
-//!    response whose [`ReadResponse::connection`] is [`Connection::Close`]
+//!    response whose [`ReadResponse::connection`] is [`ConnectionReuse::Close`]
 //!    ends the connection: reconnect for the next request.
 //! 5. Otherwise wait for more bytes and go to 1. At end of stream, call
 //!    [`ResponseReader::finish`]: it completes a body that runs until the
@@ -142,7 +142,7 @@ pub enum BodyFraming {
 /// Whether the connection can carry the next request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Connection {
+pub enum ConnectionReuse {
     /// The connection stays open for the next request.
     KeepAlive,
     /// The server closes (or has closed) the connection: reconnect.
@@ -160,7 +160,7 @@ pub struct ReadResponse {
     /// How the body was delimited.
     pub framing: BodyFraming,
     /// Whether the connection can be reused.
-    pub connection: Connection,
+    pub connection: ConnectionReuse,
     /// Body bytes read, chunk framing excluded (MPNS sends none).
     pub body_len: u64,
 }
@@ -724,11 +724,11 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
     #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn done(&mut self, used: usize, response: ReadResponse) -> Step {
         self.state = match response.connection {
-            Connection::KeepAlive => State::Head {
+            ConnectionReuse::KeepAlive => State::Head {
                 pending: 0,
                 interim: false,
             },
-            Connection::Close => State::Closed,
+            ConnectionReuse::Close => State::Closed,
         };
         Step::Done(used, response)
     }
@@ -857,7 +857,7 @@ fn framing(
     code: u16,
     version: HttpVersion,
     fields: &Fields<'_>,
-) -> Result<(BodyFraming, Connection), ReadError> {
+) -> Result<(BodyFraming, ConnectionReuse), ReadError> {
     let mut close = fields.close;
     let framing = if matches!(code, 204 | 304) {
         BodyFraming::Empty
@@ -877,9 +877,9 @@ fn framing(
     close |= framing == BodyFraming::UntilClose
         || (version == HttpVersion::Http10 && !fields.keep_alive);
     let connection = if close {
-        Connection::Close
+        ConnectionReuse::Close
     } else {
-        Connection::KeepAlive
+        ConnectionReuse::KeepAlive
     };
     Ok((framing, connection))
 }

@@ -105,7 +105,7 @@ pub mod uri;
 pub use error::{BufferTooSmall, EncodeError, FieldProblem};
 pub use exchange::{ExchangeError, HttpExchange};
 pub use http::{
-    BodyFraming, ChunkProblem, Connection, HttpVersion, MalformedReason, Parsed, Progress,
+    BodyFraming, ChunkProblem, ConnectionReuse, HttpVersion, MalformedReason, Parsed, Progress,
     ReadError, ReadResponse, ReaderLimits, ResponseReader, parse_response,
 };
 #[cfg(feature = "tiles")]

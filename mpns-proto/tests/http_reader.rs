@@ -4,9 +4,9 @@
 
 use mpns_proto::response::AnomalyReason;
 use mpns_proto::{
-    Backoff, BodyFraming, ChunkProblem, Connection, DeviceStatus, HttpVersion, MalformedReason,
-    MessageId, MessageIdEcho, Outcome, Parsed, ReadError, ReadResponse, ReaderLimits, RejectReason,
-    ResponseReader, RetryReason, Scope, classify, parse_response,
+    Backoff, BodyFraming, ChunkProblem, ConnectionReuse, DeviceStatus, HttpVersion,
+    MalformedReason, MessageId, MessageIdEcho, Outcome, Parsed, ReadError, ReadResponse,
+    ReaderLimits, RejectReason, ResponseReader, RetryReason, Scope, classify, parse_response,
 };
 use proptest::prelude::*;
 
@@ -414,7 +414,7 @@ fn header_names_in_any_case() {
     let r = read(b"HTTP/1.1 200 OK\r\nCONNECTION: CLOSE\r\ncontent-length: 2\r\n\r\nok");
     assert_eq!(
         (r.connection, r.framing),
-        (Connection::Close, BodyFraming::ContentLength(2))
+        (ConnectionReuse::Close, BodyFraming::ContentLength(2))
     );
     let r = read(b"HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n0\r\n\r\n");
     assert_eq!(r.framing, BodyFraming::Chunked);
@@ -443,7 +443,7 @@ fn the_real_2015_reply() {
     );
     assert_eq!(r.version, HttpVersion::Http11);
     assert_eq!(r.framing, BodyFraming::ContentLength(0));
-    assert_eq!(r.connection, Connection::KeepAlive);
+    assert_eq!(r.connection, ConnectionReuse::KeepAlive);
     assert_eq!(r.body_len, 0);
 
     // Incrementally: nothing is consumed until the head is complete, then all of it.
@@ -472,7 +472,7 @@ fn chunked_with_extensions_and_trailers() {
     let r = read(CHUNKED);
     assert_eq!(r.framing, BodyFraming::Chunked);
     assert_eq!(r.body_len, 5 + 26);
-    assert_eq!(r.connection, Connection::KeepAlive);
+    assert_eq!(r.connection, ConnectionReuse::KeepAlive);
     assert_eq!(classify(&r.response), Outcome::Accepted { device: None });
     // Upper-case hex and leading zeros.
     let r = read(
@@ -514,7 +514,7 @@ fn every_split_gives_the_same_result() {
                 parse_response::<32>(bytes, LIMITS, true).map(|_| ()),
                 Ok(())
             );
-            assert_eq!(r.connection, Connection::KeepAlive);
+            assert_eq!(r.connection, ConnectionReuse::KeepAlive);
         }
     }
     let run = assert_split_invariant(UNTIL_CLOSE).unwrap();
@@ -597,16 +597,16 @@ fn responses_back_to_back() {
 
 #[test]
 fn connection_reuse() {
-    let cases: [(&[u8], HttpVersion, Connection); 9] = [
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, Connection::KeepAlive),
-        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, Connection::Close),
-        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, Connection::Close),
-        (b"HTTP/1.1 200 OK\r\nConnection: Upgrade\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, Connection::Close),
-        (b"HTTP/1.1 200 OK\r\nConnection: closed\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, Connection::KeepAlive),
-        (b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http10, Connection::Close),
-        (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http10, Connection::KeepAlive),
-        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http10, Connection::Close),
-        (b"HTTP/1.1 204 No Content\r\n\r\n", HttpVersion::Http11, Connection::KeepAlive),
+    let cases: [(&[u8], HttpVersion, ConnectionReuse); 9] = [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, ConnectionReuse::KeepAlive),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, ConnectionReuse::Close),
+        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, ConnectionReuse::Close),
+        (b"HTTP/1.1 200 OK\r\nConnection: Upgrade\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, ConnectionReuse::Close),
+        (b"HTTP/1.1 200 OK\r\nConnection: closed\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http11, ConnectionReuse::KeepAlive),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http10, ConnectionReuse::Close),
+        (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http10, ConnectionReuse::KeepAlive),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n", HttpVersion::Http10, ConnectionReuse::Close),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", HttpVersion::Http11, ConnectionReuse::KeepAlive),
     ];
     for (bytes, version, connection) in cases {
         let r = read(bytes);
@@ -624,7 +624,7 @@ fn after_close_the_reader_takes_no_more_bytes() {
     let close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
     let mut reader: ResponseReader = ResponseReader::new(LIMITS);
     let p = reader.feed(close).unwrap();
-    assert_eq!(p.done.unwrap().connection, Connection::Close);
+    assert_eq!(p.done.unwrap().connection, ConnectionReuse::Close);
     assert_eq!(reader.feed(&[]).unwrap().consumed, 0);
     assert_eq!(reader.feed(REAL_2015), Err(ReadError::DataAfterClose));
     // Sticky until reset.
@@ -651,7 +651,7 @@ fn until_close_is_completed_by_finish() {
     assert_eq!(reader.feed(b"more").unwrap().consumed, 4);
     let r = reader.finish().unwrap().unwrap();
     assert_eq!(r.framing, BodyFraming::UntilClose);
-    assert_eq!(r.connection, Connection::Close);
+    assert_eq!(r.connection, ConnectionReuse::Close);
     assert_eq!(r.body_len, 13);
     assert_eq!(classify(&r.response), Outcome::Accepted { device: None });
     assert_eq!(reader.finish(), Ok(None));
@@ -674,7 +674,7 @@ fn until_close_is_completed_by_finish() {
     let r = read(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nxyz");
     assert_eq!(
         (r.framing, r.connection, r.body_len),
-        (BodyFraming::UntilClose, Connection::Close, 3)
+        (BodyFraming::UntilClose, ConnectionReuse::Close, 3)
     );
 }
 
@@ -698,7 +698,7 @@ fn framing_rules() {
     let r = read(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n");
     assert_eq!(
         (r.framing, r.connection, r.body_len),
-        (BodyFraming::Chunked, Connection::Close, 2)
+        (BodyFraming::Chunked, ConnectionReuse::Close, 2)
     );
     // Repeated equal Content-Length values are one.
     let r = read(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\nabc");

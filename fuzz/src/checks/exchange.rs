@@ -14,7 +14,8 @@
 
 use mpns_proto::exchange::MAX_RESPONSE_HEADERS;
 use mpns_proto::{
-    Connection, ExchangeError, HttpExchange, ReadError, ReadResponse, ReaderLimits, ResponseReader,
+    ConnectionReuse, ExchangeError, HttpExchange, ReadError, ReadResponse, ReaderLimits,
+    ResponseReader,
 };
 
 use super::Bytes;
@@ -101,8 +102,8 @@ pub fn check_stream(stream: &[u8], buffer_len: usize, seed: u8, reused: bool) {
                 // past the response was read (it would sit in the buffer).
                 let clean = response_end(stream).is_some_and(|end| read <= end);
                 assert_eq!(
-                    got.connection == Connection::KeepAlive,
-                    want.connection == Connection::KeepAlive && clean,
+                    got.connection == ConnectionReuse::KeepAlive,
+                    want.connection == ConnectionReuse::KeepAlive && clean,
                     "read {read} of {}",
                     stream.len()
                 );

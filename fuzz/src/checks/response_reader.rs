@@ -10,7 +10,7 @@
 //! [`parse_response`] agrees with the first result.
 
 use mpns_proto::{
-    BodyFraming, Connection, Parsed, ReadError, ReadResponse, ReaderLimits, ResponseReader,
+    BodyFraming, ConnectionReuse, Parsed, ReadError, ReadResponse, ReaderLimits, ResponseReader,
     classify, parse_response,
 };
 
@@ -120,7 +120,7 @@ fn check_response(r: &ReadResponse) {
             assert!(matches!(status, 204 | 304));
         }
         BodyFraming::ContentLength(n) => assert_eq!(r.body_len, n),
-        BodyFraming::UntilClose => assert_eq!(r.connection, Connection::Close),
+        BodyFraming::UntilClose => assert_eq!(r.connection, ConnectionReuse::Close),
         BodyFraming::Chunked => {}
     }
     let _ = classify(&r.response);
@@ -162,7 +162,7 @@ pub fn run<'a, const H: usize>(
                         Some(r) => {
                             assert!(!closed, "a response after Connection: close");
                             check_response(&r);
-                            closed = r.connection == Connection::Close;
+                            closed = r.connection == ConnectionReuse::Close;
                             assert_eq!(reader.is_idle(), !closed);
                             items.push(Item::Response(r, offset));
                         }
