@@ -3,9 +3,22 @@
 //! clients, with no allocator.
 //!
 //! Every MPNS decision lives in the core: the request bytes
-//! ([`Request::write_http`]), the response reader ([`mpns_proto::ResponseReader`]),
-//! what a response means ([`mpns_proto::classify`]), and when to send, retry
-//! or give up ([`mpns_proto::Sender`]). This crate moves bytes and time.
+//! ([`Request::write_http`]), the exchange over a byte stream
+//! ([`mpns_proto::HttpExchange`]: reading the response, keep-alive, the one
+//! retry on a fresh connection), what a response means
+//! ([`mpns_proto::classify`]), and when to send, retry or give up
+//! ([`mpns_proto::Sender`]). This crate moves bytes and time. The protocol is
+//! written down in the repository's `docs/protocol.md`.
+//!
+//! **The run loop** is the [`Gateway`]'s: `submit` notifications, then call
+//! `poll(now)` whenever the board wakes: it sends what is due over your
+//! transport, feeds the answers to the sender, and says when to wake next
+//! ([`Round::next_timeout`]); `poll_event` reports each notification's end.
+//!
+//! **Tests.** `cargo test -p mpns-embedded` drives every transport against
+//! scripted streams and connections on the host; `mpns-embedded/firmware`
+//! builds the example for a Cortex-M4F (`cargo build --release` there; its
+//! flash and RAM are checked in CI).
 //!
 //! # Map
 //!

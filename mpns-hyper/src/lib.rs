@@ -1,11 +1,25 @@
-//! MPNS over hyper on servers, and the `mpns` command-line tool.
+//! MPNS on servers with tokio, and the `mpns` command-line tool.
+//!
+//! **The run loop** is the [`driver`]'s: a tokio task owns the core's
+//! [`mpns_proto::GrowableSender`], takes submits from any task, sends each
+//! request due over a [`transport::Transport`] (the [`direct`] transport by
+//! default, or the hyper [`client`]), feeds the answers and tokio's timers
+//! back, and streams the sender's events. Every MPNS decision stays in
+//! `mpns-proto`; the protocol is written down in the repository's
+//! `docs/protocol.md`, the journal's format in `docs/journal.md`.
+//!
+//! **Tests and benchmarks.** `cargo test -p mpns-hyper` runs everything over
+//! real loopback sockets against the [`emulator`] (the end-to-end tests once
+//! per transport, mutual TLS with certificates made by [`pki`], the real CLI
+//! binary); `mpns bench` and `benches/peers/compare.sh` measure throughput
+//! and client CPU (benches/README.md).
 //!
 //! | module | what |
 //! |---|---|
 //! | [`transport`] | the [`transport::Transport`] trait the driver and the tool run over; [`transport::AnyClient`] picks one at run time |
 //! | [`direct`] | the default transport: the core's bytes and [`mpns_proto::HttpExchange`] over pooled tokio TCP / tokio-rustls streams, mutual TLS |
 //! | [`client`] | the hyper transport: pooled keep-alive hyper-util client, mutual TLS with rustls (`ring`); [`client::ClientConfig`] for both |
-//! | [`driver`] | runs the core's [`mpns_proto::GrowableSender`] over the client: submit from any task, events as a stream; over a journal, nothing is lost when the process dies ([`driver::Driver::recover`]) |
+//! | [`driver`] | runs the core's [`mpns_proto::GrowableSender`] over a transport: submit from any task, events as a stream; over a journal, nothing is lost when the process dies ([`driver::Driver::recover`]) |
 //! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
 //! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
 //! | [`pki`] | certificates made at run time (rcgen) for the emulator, the demo and tests |

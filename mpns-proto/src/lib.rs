@@ -5,6 +5,25 @@
 //! the exact bytes of MPNS requests; adapters (`mpns-hyper`, `mpns-embedded`)
 //! move those bytes. Every MPNS decision lives here.
 //!
+//! The protocol this crate implements, and the policy it follows where MPNS
+//! left a choice, is written down in the repository's `docs/protocol.md`;
+//! the code cites it by section name.
+//!
+//! **The run loop.** A sender is told everything and does nothing itself:
+//! [`Sender::submit`] a notification; [`Sender::poll_transmit`] hands out the
+//! next request due (its bytes: [`Request::write_http`], or headers and body
+//! for a structured HTTP client); the adapter sends it and reads the answer
+//! ([`HttpExchange`] over a byte stream); [`Sender::handle_response`] (or
+//! [`Sender::handle_transport_error`]) tells the sender; [`Sender::poll_event`]
+//! reports what happened; [`Sender::poll_timeout`] and
+//! [`Sender::handle_timeout`] bring the caller's clock in. See [`sender`].
+//!
+//! **Tests and benchmarks.** `cargo test -p mpns-proto` (property tests,
+//! exact bytes of the request vectors in `tests/vectors/`, the sender's
+//! crash-at-every-step replays); `cargo bench -p mpns-benches` (encoder,
+//! response reader, sender cycle); `fuzz/` holds a `cargo fuzz` target per
+//! parser, encoder and state machine.
+//!
 //! # Map
 //!
 //! | module | what |
