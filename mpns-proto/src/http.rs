@@ -23,7 +23,7 @@
 //!    response as [`ReadError::Incomplete`].
 //!
 //! ```
-//! use mpns_proto::{Connection, Outcome, ReaderLimits, ResponseReader, classify};
+//! use mpns_proto::{ConnectionReuse, Outcome, ReaderLimits, ResponseReader, classify};
 //!
 //! let mut reader: ResponseReader = ResponseReader::new(ReaderLimits::DEFAULT);
 //! let mut buffer = Vec::new();
@@ -41,7 +41,7 @@
 //!         buffer.drain(..progress.consumed);
 //!         match progress.done {
 //!             Some(r) => {
-//!                 assert_eq!(r.connection, Connection::KeepAlive);
+//!                 assert_eq!(r.connection, ConnectionReuse::KeepAlive);
 //!                 outcomes.push(classify(&r.response));
 //!             }
 //!             None => break,
