@@ -20,12 +20,27 @@ pub async fn send<T: Read + Write + ?Sized>(
     request: &Request<'_>,
     buf: &mut [u8],
 ) -> Result<ReadResponse, SendError> {
-    attempt(stream, &mut HttpExchange::new(false), request, buf).await
+    attempt(stream, false, request, buf)
+        .await
+        .map_err(|(e, _)| e)
 }
 
-/// One attempt of `request` on `stream`; on failure, `exchange` says
-/// whether a fresh connection earns another.
+/// One attempt of `request` on `stream`, a `reused` connection or a new one.
+/// A failure says whether the core's exchange asks for a fresh connection.
 async fn attempt<T: Read + Write + ?Sized>(
+    stream: &mut T,
+    reused: bool,
+    request: &Request<'_>,
+    buf: &mut [u8],
+) -> Result<ReadResponse, (SendError, bool)> {
+    let mut exchange = HttpExchange::new(reused);
+    match exchange_on(stream, &mut exchange, request, buf).await {
+        Ok(response) => Ok(response),
+        Err(e) => Err((e, exchange.retry_on_fresh_connection())),
+    }
+}
+
+async fn exchange_on<T: Read + Write + ?Sized>(
     stream: &mut T,
     exchange: &mut HttpExchange,
     request: &Request<'_>,
@@ -153,30 +168,33 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
             Some(conn) => (conn, true),
             None => (self.connect(request).await?, false),
         };
-        let mut exchange = HttpExchange::new(reused);
-        loop {
-            match attempt(&mut conn, &mut exchange, request, buf).await {
-                Ok(response) => {
-                    let closed = match response.connection {
-                        ConnectionReuse::KeepAlive => self.pool.put(key, conn),
-                        ConnectionReuse::Close => Some(conn),
-                    };
-                    if let Some(conn) = closed {
-                        self.connector.disconnect(conn).await;
-                    }
-                    return Ok(response);
-                }
-                Err(e) => {
+        let result = match attempt(&mut conn, reused, request, buf).await {
+            Err((e, true)) => {
+                debug!(
+                    "kept connection failed before a response: {:?}; reconnecting",
+                    e
+                );
+                self.connector.disconnect(conn).await;
+                conn = self.connect(request).await?;
+                // A fresh connection: no second retry.
+                attempt(&mut conn, false, request, buf).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(response) => {
+                let closed = match response.connection {
+                    ConnectionReuse::KeepAlive => self.pool.put(key, conn),
+                    ConnectionReuse::Close => Some(conn),
+                };
+                if let Some(conn) = closed {
                     self.connector.disconnect(conn).await;
-                    if !exchange.retry_on_fresh_connection() {
-                        return Err(e);
-                    }
-                    debug!(
-                        "kept connection failed before a response: {:?}; reconnecting",
-                        e
-                    );
-                    conn = self.connect(request).await?;
                 }
+                Ok(response)
+            }
+            Err((e, _)) => {
+                self.connector.disconnect(conn).await;
+                Err(e)
             }
         }
     }

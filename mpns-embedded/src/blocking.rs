@@ -55,12 +55,23 @@ pub fn send<T: Read + Write + ?Sized>(
     request: &Request<'_>,
     buf: &mut [u8],
 ) -> Result<ReadResponse, SendError> {
-    attempt(stream, &mut HttpExchange::new(false), request, buf)
+    attempt(stream, false, request, buf).map_err(|(e, _)| e)
 }
 
-/// One attempt of `request` on `stream`; on failure, `exchange` says
-/// whether a fresh connection earns another.
+/// One attempt of `request` on `stream`, a `reused` connection or a new one.
+/// A failure says whether the core's exchange asks for a fresh connection.
 fn attempt<T: Read + Write + ?Sized>(
+    stream: &mut T,
+    reused: bool,
+    request: &Request<'_>,
+    buf: &mut [u8],
+) -> Result<ReadResponse, (SendError, bool)> {
+    let mut exchange = HttpExchange::new(reused);
+    exchange_on(stream, &mut exchange, request, buf)
+        .map_err(|e| (e, exchange.retry_on_fresh_connection()))
+}
+
+fn exchange_on<T: Read + Write + ?Sized>(
     stream: &mut T,
     exchange: &mut HttpExchange,
     request: &Request<'_>,
@@ -181,24 +192,27 @@ impl<K: Connector, const N: usize> StreamClient<K, N> {
             Some(conn) => (conn, true),
             None => (self.connect(request)?, false),
         };
-        let mut exchange = HttpExchange::new(reused);
-        loop {
-            match attempt(&mut conn, &mut exchange, request, buf) {
-                Ok(response) => {
-                    self.keep(key, conn, response.connection);
-                    return Ok(response);
-                }
-                Err(e) => {
-                    self.connector.disconnect(conn);
-                    if !exchange.retry_on_fresh_connection() {
-                        return Err(e);
-                    }
-                    debug!(
-                        "kept connection failed before a response: {:?}; reconnecting",
-                        e
-                    );
-                    conn = self.connect(request)?;
-                }
+        let result = match attempt(&mut conn, reused, request, buf) {
+            Err((e, true)) => {
+                debug!(
+                    "kept connection failed before a response: {:?}; reconnecting",
+                    e
+                );
+                self.connector.disconnect(conn);
+                conn = self.connect(request)?;
+                // A fresh connection: no second retry.
+                attempt(&mut conn, false, request, buf)
+            }
+            other => other,
+        };
+        match result {
+            Ok(response) => {
+                self.keep(key, conn, response.connection);
+                Ok(response)
+            }
+            Err((e, _)) => {
+                self.connector.disconnect(conn);
+                Err(e)
             }
         }
     }

@@ -126,8 +126,6 @@ pub struct HttpExchange<const MAX_HEADERS: usize = MAX_RESPONSE_HEADERS> {
 impl<const MAX_HEADERS: usize> HttpExchange<MAX_HEADERS> {
     /// An exchange on a connection that carried a request before (`reused`,
     /// taken from a pool) or a new one.
-    // Out of line: two call sites in a firmware cost less than two copies.
-    #[inline(never)]
     pub const fn new(reused: bool) -> Self {
         HttpExchange {
             // The read buffer bounds the head; see `read_space`.
