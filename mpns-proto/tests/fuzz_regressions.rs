@@ -99,7 +99,7 @@ fn write_seeds() {
 // One test per finding, with the exact input, through the same check. The
 // byte inputs are also in the corpus as `seed-crash-*`.
 
-use mpns_proto::{MessageId, ReaderLimits, RetryPolicy};
+use mpns_proto::{Duration, MessageId, ReaderLimits, RetryPolicy};
 
 /// response_reader: an invalid byte or a header past `max_head_len` is
 /// `Malformed` / `TooManyHeaders` when the head arrives in one piece, but
@@ -144,6 +144,100 @@ fn retry_after_beyond_ten_digits_is_honoured() {
             failures: 1,
             jitter: 0,
             sent: Some(MessageId::NIL),
+        });
+    }
+}
+
+/// classify: the points `docs/protocol.md` states precisely ("Reading a
+/// response", "What each response means", "Retries and backoff"), each
+/// through the oracle: which whitespace and letter case are ignored, `N/A`
+/// spelled loosely, UUIDs and `Retry-After` with whitespace around them, 406
+/// and 412 whatever their headers, statuses below 100, and the delays of odd
+/// policies (a count of 0, `base` over `cap`, jitter over 100 %, the jitter's
+/// sign on a channel pause, the longest durations).
+#[test]
+fn classify_edges_the_doc_states() {
+    let values: [&[u8]; 18] = [
+        b"in\x0bactive",
+        b"in\x0cactive",
+        b"\r\nInActive\r\n",
+        b"in\xc2\xa0active",
+        "\u{17f}uppressed".as_bytes(),
+        b" N / a ",
+        b" \t ",
+        b"\x0b",
+        b"Temporarily Disconnected",
+        b"\x0c0123abcd-89AB-cdef-0123-456789abcdef\r",
+        b"\x0b0123abcd-89ab-cdef-0123-456789abcdef",
+        b"{0123abcd-89ab-cdef-0123-456789abcdef}",
+        b" 120\t",
+        b"\x0b120",
+        b"+120",
+        b"000000000000000000000120",
+        b"1.5",
+        b"Wed, 21 Oct 2015 07:28:00 GMT",
+    ];
+    let policies = [
+        RetryPolicy::DEFAULT,
+        RetryPolicy {
+            base: Duration::from_mins(10),
+            cap: Duration::from_mins(5),
+            channel_pause: Duration::from_mins(1),
+            jitter_percent: 200,
+        },
+        RetryPolicy {
+            base: Duration::from_millis(u64::MAX),
+            cap: Duration::from_millis(u64::MAX),
+            channel_pause: Duration::from_millis(u64::MAX),
+            jitter_percent: 255,
+        },
+    ];
+    for status in [0, 99, 200, 404, 406, 412, 503] {
+        for value in values {
+            for policy in policies {
+                for (failures, jitter) in [(0, -1000), (1, -1000), (2, -500), (3, 1000)] {
+                    let headers = [
+                        "X-NotificationStatus",
+                        "X-SubscriptionStatus",
+                        "X-DeviceConnectionStatus",
+                        "X-MessageID",
+                        "Retry-After",
+                    ]
+                    .map(|name| (name.to_string(), value.to_vec()))
+                    .to_vec();
+                    checks::classify::check(&checks::classify::Input {
+                        status,
+                        headers,
+                        policy,
+                        failures,
+                        jitter,
+                        sent: None,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// classify, a finding not yet fixed: exponential backoff stops doubling
+/// after 64 failures, at `base × 2^63`, although `cap` is longer
+/// (`docs/protocol.md`, "Retries and backoff": `base × 2^(n-1)` or `cap`,
+/// whichever is shorter). Here 2^63 ms instead of the cap, `u64::MAX` ms.
+#[test]
+#[ignore = "finding: RetryPolicy::delay stops doubling at base × 2^63 below cap"]
+fn exponential_backoff_doubles_up_to_a_cap_beyond_2_pow_63() {
+    for failures in [65, 66, u32::MAX] {
+        checks::classify::check(&checks::classify::Input {
+            status: 503,
+            headers: Vec::new(),
+            policy: RetryPolicy {
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(u64::MAX),
+                ..RetryPolicy::DEFAULT
+            },
+            failures,
+            jitter: 0,
+            sent: None,
         });
     }
 }

@@ -1,16 +1,36 @@
 //! `classify`: [`Response::from_parts`], [`classify`] and [`RetryPolicy`] on
-//! any status and header set (the response table of `mpns-proto/src/response.rs`).
+//! any status and header set.
 //!
-//! An oracle written from the protocol's rules reads the headers leniently (case, spaces,
-//! `N/A`, the spellings of `InActive` and `Temp Disconnected`) and applies the
-//! policy table; the library must agree on every field and outcome. Then the
-//! retry timing: never shorter than `Retry-After`, a channel pause never
-//! shortened by jitter, exponential delays within the jitter band around
-//! `base × 2^(n-1)` capped, never shorter for more failures, and no overflow
-//! for any policy.
+//! The oracle here is written from `docs/protocol.md` alone, never from the
+//! code under test (`mpns-proto/src/response.rs` and the retry timing), so
+//! that a misreading of the protocol in one is not copied into the other. Each
+//! part follows one section of the doc:
+//!
+//! - "Reading a response": header names in any letter case; status values
+//!   compared ignoring ASCII letter case and ASCII whitespace (space, tab, LF,
+//!   FF, CR) anywhere, so `InActive`, `Temp Disconnected` and `Temporarily
+//!   Disconnected` are known spellings; missing, empty and `N/A` are not
+//!   given, any other value outside the "Status headers" table unrecognized;
+//!   `X-MessageID` kept only as a canonical 8-4-4-4-12 UUID, whitespace around
+//!   it ignored; `Retry-After` only as digits, 4294967295 when larger.
+//!   `Response::from_parts` must read every field exactly so.
+//! - "Message ids": the echo matches the id sent, or the all-zero id when none
+//!   was sent; any other UUID is a mismatch, and no UUID is no echo.
+//! - "What each response means": the table, its rows tried in the doc's order,
+//!   gives the [`Outcome`] that [`classify`] must return (`is_final` and
+//!   `name` follow from it); a transport failure is a host-wide exponential
+//!   retry without `Retry-After`.
+//! - "Retries and backoff": [`RetryPolicy::first_retry_delay`] is the policy's
+//!   unjittered delay for a first failure, or a longer `Retry-After`, and none
+//!   for a final outcome; [`RetryPolicy::delay`] is `base × 2^(n-1)` up to
+//!   `cap`, or the fixed channel pause, moved by the jitter position (either
+//!   way for an exponential delay, only longer for a channel pause), never
+//!   shorter than `Retry-After`, within a millisecond of rounding, and the
+//!   longest `Duration` rather than an overflow for any policy; more failures
+//!   never wait less.
 
 use mpns_proto::{
-    AnomalyReason, Backoff, DeviceStatus, Duration, HeaderValue, Jitter, MessageId, MessageIdEcho,
+    AnomalyReason, Backoff, DeviceStatus, HeaderValue, Jitter, MessageId, MessageIdEcho,
     NotificationStatus, Outcome, RejectReason, Response, RetryPolicy, RetryReason, Scope,
     SubscriptionStatus, classify,
 };
@@ -62,275 +82,457 @@ pub fn check_http(data: &[u8]) {
     }
 }
 
-fn squeezed(value: &[u8]) -> Vec<u8> {
-    value
+// ---------------------------------------------------------------------------
+// "Reading a response"
+// ---------------------------------------------------------------------------
+
+/// The first field named `name`, names compared ignoring letter case.
+fn field<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    headers
         .iter()
-        .filter(|b| !b.is_ascii_whitespace())
-        .map(u8::to_ascii_lowercase)
-        .collect()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
 }
 
-fn lenient<T: Copy>(value: Option<&[u8]>, table: &[(&str, T)]) -> HeaderValue<T> {
+/// Whitespace, as "Reading a response" counts it: space, tab, LF, FF and CR
+/// (not vertical tab, nothing outside ASCII).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0c | b'\r')
+}
+
+/// A status value as compared: no whitespace anywhere, letters in lower case.
+fn folded(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    for &b in value {
+        if !is_space(b) {
+            out.push(b.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Reads one status header: not given when missing, empty or `N/A`; known when
+/// it is one of `spellings` (written as the doc writes them); else unrecognized.
+fn status_value<T: Copy>(value: Option<&[u8]>, spellings: &[(&str, T)]) -> HeaderValue<T> {
     let Some(value) = value else {
         return HeaderValue::NotGiven;
     };
-    let s = squeezed(value);
-    if s.is_empty() || s == b"n/a" {
+    let value = folded(value);
+    if value.is_empty() || value == folded(b"N/A") {
         return HeaderValue::NotGiven;
     }
-    match table.iter().find(|(name, _)| name.as_bytes() == s) {
-        Some((_, v)) => HeaderValue::Known(*v),
-        None => HeaderValue::Unrecognized,
+    for (spelling, meaning) in spellings {
+        if folded(spelling.as_bytes()) == value {
+            return HeaderValue::Known(*meaning);
+        }
+    }
+    HeaderValue::Unrecognized
+}
+
+/// `X-NotificationStatus` values ("Status headers").
+const NOTIFICATION: [(&str, NotificationStatus); 4] = [
+    ("Received", NotificationStatus::Received),
+    ("QueueFull", NotificationStatus::QueueFull),
+    ("Suppressed", NotificationStatus::Suppressed),
+    ("Dropped", NotificationStatus::Dropped),
+];
+
+/// `X-SubscriptionStatus` values ("Status headers").
+const SUBSCRIPTION: [(&str, SubscriptionStatus); 2] = [
+    ("Active", SubscriptionStatus::Active),
+    ("Expired", SubscriptionStatus::Expired),
+];
+
+/// `X-DeviceConnectionStatus` values ("Status headers"), and the spelling
+/// "Reading a response" adds.
+const DEVICE: [(&str, DeviceStatus); 5] = [
+    ("Connected", DeviceStatus::Connected),
+    ("TempDisconnected", DeviceStatus::TempDisconnected),
+    ("Temporarily Disconnected", DeviceStatus::TempDisconnected),
+    ("InActive", DeviceStatus::Inactive),
+    ("Disconnected", DeviceStatus::Disconnected),
+];
+
+/// `value` without leading and trailing whitespace.
+fn trimmed(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| !is_space(b))
+        .map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
+/// The value of one hexadecimal digit, either case.
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     }
 }
 
+/// `X-MessageID` ("Message ids"): the canonical UUID text, groups of 8, 4, 4,
+/// 4 and 12 hexadecimal digits joined by `-`, surrounding whitespace ignored.
 fn message_id(value: &[u8]) -> Option<MessageId> {
-    // Trimmed of HTTP's (ASCII) whitespace, as every header value.
-    let text = core::str::from_utf8(value.trim_ascii()).ok()?;
-    let b = text.as_bytes();
-    if b.len() != 36 {
-        return None;
-    }
-    let mut hex = Vec::new();
-    for (i, c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            if *c != b'-' {
-                return None;
-            }
-        } else {
-            hex.push((*c as char).to_digit(16)? as u8);
+    let mut groups = trimmed(value).split(|&b| b == b'-');
+    let mut digits = Vec::with_capacity(32);
+    for len in [8, 4, 4, 4, 12] {
+        let group = groups.next()?;
+        if group.len() != len {
+            return None;
+        }
+        for &c in group {
+            digits.push(hex_digit(c)?);
         }
     }
+    if groups.next().is_some() {
+        return None;
+    }
     let mut id = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        id[i] = pair[0] << 4 | pair[1];
+    for (byte, pair) in id.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = pair[0] * 16 + pair[1];
     }
     Some(MessageId(id))
 }
 
-/// `Retry-After` as delta-seconds: digits (after trimming), saturating at
-/// `u32::MAX` seconds; anything else (dates, signs, fractions) is not given.
+/// `Retry-After` ("Reading a response"): a number of seconds, surrounding
+/// whitespace ignored; more than a `u32` holds is the largest `u32`. Anything
+/// that is not all digits (an HTTP date, a sign, a fraction) is not given.
 fn retry_after(value: &[u8]) -> Option<u32> {
-    let digits = value.trim_ascii();
+    let digits = trimmed(value);
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(digits.iter().fold(0u32, |acc, d| {
-        acc.saturating_mul(10).saturating_add(u32::from(d - b'0'))
-    }))
+    let mut seconds: u64 = 0;
+    for &d in digits {
+        seconds = seconds * 10 + u64::from(d - b'0');
+        if seconds > u64::from(u32::MAX) {
+            return Some(u32::MAX);
+        }
+    }
+    Some(seconds as u32)
 }
 
-/// The policy table (`mpns_proto::classify`'s documentation).
-fn outcome(status: u16, r: &Response) -> Outcome {
+/// What the oracle reads from the headers.
+#[derive(Debug)]
+struct Reading {
+    notification: HeaderValue<NotificationStatus>,
+    subscription: HeaderValue<SubscriptionStatus>,
+    device: HeaderValue<DeviceStatus>,
+    message_id: Option<MessageId>,
+    retry_after_s: Option<u32>,
+}
+
+fn read(headers: &[(String, Vec<u8>)]) -> Reading {
+    Reading {
+        notification: status_value(field(headers, "X-NotificationStatus"), &NOTIFICATION),
+        subscription: status_value(field(headers, "X-SubscriptionStatus"), &SUBSCRIPTION),
+        device: status_value(field(headers, "X-DeviceConnectionStatus"), &DEVICE),
+        message_id: field(headers, "X-MessageID").and_then(message_id),
+        retry_after_s: field(headers, "Retry-After").and_then(retry_after),
+    }
+}
+
+/// "Message ids" and "Reading a response": what the echo says about `sent`.
+fn echo(echoed: Option<MessageId>, sent: Option<MessageId>) -> MessageIdEcho {
+    let Some(echoed) = echoed else {
+        return MessageIdEcho::NotGiven;
+    };
+    let expected = match sent {
+        Some(id) => id,
+        None => MessageId([0; 16]),
+    };
+    if echoed.0 == expected.0 {
+        MessageIdEcho::Matches
+    } else {
+        MessageIdEcho::Mismatch
+    }
+}
+
+// ---------------------------------------------------------------------------
+// "What each response means"
+// ---------------------------------------------------------------------------
+
+/// The response table, its rows tried in the order the doc gives them.
+fn meaning(status: u16, h: &Reading) -> Outcome {
     let retry = |reason, scope, backoff| Outcome::Retry {
         reason,
         scope,
         backoff,
-        retry_after_s: r.retry_after_s,
+        retry_after_s: h.retry_after_s,
     };
-    if r.subscription == HeaderValue::Known(SubscriptionStatus::Expired) || status == 404 {
+    let rejected = |reason| Outcome::Rejected { reason, status };
+    let anomaly = |reason| Outcome::Anomaly { reason, status };
+
+    // any | X-SubscriptionStatus: Expired
+    if matches!(
+        h.subscription,
+        HeaderValue::Known(SubscriptionStatus::Expired)
+    ) {
         return Outcome::Expired;
     }
-    match status {
-        200 => match r.notification {
+    // 200, by X-NotificationStatus
+    if status == 200 {
+        return match h.notification {
             HeaderValue::Known(NotificationStatus::Received) => Outcome::Accepted {
-                device: r.device.known(),
+                device: match h.device {
+                    HeaderValue::Known(d) => Some(d),
+                    _ => None,
+                },
             },
             HeaderValue::Known(NotificationStatus::QueueFull) => {
                 retry(RetryReason::QueueFull, Scope::Message, Backoff::Exponential)
             }
             HeaderValue::Known(NotificationStatus::Suppressed) => Outcome::Suppressed,
             HeaderValue::Known(NotificationStatus::Dropped) => Outcome::Dropped,
-            HeaderValue::NotGiven => Outcome::Anomaly {
-                reason: AnomalyReason::MissingNotificationStatus,
-                status,
-            },
-            HeaderValue::Unrecognized => Outcome::Anomaly {
-                reason: AnomalyReason::UnknownNotificationStatus,
-                status,
-            },
-        },
-        406 => retry(
+            HeaderValue::NotGiven => anomaly(AnomalyReason::MissingNotificationStatus),
+            HeaderValue::Unrecognized => anomaly(AnomalyReason::UnknownNotificationStatus),
+        };
+    }
+    if status == 400 {
+        return rejected(RejectReason::BadRequest);
+    }
+    if status == 401 {
+        return rejected(RejectReason::Unauthorized);
+    }
+    if status == 403 {
+        return rejected(RejectReason::Forbidden);
+    }
+    if status == 404 {
+        return Outcome::Expired;
+    }
+    if status == 405 {
+        return rejected(RejectReason::MethodNotAllowed);
+    }
+    if status == 406 {
+        return retry(
             RetryReason::RateLimited,
             Scope::Channel,
             Backoff::ChannelPause,
-        ),
-        412 => retry(
+        );
+    }
+    if status == 412 {
+        return retry(
             RetryReason::DeviceInactive,
             Scope::Channel,
             Backoff::ChannelPause,
-        ),
-        503 => retry(
+        );
+    }
+    if status == 503 {
+        return retry(
             RetryReason::ServiceUnavailable,
             Scope::Host,
             Backoff::Exponential,
-        ),
-        429 => retry(
+        );
+    }
+    if status == 429 {
+        return retry(
             RetryReason::TooManyRequests,
             Scope::Host,
             Backoff::Exponential,
-        ),
-        500..=599 => retry(RetryReason::ServerError, Scope::Host, Backoff::Exponential),
-        400..=499 => Outcome::Rejected {
-            reason: match status {
-                400 => RejectReason::BadRequest,
-                401 => RejectReason::Unauthorized,
-                403 => RejectReason::Forbidden,
-                405 => RejectReason::MethodNotAllowed,
-                _ => RejectReason::OtherClientError,
-            },
-            status,
-        },
-        _ => Outcome::Anomaly {
-            reason: AnomalyReason::UnexpectedStatus,
-            status,
-        },
+        );
+    }
+    if (500..600).contains(&status) {
+        return retry(RetryReason::ServerError, Scope::Host, Backoff::Exponential);
+    }
+    if (400..500).contains(&status) {
+        return rejected(RejectReason::OtherClientError);
+    }
+    anomaly(AnomalyReason::UnexpectedStatus)
+}
+
+/// The short names `Outcome::name` documents.
+fn name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Accepted { .. } => "accepted",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Suppressed => "suppressed",
+        Outcome::Dropped => "dropped",
+        Outcome::Expired => "expired",
+        Outcome::Rejected { .. } => "rejected",
+        Outcome::Anomaly { .. } => "anomaly",
     }
 }
 
-/// Runs the check on one case.
-pub fn check(input: &Input) {
-    let lookup = |name: &str| {
-        input
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
-    };
-    let r = Response::from_parts(input.status, lookup);
+// ---------------------------------------------------------------------------
+// "Retries and backoff"
+// ---------------------------------------------------------------------------
 
-    // The headers, read leniently.
-    assert_eq!(r.status, input.status);
-    assert_eq!(
-        r.notification,
-        lenient(
-            lookup("X-NotificationStatus"),
-            &[
-                ("received", NotificationStatus::Received),
-                ("queuefull", NotificationStatus::QueueFull),
-                ("suppressed", NotificationStatus::Suppressed),
-                ("dropped", NotificationStatus::Dropped),
-            ]
-        ),
-        "X-NotificationStatus"
-    );
-    assert_eq!(
-        r.subscription,
-        lenient(
-            lookup("X-SubscriptionStatus"),
-            &[
-                ("active", SubscriptionStatus::Active),
-                ("expired", SubscriptionStatus::Expired),
-            ]
-        ),
-        "X-SubscriptionStatus"
-    );
-    assert_eq!(
-        r.device,
-        lenient(
-            lookup("X-DeviceConnectionStatus"),
-            &[
-                ("connected", DeviceStatus::Connected),
-                ("tempdisconnected", DeviceStatus::TempDisconnected),
-                ("temporarilydisconnected", DeviceStatus::TempDisconnected),
-                ("inactive", DeviceStatus::Inactive),
-                ("disconnected", DeviceStatus::Disconnected),
-            ]
-        ),
-        "X-DeviceConnectionStatus"
-    );
-    assert_eq!(
-        r.message_id,
-        lookup("X-MessageID").and_then(message_id),
-        "X-MessageID"
-    );
-    assert_eq!(
-        r.retry_after_s,
-        lookup("Retry-After").and_then(retry_after),
-        "Retry-After"
-    );
-    let echo = match r.message_id {
-        None => MessageIdEcho::NotGiven,
-        Some(id) if id == input.sent.unwrap_or(MessageId::NIL) => MessageIdEcho::Matches,
-        Some(_) => MessageIdEcho::Mismatch,
-    };
-    assert_eq!(r.message_id_echo(input.sent), echo);
+const MAX_MS: u128 = u64::MAX as u128;
 
-    // The policy table.
-    let got = classify(&r);
-    assert_eq!(got, outcome(input.status, &r), "classify");
-    assert!(!got.to_string().is_empty() && !got.name().is_empty());
-    assert_eq!(got.is_final(), !matches!(got, Outcome::Retry { .. }));
-    let policy = input.policy;
-    assert_eq!(
-        policy.first_retry_delay(&got),
-        match got {
-            Outcome::Retry {
-                backoff,
-                retry_after_s,
-                ..
-            } => Some(policy.delay(backoff, 1, retry_after_s, Jitter::NONE)),
-            _ => None,
+/// The policy's delay in milliseconds before jitter and `Retry-After`:
+/// `base` doubled for each failure after the first, up to `cap`; or the
+/// channel pause, which does not grow.
+fn policy_ms(policy: &RetryPolicy, backoff: Backoff, failures: u32) -> u128 {
+    match backoff {
+        Backoff::ChannelPause => u128::from(policy.channel_pause.as_millis()),
+        Backoff::Exponential => {
+            let base = u128::from(policy.base.as_millis());
+            let cap = u128::from(policy.cap.as_millis());
+            let mut d = base;
+            for _ in 1..failures {
+                if d == 0 || d >= cap {
+                    break;
+                }
+                d *= 2;
+            }
+            d.min(cap)
         }
-    );
-    check_delays(&policy, input.failures, input.jitter, r.retry_after_s);
-    check_delays(&policy, input.failures, input.jitter, None);
-    let transport = Outcome::transport_failure();
-    assert!(matches!(
-        transport,
-        Outcome::Retry {
-            reason: RetryReason::Transport,
-            scope: Scope::Host,
-            backoff: Backoff::Exponential,
-            retry_after_s: None
-        }
-    ));
+    }
 }
 
-/// [`RetryPolicy::delay`] for both backoffs.
-fn check_delays(policy: &RetryPolicy, failures: u32, jitter: i16, retry_after_s: Option<u32>) {
-    let asked = retry_after_s.map_or(0, |s| u128::from(s) * 1000);
+/// `Retry-After` in milliseconds (0 when not given).
+fn asked_ms(retry_after_s: Option<u32>) -> u128 {
+    retry_after_s.map_or(0, |s| u128::from(s) * 1000)
+}
+
+/// [`RetryPolicy::first_retry_delay`]: the unjittered delay of a first
+/// failure, or `Retry-After` when that is longer; none for a final outcome.
+fn first_retry_ms(policy: &RetryPolicy, outcome: &Outcome) -> Option<u128> {
+    match *outcome {
+        Outcome::Retry {
+            backoff,
+            retry_after_s,
+            ..
+        } => Some(
+            policy_ms(policy, backoff, 1)
+                .max(asked_ms(retry_after_s))
+                .min(MAX_MS),
+        ),
+        _ => None,
+    }
+}
+
+/// The delay with jitter at position `j` (per mille, -1000 to 1000), in
+/// microseconds, before `Retry-After`: an exponential delay moves by that
+/// fraction of `jitter_percent` either way (never below zero), a channel
+/// pause is lengthened by the position's size whatever its sign.
+fn jittered_micros(policy: &RetryPolicy, backoff: Backoff, failures: u32, j: i16) -> i128 {
+    let d = policy_ms(policy, backoff, failures) as i128;
     let percent = i128::from(policy.jitter_percent);
-    let j = i128::from(jitter.clamp(-1000, 1000));
+    let j = i128::from(j.clamp(-1000, 1000));
+    // How far along the band, in thousandths: either way, or only longer.
+    let along = match backoff {
+        Backoff::Exponential => j,
+        Backoff::ChannelPause => j.abs(),
+    };
+    // d × (1 + along/1000 × percent/100), × 1000.
+    (d * 1000 + d * along * percent / 100).max(0)
+}
+
+/// [`RetryPolicy::delay`] against the doc, for both backoffs.
+fn check_delays(policy: &RetryPolicy, failures: u32, jitter: i16, retry_after_s: Option<u32>) {
+    let asked = asked_ms(retry_after_s);
     for backoff in [Backoff::Exponential, Backoff::ChannelPause] {
-        let d = policy.delay(backoff, failures, retry_after_s, Jitter::per_mille(jitter));
-        let d = u128::from(d.as_millis());
-        assert!(
-            d >= asked,
-            "{backoff:?}: {d} ms is shorter than Retry-After"
+        // Without jitter: the policy's delay exactly, or a longer Retry-After.
+        let plain = u128::from(
+            policy
+                .delay(backoff, failures, retry_after_s, Jitter::NONE)
+                .as_millis(),
         );
-        let base = match backoff {
-            Backoff::Exponential => {
-                let doublings = failures.saturating_sub(1).min(63);
-                u128::from(policy.base.as_millis())
-                    .saturating_mul(1u128 << doublings)
-                    .min(u128::from(policy.cap.as_millis()))
-            }
-            Backoff::ChannelPause => u128::from(policy.channel_pause.as_millis()),
-        };
-        let j = match backoff {
-            Backoff::Exponential => j,
-            // Jitter never shortens a channel pause.
-            Backoff::ChannelPause => j.abs(),
-        };
-        // base × (1 + j/1000 × percent/100), within one millisecond of rounding.
-        let exact = base as i128 + base as i128 * j * percent / 100_000;
-        let lo = exact.max(0) as u128;
-        let lo = lo.saturating_sub(1).min(u128::from(u64::MAX));
-        let hi = (exact.max(0) as u128 + 1).min(u128::from(u64::MAX));
+        let expected = policy_ms(policy, backoff, failures).max(asked).min(MAX_MS);
+        assert_eq!(
+            plain, expected,
+            "{backoff:?} after {failures} failures, no jitter, Retry-After {retry_after_s:?}, {policy:?}"
+        );
+
+        // With jitter: within a millisecond of the jittered delay, or a
+        // longer Retry-After; never past the largest duration.
+        let got = u128::from(
+            policy
+                .delay(backoff, failures, retry_after_s, Jitter::per_mille(jitter))
+                .as_millis(),
+        );
+        let micros = jittered_micros(policy, backoff, failures, jitter) as u128;
+        let lo = (micros / 1000).saturating_sub(1).max(asked).min(MAX_MS);
+        let hi = ((micros + 1).div_ceil(1000) + 1).max(asked).min(MAX_MS);
         assert!(
-            d >= lo.max(asked) && d <= hi.max(asked),
-            "{backoff:?}: {d} ms outside [{lo}, {hi}] (Retry-After {asked} ms)"
+            (lo..=hi).contains(&got),
+            "{backoff:?} after {failures} failures, jitter {jitter}‰, \
+             Retry-After {retry_after_s:?}, {policy:?}: {got} ms, not in [{lo}, {hi}]"
+        );
+        // The properties the doc states outright.
+        assert!(
+            got >= asked.min(MAX_MS),
+            "{backoff:?}: shorter than Retry-After"
         );
         if backoff == Backoff::ChannelPause {
             assert!(
-                d >= u128::from(policy.channel_pause.as_millis()),
+                got >= u128::from(policy.channel_pause.as_millis()),
                 "jitter shortened a channel pause"
             );
         }
     }
-    // More failures never wait less (without jitter).
-    let without = |n| policy.delay(Backoff::Exponential, n, retry_after_s, Jitter::NONE);
-    assert!(without(failures.saturating_add(1)) >= without(failures));
-    let _ = Duration::ZERO;
+    // A further failure never waits less; a channel pause does not grow.
+    let more = failures.saturating_add(1);
+    let delay = |b, n| policy.delay(b, n, retry_after_s, Jitter::NONE);
+    assert!(delay(Backoff::Exponential, more) >= delay(Backoff::Exponential, failures));
+    assert_eq!(
+        delay(Backoff::ChannelPause, more),
+        delay(Backoff::ChannelPause, failures)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The check
+// ---------------------------------------------------------------------------
+
+/// Runs the check on one case.
+pub fn check(input: &Input) {
+    super::trace(|| format!("{input:?}"));
+    let lookup = |name: &str| field(&input.headers, name);
+    let r = Response::from_parts(input.status, lookup);
+    let h = read(&input.headers);
+
+    // "Reading a response".
+    assert_eq!(r.status, input.status, "status");
+    assert_eq!(r.notification, h.notification, "X-NotificationStatus");
+    assert_eq!(r.subscription, h.subscription, "X-SubscriptionStatus");
+    assert_eq!(r.device, h.device, "X-DeviceConnectionStatus");
+    assert_eq!(r.message_id, h.message_id, "X-MessageID");
+    assert_eq!(r.retry_after_s, h.retry_after_s, "Retry-After");
+    // "Message ids".
+    for sent in [input.sent, None, Some(MessageId::NIL), h.message_id] {
+        assert_eq!(
+            r.message_id_echo(sent),
+            echo(h.message_id, sent),
+            "echo of {sent:?}"
+        );
+    }
+
+    // "What each response means".
+    let expected = meaning(input.status, &h);
+    let got = classify(&r);
+    assert_eq!(got, expected, "classify");
+    assert_eq!(got.is_final(), !matches!(expected, Outcome::Retry { .. }));
+    assert_eq!(got.name(), name(&expected));
+    assert!(!got.to_string().is_empty());
+    assert_eq!(
+        Outcome::transport_failure(),
+        Outcome::Retry {
+            reason: RetryReason::Transport,
+            scope: Scope::Host,
+            backoff: Backoff::Exponential,
+            retry_after_s: None,
+        }
+    );
+
+    // "Retries and backoff".
+    let policy = input.policy;
+    for outcome in [got, Outcome::transport_failure()] {
+        assert_eq!(
+            policy
+                .first_retry_delay(&outcome)
+                .map(|d| u128::from(d.as_millis())),
+            first_retry_ms(&policy, &outcome),
+            "first retry after {outcome:?}"
+        );
+    }
+    check_delays(&policy, input.failures, input.jitter, h.retry_after_s);
+    check_delays(&policy, input.failures, input.jitter, None);
 }
