@@ -513,8 +513,9 @@ pub struct RetryPolicy {
 }
 
 /// Where in the jitter range a delay falls: from -1000 (shortest) to 1000
-/// (longest) per mille. The core has no randomness; the sender draws it from
-/// the caller's seed.
+/// (longest) per mille. A channel pause is never shortened: there the size
+/// alone counts, -1000 and 1000 both lengthening it the most. The core has no
+/// randomness; the sender draws it from the caller's seed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Jitter(i16);
@@ -559,11 +560,14 @@ impl RetryPolicy {
     ) -> Duration {
         let (policy, shorter) = match backoff {
             Backoff::Exponential => {
-                let doublings = failures.saturating_sub(1).min(63);
+                // 2^(failures - 1), saturating: past 63 doublings only the cap bounds it.
+                let factor = 1u64
+                    .checked_shl(failures.saturating_sub(1))
+                    .unwrap_or(u64::MAX);
                 let d = self
                     .base
                     .as_millis()
-                    .saturating_mul(1u64 << doublings)
+                    .saturating_mul(factor)
                     .min(self.cap.as_millis());
                 (d, jitter.0 < 0)
             }
