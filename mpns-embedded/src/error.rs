@@ -7,8 +7,8 @@ use mpns_proto::ExchangeError;
 use mpns_proto::sender::TransportError;
 
 /// Why a request got no response. Every transport of this crate reports this
-/// type; [`SendError::transport_error`] turns it into what the core's sender
-/// takes ([`mpns_proto::Sender::handle_transport_error`]).
+/// type; [`SendError::transport_error`] names its kind. The sender handles
+/// every kind alike ([`mpns_proto::Sender::handle_transport_error`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SendError {
@@ -26,7 +26,7 @@ pub enum SendError {
 }
 
 impl SendError {
-    /// The transport failure to report to the sender.
+    /// The kind of transport failure (for logs and counters).
     pub const fn transport_error(&self) -> TransportError {
         match *self {
             SendError::Connect(e) => e,

@@ -4,7 +4,7 @@ use core::fmt;
 use mpns_proto::ExchangeError;
 
 use mpns_proto::sender::{Cancellation, SubmitError as SenderSubmitError, TicketError};
-use mpns_proto::sender::{Event, Sender, Ticket, TransportError};
+use mpns_proto::sender::{Event, Sender, Ticket};
 use mpns_proto::{ChannelUri, Instant, Limits, Notification, Options, Request, Response};
 
 use crate::{ExchangeBuffer, SendError, asynch, blocking};
@@ -336,12 +336,12 @@ fn settle<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize>(
                 ticket.0, needed
             );
             let _ = sender.cancel(ticket);
-            sender.handle_transport_error(now, ticket, TransportError::Other)
+            sender.handle_transport_error(now, ticket)
         }
         Err(e) => {
             round.failures = round.failures.saturating_add(1);
             warn!("ticket {:?}: no response: {:?}", ticket.0, e);
-            sender.handle_transport_error(now, ticket, e.transport_error())
+            sender.handle_transport_error(now, ticket)
         }
     };
     if let Err(e) = handled {

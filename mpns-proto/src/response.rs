@@ -344,6 +344,11 @@ pub enum AnomalyReason {
     UnknownNotificationStatus,
     /// A status code MPNS never answers with (1xx, 2xx other than 200, 3xx).
     UnexpectedStatus,
+    /// Not an answer: the sender could not read back the request it had
+    /// stored (status 0). Requests are validated on submit and on restore, so
+    /// this is a bug if it is ever seen; the notification ends rather than
+    /// stay queued.
+    UnreadableStoredRequest,
 }
 
 /// What a response means for the notification (the policy table of

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use mpns_proto::sender::{Event, TransportError};
+use mpns_proto::sender::Event;
 use mpns_proto::{
     ChannelUri, Duration, Field, Instant, Notification, Options, Response, Sender, SenderConfig,
     StandardTile, Ticket, Tile, TileTemplate, Toast,
@@ -199,9 +199,7 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let host = HOSTS[channel];
                 match REPLIES[reply] {
                     None => {
-                        sender
-                            .handle_transport_error(m.now, ticket, TransportError::Reset)
-                            .unwrap();
+                        sender.handle_transport_error(m.now, ticket).unwrap();
                         m.host_failures[host] += 1;
                         let at =
                             m.now + Duration::from_millis(min_exponential(m.host_failures[host]));

@@ -238,7 +238,7 @@ impl App {
                 seen.wire.push((c, ticket.0, self.now));
                 let r = match answer(c, attempt) {
                     Ok(response) => self.sender.handle_response(self.now, ticket, &response),
-                    Err(e) => self.sender.handle_transport_error(self.now, ticket, e),
+                    Err(_) => self.sender.handle_transport_error(self.now, ticket),
                 };
                 r.unwrap();
                 self.flush(seen);

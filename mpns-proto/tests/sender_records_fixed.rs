@@ -133,7 +133,7 @@ macro_rules! journaled {
             fn respond(&mut self, now: Instant, ticket: Ticket, c: usize, attempt: u16) {
                 match answer(c, attempt) {
                     Ok(response) => self.handle_response(now, ticket, &response),
-                    Err(e) => self.handle_transport_error(now, ticket, e),
+                    Err(_) => self.handle_transport_error(now, ticket),
                 }
                 .unwrap();
             }

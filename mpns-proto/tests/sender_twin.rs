@@ -7,7 +7,7 @@
 mod common;
 
 use common::Twin;
-use mpns_proto::sender::{Event, TransportError};
+use mpns_proto::sender::Event;
 use mpns_proto::{
     ChannelUri, Duration, Field, Instant, Notification, Options, Response, SenderConfig,
     StandardTile, Ticket, Tile, TileTemplate, Toast,
@@ -144,8 +144,7 @@ fn run(ops: Vec<Op>, supersede: bool) {
             Op::Fail { nth } => {
                 if !in_flight.is_empty() {
                     let t = in_flight.remove(nth % in_flight.len());
-                    twin.handle_transport_error(now, t, TransportError::Reset)
-                        .unwrap();
+                    twin.handle_transport_error(now, t).unwrap();
                 }
             }
             Op::Advance(ms) => {

@@ -46,9 +46,7 @@
 //! Input: one byte of configuration, two of seed, then operations of a tag
 //! byte and a few argument bytes each (see [`Harness::step`]).
 
-use mpns_proto::sender::{
-    Cancellation, Event, Finished, Snapshot, SubmitError, TicketError, TransportError,
-};
+use mpns_proto::sender::{Cancellation, Event, Finished, Snapshot, SubmitError, TicketError};
 use mpns_proto::sender::{ChannelId, Transmit};
 use mpns_proto::{
     ChannelUri, Delivery, Duration, Field, FlipTile, GrowableSender, Instant, Limits, MessageId,
@@ -292,14 +290,10 @@ impl Harness {
         a
     }
 
-    fn handle_transport_error(
-        &mut self,
-        ticket: Ticket,
-        kind: TransportError,
-    ) -> Result<(), TicketError> {
-        let a = self.sender.handle_transport_error(self.now, ticket, kind);
+    fn handle_transport_error(&mut self, ticket: Ticket) -> Result<(), TicketError> {
+        let a = self.sender.handle_transport_error(self.now, ticket);
         if let Some(g) = &mut self.grow {
-            let b = g.handle_transport_error(self.now, ticket, kind);
+            let b = g.handle_transport_error(self.now, ticket);
             assert_eq!(b, a, "handle_transport_error");
         }
         a
@@ -704,15 +698,7 @@ impl Harness {
         let Some(ticket) = self.nth_in_flight(nth) else {
             return;
         };
-        let kind = [
-            TransportError::Refused,
-            TransportError::Reset,
-            TransportError::Timeout,
-            TransportError::Tls,
-            TransportError::Protocol,
-            TransportError::Other,
-        ][usize::from(nth % 6)];
-        self.handle_transport_error(ticket, kind)
+        self.handle_transport_error(ticket)
             .expect("failure of a request in flight");
         self.answered(ticket, Outcome::transport_failure());
     }
@@ -786,7 +772,7 @@ impl Harness {
             .handle_response(ticket, &r)
             .expect_err("response to a ticket not in flight");
         let e2 = self
-            .handle_transport_error(ticket, TransportError::Reset)
+            .handle_transport_error(ticket)
             .expect_err("failure of a ticket not in flight");
         assert_eq!(e, e2);
         match self.tickets.iter().find(|t| t.ticket == ticket) {

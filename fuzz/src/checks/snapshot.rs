@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use mpns_proto::sender::{Event, Snapshot, TransportError};
+use mpns_proto::sender::{Event, Snapshot};
 use mpns_proto::{
     ChannelUri, Instant, Notification, Options, Response, Sender, Ticket, Toast, classify,
 };
@@ -122,7 +122,7 @@ fn drive(mut sender: TestSender, arena: usize, b: &mut Bytes<'_>) {
             let sel = b.u8();
             if sel == 255 {
                 sender
-                    .handle_transport_error(now, ticket, TransportError::Timeout)
+                    .handle_transport_error(now, ticket)
                     .expect("in flight");
             } else {
                 let response = answer(sel);

@@ -636,7 +636,7 @@ async fn worker<T: Transport>(
                 Ok(response) => core.sender.handle_response(now, ticket, &response),
                 Err((kind, detail)) => {
                     tracing::debug!(ticket = ticket.0, ?kind, %detail, "transport failure");
-                    core.sender.handle_transport_error(now, ticket, kind)
+                    core.sender.handle_transport_error(now, ticket)
                 }
             };
             shared.drain(&mut core);

@@ -26,7 +26,6 @@ use super::lifecycle::{Input, Stage};
 use super::policy::{self, ChannelState, HostState, Note, Ready, Stored};
 use super::{
     Cancellation, ChannelId, Event, SenderConfig, SubmitError, Ticket, TicketError, Transmit,
-    TransportError,
 };
 #[cfg(feature = "journal")]
 use {
@@ -553,7 +552,6 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         &mut self,
         now: Instant,
         ticket: Ticket,
-        _error: TransportError,
     ) -> Result<(), TicketError> {
         #[cfg(feature = "journal")]
         self.settle();

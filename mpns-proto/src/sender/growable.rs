@@ -47,7 +47,6 @@ use super::quota::QuotaWindow;
 use super::record::{self, Inner, Record, ReplayError};
 use super::{
     Cancellation, ChannelId, Event, SenderConfig, SubmitError, Ticket, TicketError, Transmit,
-    TransportError,
 };
 
 /// Bytes of the scratch buffer a body is encoded into on submit: more than
@@ -679,7 +678,6 @@ impl GrowableSender {
         &mut self,
         now: Instant,
         ticket: Ticket,
-        _error: TransportError,
     ) -> Result<(), TicketError> {
         self.settle();
         let ix = self.in_flight(ticket)?;

@@ -358,7 +358,7 @@ pub(super) fn echo_mismatch(note: &mut Note<impl Sized>, response: &Response) ->
 pub(super) fn unreadable_request() -> Input {
     Input::Answer {
         outcome: Outcome::Anomaly {
-            reason: crate::response::AnomalyReason::UnexpectedStatus,
+            reason: crate::response::AnomalyReason::UnreadableStoredRequest,
             status: 0,
         },
         own_wait: None,

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use mpns_proto::sender::{
-    Cancellation as Cancel, ChannelId, Event, SubmitError, TicketError, Transmit, TransportError,
+    Cancellation as Cancel, ChannelId, Event, SubmitError, TicketError, Transmit,
 };
 use mpns_proto::{
     ChannelUri, GrowableSender, Instant, Limits, Notification, Options, Response, Sender,
@@ -122,13 +122,12 @@ impl<const Q: usize, const C: usize> Twin<Q, C> {
         &mut self,
         now: Instant,
         t: Ticket,
-        e: TransportError,
     ) -> Result<(), TicketError> {
         self.now = self.now.max(now);
-        let a = self.fixed.handle_transport_error(now, t, e);
+        let a = self.fixed.handle_transport_error(now, t);
         if let Some(g) = &mut self.grow {
             assert_eq!(
-                g.handle_transport_error(now, t, e),
+                g.handle_transport_error(now, t),
                 a,
                 "handle_transport_error"
             );
