@@ -394,7 +394,8 @@ mod tests {
     fn the_status_headers_are_known_before_the_body_ends() {
         let mut ex: HttpExchange = HttpExchange::new(false);
         let mut buf = [0u8; 128];
-        let head = b"HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\nContent-Length: 100\r\n\r\nab";
+        let head =
+            b"HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\nContent-Length: 100\r\n\r\nab";
         assert_eq!(ex.response_in_progress(), None);
         let space = ex.read_space(&mut buf).unwrap();
         space[..head.len()].copy_from_slice(head);
