@@ -62,12 +62,26 @@ impl<'b> Write<'b> {
         self.pos = end;
     }
 
-    /// The first `len` bytes of `b`; the rest of it is written too, for
-    /// what follows to overwrite (one fixed-size copy).
+    /// CRLF (the end of the line before), `name`, `: ` and `value`: a
+    /// header line but for its own CRLF, with one bounds check.
     #[inline(always)]
-    pub(crate) fn put_spilling<const N: usize>(&mut self, b: &[u8; N], len: usize) {
-        self.buf[self.pos..self.pos + N].copy_from_slice(b);
-        self.pos += len;
+    pub(crate) fn put_header_line(&mut self, name: &[u8], value: &[u8]) {
+        if !FAST_PATHS {
+            // Four calls of one `put`: less flash than the checks below.
+            for part in [b"\r\n", name, b": ", value] {
+                self.put(part);
+            }
+            return;
+        }
+        let end = self.pos + name.len() + 4 + value.len();
+        let (start, value_out) = self.buf[self.pos..end].split_at_mut(name.len() + 4);
+        let (crlf, rest) = start.split_at_mut(2);
+        let (name_out, colon) = rest.split_at_mut(name.len());
+        crlf.copy_from_slice(b"\r\n");
+        copy(name_out, name);
+        colon.copy_from_slice(b": ");
+        copy(value_out, value);
+        self.pos = end;
     }
 }
 
@@ -311,10 +325,11 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     } else if n >= 4 {
         dst[..4].copy_from_slice(&src[..4]);
         dst[n - 4..].copy_from_slice(&src[n - 4..]);
-    } else {
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = *s;
-        }
+    } else if n > 0 {
+        // One to three bytes: the first, middle and last (no loop).
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
     }
 }
 

@@ -164,11 +164,6 @@ impl Digits {
     fn as_bytes(&self) -> &[u8] {
         &self.buf[usize::from(self.start)..]
     }
-
-    fn as_str(&self) -> &str {
-        // Only ASCII digits were written.
-        core::str::from_utf8(self.as_bytes()).unwrap_or("0")
-    }
 }
 
 /// The notification class: base 1 (tile), 2 (toast), 3 (raw), plus 10 or 20
@@ -204,6 +199,94 @@ const fn class_text(class: u8) -> &'static str {
 /// Whether MPNS defines this notification class.
 pub(crate) const fn is_valid_class(class: u8) -> bool {
     !matches!(class_text(class).as_bytes(), b"?")
+}
+
+/// What a request's header lines are made of; [`HeadValues::lines`] makes them.
+struct HeadValues<'v> {
+    host: &'v str,
+    kind: RequestKind,
+    /// The notification class's text, looked up once.
+    class: Option<&'static str>,
+    message_id: Option<&'v [u8; MESSAGE_ID_TEXT_LEN]>,
+    callback_uri: Option<&'v str>,
+    content_length: &'v [u8],
+}
+
+impl<'v> HeadValues<'v> {
+    /// The header layout: hands `sink` each header line, in wire order,
+    /// `Host` first. The one place that says which lines a request has and
+    /// with which values: [`Request::headers_len`], [`Request::headers`],
+    /// [`Request::write_http`] and [`encode_raw`] all read it.
+    #[inline(always)]
+    fn lines(&self, sink: &mut impl LineSink<'v>) {
+        sink.line(header::HOST, self.host.as_bytes());
+        sink.line(header::CONTENT_TYPE, CONTENT_TYPE.as_bytes());
+        if let Some(target) = self.kind.windows_phone_target() {
+            sink.line(header::TARGET, target.as_bytes());
+        }
+        if let Some(class) = self.class {
+            sink.line(header::NOTIFICATION_CLASS, class.as_bytes());
+        }
+        if let Some(id) = self.message_id {
+            sink.line(header::MESSAGE_ID, id);
+        }
+        if let Some(uri) = self.callback_uri {
+            sink.line(header::CALLBACK_URI, uri.as_bytes());
+        }
+        sink.line(header::CONTENT_LENGTH, self.content_length);
+    }
+
+    /// Length of the lines as written; writes them into `out` if given,
+    /// each after a CRLF (the caller ends the last). One copy on
+    /// microcontrollers, for flash.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn write(&self, out: Option<&mut Write<'_>>) -> usize {
+        let mut head = Head { len: 0, out };
+        self.lines(&mut head);
+        head.len
+    }
+}
+
+/// Takes a request's header lines from [`HeadValues::lines`].
+trait LineSink<'v> {
+    /// One line: its name and its value (ASCII).
+    fn line(&mut self, name: &'static str, value: &'v [u8]);
+}
+
+/// Counts the lines' length as written (`Name: value\r\n` each) and, given
+/// a writer, writes them: each after a CRLF, which ends the line before.
+struct Head<'w, 'b> {
+    len: usize,
+    out: Option<&'w mut Write<'b>>,
+}
+
+impl LineSink<'_> for Head<'_, '_> {
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn line(&mut self, name: &'static str, value: &[u8]) {
+        self.len += name.len() + ": \r\n".len() + value.len();
+        if let Some(w) = &mut self.out {
+            w.put_header_line(name.as_bytes(), value);
+        }
+    }
+}
+
+/// The most header lines [`HeadValues::lines`] gives (a toast or tile with
+/// a message ID and a callback URI): [`Collect`] has room for no more.
+const MAX_LINES: usize = 7;
+
+/// Keeps the lines for [`Request::headers`].
+struct Collect<'v> {
+    lines: [Option<(&'static str, &'v str)>; MAX_LINES],
+    len: usize,
+}
+
+impl<'v> LineSink<'v> for Collect<'v> {
+    fn line(&mut self, name: &'static str, value: &'v [u8]) {
+        // The values are ASCII: this never falls back to "".
+        self.lines[self.len] = Some((name, core::str::from_utf8(value).unwrap_or("")));
+        self.len += 1;
+    }
 }
 
 fn check_callback_uri<'a>(channel: &ChannelUri<'a>, uri: &'a str) -> Result<&'a str, EncodeError> {
@@ -412,26 +495,9 @@ impl<'a> Request<'a> {
     }
 
     /// Total length of the header lines (`Name: value\r\n` each), as checked
-    /// against the limit; counted without walking [`Self::headers`].
+    /// against the limit; counted without collecting [`Self::headers`].
     pub fn headers_len(&self) -> usize {
-        const LINE: usize = ": \r\n".len();
-        let line = |name: &str, value_len: usize| name.len() + LINE + value_len;
-        let mut len = line(header::HOST, self.channel.host_header().len())
-            + line(header::CONTENT_TYPE, CONTENT_TYPE.len())
-            + line(header::CONTENT_LENGTH, self.content_length.as_bytes().len());
-        if let Some(target) = self.kind.windows_phone_target() {
-            len += line(header::TARGET, target.len());
-        }
-        if let Some(class) = self.notification_class {
-            len += line(header::NOTIFICATION_CLASS, class_text(class).len());
-        }
-        if self.message_id.is_some() {
-            len += line(header::MESSAGE_ID, MESSAGE_ID_TEXT_LEN);
-        }
-        if let Some(uri) = self.callback_uri {
-            len += line(header::CALLBACK_URI, uri.len());
-        }
-        len
+        self.head_values().write(None)
     }
 
     /// The channel the request goes to.
@@ -454,24 +520,25 @@ impl<'a> Request<'a> {
 
     /// All header lines of the HTTP/1.1 request, `Host` first.
     fn header_lines(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
-        let message_id = self
-            .message_id
-            .as_ref()
-            .and_then(|t| core::str::from_utf8(t).ok());
-        [
-            Some((header::HOST, self.channel.host_header())),
-            Some((header::CONTENT_TYPE, CONTENT_TYPE)),
-            self.kind
-                .windows_phone_target()
-                .map(|v| (header::TARGET, v)),
-            self.notification_class
-                .map(|c| (header::NOTIFICATION_CLASS, class_text(c))),
-            message_id.map(|v| (header::MESSAGE_ID, v)),
-            self.callback_uri.map(|v| (header::CALLBACK_URI, v)),
-            Some((header::CONTENT_LENGTH, self.content_length.as_str())),
-        ]
-        .into_iter()
-        .flatten()
+        let mut collect = Collect {
+            lines: [None; MAX_LINES],
+            len: 0,
+        };
+        self.head_values().lines(&mut collect);
+        collect.lines.into_iter().flatten()
+    }
+
+    /// What this request's header lines are made of.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn head_values(&self) -> HeadValues<'_> {
+        HeadValues {
+            host: self.channel.host_header(),
+            kind: self.kind,
+            class: self.notification_class.map(class_text),
+            message_id: self.message_id.as_ref(),
+            callback_uri: self.callback_uri,
+            content_length: self.content_length.as_bytes(),
+        }
     }
 
     /// Exact length of the body in bytes (the `Content-Length`).
@@ -542,34 +609,8 @@ impl<'a> Request<'a> {
         for part in self.target().parts() {
             w.put(part.as_bytes());
         }
-        // The lines of `header_lines`, with constant pieces written at once
-        // (the test `write_http_agrees_with_header_lines` keeps them in step;
-        // `encode_raw` spells them too, checked by a test in tests/encode.rs).
-        w.put(b" HTTP/1.1\r\nHost: ");
-        w.put(self.channel.host_header().as_bytes());
-        w.put(b"\r\nContent-Type: text/xml\r\n");
-        match self.kind {
-            RequestKind::Toast => w.put(b"X-WindowsPhone-Target: toast\r\n"),
-            RequestKind::Tile => w.put(b"X-WindowsPhone-Target: token\r\n"),
-            RequestKind::Raw | RequestKind::CallbackRegistration => {}
-        }
-        if let Some(class) = self.notification_class {
-            w.put(b"X-NotificationClass: ");
-            w.put(class_text(class).as_bytes());
-            w.put(b"\r\n");
-        }
-        if let Some(id) = &self.message_id {
-            w.put(b"X-MessageID: ");
-            w.put(id);
-            w.put(b"\r\n");
-        }
-        if let Some(uri) = self.callback_uri {
-            w.put(b"X-CallbackURI: ");
-            w.put(uri.as_bytes());
-            w.put(b"\r\n");
-        }
-        w.put(b"Content-Length: ");
-        w.put(self.content_length.as_bytes());
+        w.put(b" HTTP/1.1");
+        self.head_values().write(Some(&mut w));
         w.put(b"\r\n\r\n");
     }
 }
@@ -688,8 +729,8 @@ fn eight_digits(n: u32) -> (u64, usize) {
 /// [`encode_request`] of a raw notification of `len` bytes (below 10^8), on
 /// hosts (see `FAST_PATHS`): its length is known at once, so the exact head
 /// is written in front of one copy of the body, without building a
-/// [`Request`]. The same bytes as [`Request::write_head`] and the same
-/// refusals, in the same order. Not inlined: the other kinds' path keeps
+/// [`Request`]. The same header lines ([`HeadValues::lines`]), the same bytes
+/// as [`Request::write_head`] and the same refusals, in the same order. Not inlined: the other kinds' path keeps
 /// its code as it was.
 #[inline(never)]
 fn encode_raw(
@@ -710,26 +751,18 @@ fn encode_raw(
             limit,
         });
     }
-    let host = channel.host_header().as_bytes();
-    // 3, 13, 23 or 4, then CRLF.
-    let class = notification_class(notification, options);
-    let (class_line, class_len) = match class {
-        0..10 => ([b'0' + class, b'\r', b'\n', 0], 1),
-        _ => ([b'0' + class / 10, b'0' + class % 10, b'\r', b'\n'], 2),
-    };
     let (digits, count) = eight_digits(len);
-    // As `Request::headers_len` counts them.
-    let mut headers_len =
-        "Host: \r\nContent-Type: text/xml\r\nX-NotificationClass: \r\nContent-Length: \r\n".len()
-            + host.len()
-            + class_len
-            + count;
-    if options.message_id.is_some() {
-        headers_len += "X-MessageID: \r\n".len() + MESSAGE_ID_TEXT_LEN;
-    }
-    if let Some(uri) = callback_uri {
-        headers_len += "X-CallbackURI: \r\n".len() + uri.len();
-    }
+    let digits = digits.to_le_bytes();
+    let message_id = options.message_id.map(|id| id.to_text());
+    let values = HeadValues {
+        host: channel.host_header(),
+        kind: RequestKind::Raw,
+        class: Some(class_text(notification_class(notification, options))),
+        message_id: message_id.as_ref(),
+        callback_uri,
+        content_length: &digits[digits.len() - count..],
+    };
+    let headers_len = values.write(None);
     if headers_len > options.limits.headers {
         return Err(EncodeError::HeadersTooLarge {
             len: headers_len,
@@ -745,11 +778,6 @@ fn encode_raw(
         .get_mut(..needed)
         .ok_or(EncodeError::BufferTooSmall { needed })?;
     let (head_out, body_out) = out.split_at_mut(head);
-    body_out.copy_from_slice(body);
-    // The length's eight digits and CRLF CRLF end the head; `Content-Length: `,
-    // written last, covers the leading zeros.
-    let end = u128::from(digits) | u128::from(u32::from_le_bytes(*b"\r\n\r\n")) << 64;
-    head_out[head - 12..].copy_from_slice(&end.to_le_bytes()[..12]);
     let mut w = Write::new(head_out);
     w.put(b"POST ");
     match target {
@@ -759,22 +787,11 @@ fn encode_raw(
             w.put(uri.query().as_bytes());
         }
     }
-    w.put(b" HTTP/1.1\r\nHost: ");
-    w.put(host);
-    w.put(b"\r\nContent-Type: text/xml\r\nX-NotificationClass: ");
-    // A one-digit class leaves a byte for the next line to overwrite.
-    w.put_spilling(&class_line, class_len + 2);
-    if let Some(id) = options.message_id {
-        w.put(b"X-MessageID: ");
-        w.put(&id.to_text());
-        w.put(b"\r\n");
-    }
-    if let Some(uri) = callback_uri {
-        w.put(b"X-CallbackURI: ");
-        w.put(uri.as_bytes());
-        w.put(b"\r\n");
-    }
-    w.put(b"Content-Length: ");
+    w.put(b" HTTP/1.1");
+    values.write(Some(&mut w));
+    w.put(b"\r\n\r\n");
+    // The body last: the head's values need not outlive a call to `memcpy`.
+    body_out.copy_from_slice(body);
     Ok(needed)
 }
 
@@ -805,7 +822,8 @@ mod tests {
         );
     }
 
-    /// `write_http` spells the header lines itself: it must write exactly `header_lines`.
+    /// `write_http` and `header_lines` read the layout through different sinks:
+    /// they must give the same lines.
     #[test]
     fn write_http_agrees_with_header_lines() {
         let http = ChannelUri::parse("http://h:1/p?q=1").unwrap();

@@ -1,7 +1,7 @@
 //! Records: the sender's changes as a journal keeps them, so that a sender
 //! can be rebuilt after its process stopped (a deploy, a crash, a power cut).
 //!
-//! A sender asked to record ([`GrowableSender::recording`](super::GrowableSender::recording),
+//! A sender asked to record (`GrowableSender::recording` with the `alloc` feature,
 //! or with the `journal` feature the fixed `Sender::recording`)
 //! hands out a [`Record`] for every change that matters after a restart:
 //!
