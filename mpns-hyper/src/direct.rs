@@ -167,11 +167,16 @@ impl DirectClient {
     fn put_idle(&self, endpoint: Endpoint, conn: Conn) {
         let mut pools = self.pools();
         let idle = pools.entry(endpoint).or_default();
+        // The oldest sit at the front, under the ones in use: close those idle
+        // too long here, or a busy pool would keep them open for good.
+        let now = Instant::now();
+        let expired = idle
+            .iter()
+            .take_while(|e| now.duration_since(e.since) >= self.inner.idle_timeout)
+            .count();
+        idle.drain(..expired);
         if idle.len() < self.inner.max_idle_per_host {
-            idle.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
+            idle.push(Idle { conn, since: now });
         }
     }
 

@@ -716,3 +716,29 @@ async fn a_body_past_the_limit_is_cut_and_its_status_kept(kind: TransportKind) {
     // A cut connection is not reused.
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// The direct transport's own pool: a connection idle longer than
+/// `idle_timeout` is not reused, and is closed rather than kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_idle_connections_expire() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    let client = mpns_hyper::direct::DirectClient::new(ClientConfig {
+        idle_timeout: StdDuration::ZERO,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    for i in 0..3 {
+        let sent = client
+            .send(
+                &emulator.channel_url("idle"),
+                &toast(&i.to_string()),
+                &Options::default(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(sent.outcome, Outcome::Accepted { .. }));
+        // Only the connection just returned is held; the expired one was closed.
+        assert_eq!(client.idle_connections(), 1);
+    }
+    assert_eq!(emulator.stats().connections, 3, "{:?}", emulator.stats());
+}
