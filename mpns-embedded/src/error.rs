@@ -31,11 +31,9 @@ impl SendError {
         match *self {
             SendError::Connect(e) => e,
             SendError::Io(kind) => transport_error(kind),
-            SendError::Exchange(ExchangeError::Closed) => TransportError::Reset,
-            // Not valid HTTP: nothing the core can classify. Retried like any
-            // other transport failure (see the crate docs, "Core gaps").
-            SendError::Exchange(ExchangeError::Response(_)) => TransportError::Protocol,
-            SendError::Exchange(ExchangeError::BufferTooSmall { .. }) => TransportError::Other,
+            // Not valid HTTP is retried like any other transport failure
+            // (see the crate docs, "Core gaps").
+            SendError::Exchange(e) => e.transport_error(),
         }
     }
 }

@@ -105,13 +105,7 @@ impl From<ExchangeError> for Failure {
 impl Failure {
     fn into_transport(self) -> TransportFailure {
         match self {
-            Failure::Exchange(e @ ExchangeError::Closed) => (TransportError::Reset, e.to_string()),
-            Failure::Exchange(e @ ExchangeError::Response(_)) => {
-                (TransportError::Protocol, e.to_string())
-            }
-            Failure::Exchange(e @ ExchangeError::BufferTooSmall { .. }) => {
-                (TransportError::Other, e.to_string())
-            }
+            Failure::Exchange(e) => (e.transport_error(), e.to_string()),
             Failure::TooLong(max) => (
                 TransportError::Protocol,
                 format!("response longer than {max} bytes"),

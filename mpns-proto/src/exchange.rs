@@ -48,6 +48,7 @@ use core::fmt;
 use crate::http::{ConnectionReuse, ReadError, ReadResponse, ReaderLimits, ResponseReader};
 use crate::request::Request;
 use crate::response::Response;
+use crate::sender::TransportError;
 
 /// The most header fields a response head may have in an [`HttpExchange`]. MPNS
 /// sends about ten; proxies add a few. httparse keeps two slices per field on
@@ -69,6 +70,19 @@ pub enum ExchangeError {
     /// The response is not HTTP/1.x, or its head does not fit in the read
     /// buffer ([`ReadError::HeadTooLarge`]).
     Response(ReadError),
+}
+
+impl ExchangeError {
+    /// The kind of transport failure this is: a stream closed early is a
+    /// reset; a reply that is not HTTP, a protocol failure; a buffer too
+    /// small (nothing sent), other.
+    pub const fn transport_error(&self) -> TransportError {
+        match self {
+            ExchangeError::Closed => TransportError::Reset,
+            ExchangeError::Response(_) => TransportError::Protocol,
+            ExchangeError::BufferTooSmall { .. } => TransportError::Other,
+        }
+    }
 }
 
 impl fmt::Display for ExchangeError {
