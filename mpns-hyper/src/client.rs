@@ -69,7 +69,8 @@ impl Identity {
     /// Loads the chain and key from PEM files.
     pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, ClientError> {
         let read = |p: &Path| {
-            std::fs::read(p).map_err(|e| ClientError::Io(format!("{}: {e}", p.display())))
+            crate::input::read_file_limited(p, crate::input::MAX_INPUT)
+                .map_err(|e| ClientError::Io(format!("{}: {e}", p.display())))
         };
         Self::from_pem(&read(chain)?, &read(key)?)
     }
@@ -263,12 +264,21 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
     if config.webpki_roots {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
-    for pem in &config.extra_roots_pem {
+    for (i, pem) in config.extra_roots_pem.iter().enumerate() {
+        let mut found = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| ClientError::Pem(format!("CA certificate: {e}")))?;
             roots
                 .add(cert)
                 .map_err(|e| ClientError::Tls(format!("CA certificate: {e}")))?;
+            found += 1;
+        }
+        // A CA file that holds no certificate would silently trust nothing more.
+        if found == 0 {
+            return Err(ClientError::Pem(format!(
+                "CA certificate {}: no PEM certificate found",
+                i + 1
+            )));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
