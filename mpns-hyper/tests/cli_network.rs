@@ -235,7 +235,13 @@ fn batch_counts_outcomes_and_fails_when_anything_failed() {
         ),
     )
     .unwrap();
-    let (code, stdout, stderr) = mpns(&["batch", bad.to_str().unwrap()]);
+    let report = dir.join("report.jsonl");
+    let (code, stdout, stderr) = mpns(&[
+        "batch",
+        bad.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let counts: Vec<(String, String)> = stdout
         .lines()
@@ -255,6 +261,30 @@ fn batch_counts_outcomes_and_fails_when_anything_failed() {
     assert!(
         stderr.contains("line 3:") && stderr.contains("line 4:") && stderr.contains("Count"),
         "{stderr}"
+    );
+    // The report: one JSON line per input line, saying which failed and why.
+    let mut report: Vec<Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    report.sort_by_key(|r| r["line"].as_u64());
+    let lines: Vec<u64> = report.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [1, 2, 3, 4], "{report:?}");
+    assert_eq!(report[0]["outcome"], "accepted");
+    assert_eq!(report[0]["channel"], emulator.channel_url("c9"));
+    assert_eq!(report[0]["attempts"], 1);
+    assert!(report[0]["ticket"].is_u64());
+    assert_eq!(report[1]["outcome"], "channel_expired");
+    assert_eq!(report[1]["channel"], emulator.channel_url("gone"));
+    assert_eq!(report[2]["outcome"], "invalid");
+    assert_eq!(report[2]["channel"], Value::Null);
+    assert!(report[2]["error"].as_str().unwrap().contains("expected"));
+    assert_eq!(report[3]["outcome"], "invalid");
+    assert_eq!(report[3]["channel"], emulator.channel_url("c9"));
+    assert!(
+        report[3]["error"].as_str().unwrap().contains("Count"),
+        "{report:?}"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -465,8 +495,28 @@ fn batch_with_state_survives_sigkill() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
-    let (code, stdout, stderr) = mpns(&args);
+    let report = dir.join("report.jsonl");
+    let mut with_report = args.to_vec();
+    with_report.extend(["--report", report.to_str().unwrap()]);
+    let (code, stdout, stderr) = mpns(&with_report);
     assert_eq!(code, 0, "{stdout}{stderr}");
+    // The report of the resumed run names every line once, with its channel:
+    // finished in the earlier runs, resumed, or sent now.
+    let mut reported = std::collections::BTreeMap::new();
+    for line in std::fs::read_to_string(&report).unwrap().lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let number = r["line"].as_u64().unwrap();
+        assert_eq!(r["outcome"], "accepted", "{r}");
+        assert_eq!(
+            r["channel"],
+            emulator.channel_url(&format!("s-{}", number - 1)),
+            "{r}"
+        );
+        assert!(reported.insert(number, r).is_none(), "line {number} twice");
+    }
+    assert_eq!(reported.len(), n);
+    assert!(reported.values().any(|r| r["earlier_run"] == true));
+    assert!(reported.values().any(|r| r["earlier_run"].is_null()));
     assert_eq!(
         stdout.split_whitespace().collect::<Vec<_>>(),
         ["accepted", &n.to_string()],
