@@ -50,6 +50,16 @@ pub struct EmulatorArgs {
     /// cores to a client on the same machine
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub workers: usize,
+    /// Seconds a request may take to arrive, from its first byte; then the
+    /// connection is closed
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub request_read_timeout: u64,
+    /// Seconds a connection may wait for its next request; then it is closed
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub idle_timeout: u64,
+    /// Most connections open at once; beyond it new ones wait (and it is logged)
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
 }
 
 fn parse_behaviour(text: &str) -> Result<(String, Behaviour), String> {
@@ -72,6 +82,9 @@ impl EmulatorArgs {
             daily_quota: self.daily_quota,
             worker_threads: self.workers,
             record_limit: self.record,
+            request_read_timeout: std::time::Duration::from_secs(self.request_read_timeout),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections,
             ..EmulatorConfig::default()
         };
         let mut files = None;
