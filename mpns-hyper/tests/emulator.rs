@@ -2004,3 +2004,30 @@ fn inspect_pages_the_records_and_keeps_the_counters_apart() {
     let (status, _) = get_json(&emulator, "/inspect?page=2");
     assert_eq!(status, 400);
 }
+
+#[test]
+fn flaky_channels_fail_at_their_rates() {
+    let emulator = spawn();
+    emulator.set_behaviour_prefix("F", "flaky:100,200,50,10ms".parse().unwrap());
+    let (mut accepted, mut unavailable, mut reset) = (0, 0, 0);
+    let mut client = tcp(&emulator);
+    for i in 0..2000 {
+        let url = emulator.channel_url(&format!("F{}", i % 50));
+        match client.send(&toast_to(&url, "a")) {
+            Ok(reply) if reply.response.status == 200 => accepted += 1,
+            Ok(reply) if reply.response.status == 503 => unavailable += 1,
+            Ok(reply) => panic!("{}", reply.head),
+            // A reset closes the connection: go on with a new one.
+            Err(_) => {
+                reset += 1;
+                client = tcp(&emulator);
+            }
+        }
+    }
+    // 10 %, 20 % and 75 % (slow ones are accepted), within a wide margin:
+    // the draws are a fixed pseudo-random sequence.
+    assert!((150..250).contains(&reset), "{reset}");
+    assert!((330..470).contains(&unavailable), "{unavailable}");
+    assert_eq!(accepted + unavailable + reset, 2000);
+    assert_eq!(emulator.stats().accepted, accepted as u64);
+}

@@ -29,7 +29,8 @@ pub struct EmulatorArgs {
     pub tls_dir: Option<PathBuf>,
     /// How a channel answers, e.g. `--behaviour A=queue-full:3`; forms: active,
     /// expired, queue-full:N, suppressed, dropped, inactive, rate-limited,
-    /// unavailable:N, unavailable-for:DUR, slow:DUR, reset:N, status:CODE.
+    /// unavailable:N, unavailable-for:DUR, slow:DUR, reset:N, status:CODE,
+    /// flaky:RESET,UNAVAILABLE,SLOW,DUR (faults per thousand requests).
     /// A trailing `*` sets it for every id starting with the prefix
     /// (`'inact-*=inactive'`): an exact id wins over a prefix, the longest
     /// prefix wins, and queue-full:N, unavailable:N and reset:N count down

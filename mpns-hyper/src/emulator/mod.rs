@@ -238,7 +238,8 @@ impl fmt::Debug for TlsConfig {
 /// Text form ([`FromStr`], [`Display`](fmt::Display)): `active`, `expired`,
 /// `queue-full:N`, `suppressed`, `dropped`, `inactive`, `rate-limited`,
 /// `unavailable:N`, `unavailable-for:DUR`, `slow:DUR`, `reset:N`, `status:CODE`,
-/// with `DUR` like `250ms` or `3s`.
+/// `flaky:RESET,UNAVAILABLE,SLOW,DUR` (rates per thousand requests), with
+/// `DUR` like `250ms` or `3s`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Behaviour {
@@ -267,6 +268,23 @@ pub enum Behaviour {
     ResetMidResponse(u32),
     /// Always this status with no MPNS headers (a code outside 100..=999 answers 500).
     Status(u16),
+    /// Faults at random, per request: the connection reset mid-response, a
+    /// bare 503, or a slow answer, each with its rate; else active. For soak
+    /// tests of a whole fleet (`'*=flaky:10,10,10,2s'`: 1 % of each).
+    Flaky(Faults),
+}
+
+/// The rates of [`Behaviour::Flaky`], in requests per thousand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Faults {
+    /// Reset mid-response.
+    pub reset: u16,
+    /// 503 with no MPNS headers.
+    pub unavailable: u16,
+    /// Answered after `delay`.
+    pub slow: u16,
+    /// The wait of a slow answer.
+    pub delay: Duration,
 }
 
 fn fmt_duration(d: Duration) -> String {
@@ -292,6 +310,14 @@ impl fmt::Display for Behaviour {
             Behaviour::Slow(d) => write!(f, "slow:{}", fmt_duration(*d)),
             Behaviour::ResetMidResponse(n) => write!(f, "reset:{n}"),
             Behaviour::Status(code) => write!(f, "status:{code}"),
+            Behaviour::Flaky(x) => write!(
+                f,
+                "flaky:{},{},{},{}",
+                x.reset,
+                x.unavailable,
+                x.slow,
+                fmt_duration(x.delay)
+            ),
         }
     }
 }
@@ -305,8 +331,9 @@ impl fmt::Display for BehaviourParseError {
         write!(
             f,
             "unknown behaviour {:?}: expected active, expired, queue-full:N, suppressed, dropped, \
-             inactive, rate-limited, unavailable:N, unavailable-for:DUR, slow:DUR, reset:N or \
-             status:CODE (DUR like 250ms or 3s)",
+             inactive, rate-limited, unavailable:N, unavailable-for:DUR, slow:DUR, reset:N, \
+             status:CODE or flaky:RESET,UNAVAILABLE,SLOW,DUR (rates per thousand requests; \
+             DUR like 250ms or 3s)",
             self.0
         )
     }
@@ -348,6 +375,30 @@ impl FromStr for Behaviour {
             ("slow", _) => Behaviour::Slow(duration()?),
             ("reset" | "reset-mid-response", _) => Behaviour::ResetMidResponse(count()?),
             ("status", Some(code)) => Behaviour::Status(code.parse().map_err(|_| fail())?),
+            ("flaky", Some(rates)) => {
+                let parts: Vec<&str> = rates.split(',').collect();
+                let [reset, unavailable, slow, delay] = parts[..] else {
+                    return Err(fail());
+                };
+                let rate = |r: &str| {
+                    r.parse::<u16>()
+                        .ok()
+                        .filter(|r| *r <= 1000)
+                        .ok_or_else(fail)
+                };
+                let faults = Faults {
+                    reset: rate(reset)?,
+                    unavailable: rate(unavailable)?,
+                    slow: rate(slow)?,
+                    delay: parse_duration(delay).ok_or_else(fail)?,
+                };
+                if u32::from(faults.reset) + u32::from(faults.unavailable) + u32::from(faults.slow)
+                    > 1000
+                {
+                    return Err(fail());
+                }
+                Behaviour::Flaky(faults)
+            }
             _ => return Err(fail()),
         };
         Ok(behaviour)
@@ -588,6 +639,12 @@ mod tests {
             Behaviour::Slow(Duration::from_millis(250)),
             Behaviour::ResetMidResponse(1),
             Behaviour::Status(429),
+            Behaviour::Flaky(Faults {
+                reset: 10,
+                unavailable: 5,
+                slow: 1,
+                delay: Duration::from_secs(2),
+            }),
         ];
         for b in all {
             assert_eq!(b.to_string().parse::<Behaviour>(), Ok(b));
@@ -595,5 +652,8 @@ mod tests {
         assert!("queue-full".parse::<Behaviour>().is_err());
         assert!("slow:5".parse::<Behaviour>().is_err());
         assert!("nope".parse::<Behaviour>().is_err());
+        // Rates are per thousand, and at most a thousand in all.
+        assert!("flaky:10,10,10".parse::<Behaviour>().is_err());
+        assert!("flaky:600,600,0,1s".parse::<Behaviour>().is_err());
     }
 }

@@ -344,8 +344,22 @@ fn verdict_of(
     left: u32,
     delivery: bool,
     now: Instant,
+    draw: impl FnOnce() -> u16,
 ) -> Option<Verdict> {
     match behaviour {
+        Behaviour::Flaky(f) => {
+            let d = draw();
+            let (reset, unavailable) = (f.reset, f.reset + f.unavailable);
+            if d < reset {
+                Some(Verdict::Reset)
+            } else if d < unavailable {
+                Some(Verdict::Bare(503))
+            } else if d < unavailable + f.slow {
+                Some(Verdict::Wait(f.delay))
+            } else {
+                None
+            }
+        }
         Behaviour::Active => None,
         Behaviour::Expired => Some(Verdict::Mpns(EXPIRED)),
         Behaviour::QueueFull(_) if delivery && left > 0 => Some(Verdict::Mpns(QUEUE_FULL)),
@@ -400,6 +414,8 @@ struct Counters {
     peak: AtomicU64,
     cap_reached: AtomicU64,
     timed_out: AtomicU64,
+    /// Draws made for [`Behaviour::Flaky`].
+    draws: AtomicU64,
 }
 
 /// Size limits of requests.
@@ -588,6 +604,7 @@ impl Shared {
                 counted(behaviour).unwrap_or(0),
                 delivery,
                 now,
+                || self.draw(),
             );
             if verdict.is_some()
                 && let Behaviour::QueueFull(n)
@@ -623,7 +640,9 @@ impl Shared {
                 .filter(|e| e.countdown.rule == serial)
                 .map_or(n, |e| e.countdown.left)
         });
-        match verdict_of(&rule.behaviour, rule.set_at, left, delivery, now) {
+        match verdict_of(&rule.behaviour, rule.set_at, left, delivery, now, || {
+            self.draw()
+        }) {
             Some(verdict) => {
                 if count.is_some() {
                     let countdown = Countdown {
@@ -636,6 +655,20 @@ impl Shared {
             }
             None => self.active_id(channels, id, secure, callback, now_us),
         }
+    }
+
+    /// A draw in 0..1000 for [`Behaviour::Flaky`]: the next of a sequence
+    /// hashed from a counter (repeatable for one order of requests).
+    fn draw(&self) -> u16 {
+        let mut z = self
+            .counters
+            .draws
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % 1000) as u16
     }
 
     /// The answer of a [`Behaviour::Slow`] channel once its wait is over: as active.
