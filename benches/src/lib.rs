@@ -4,6 +4,8 @@
 //! Run the benchmarks with `cargo bench -p mpns-benches --bench encode`; see
 //! `benches/README.md` for the command used to measure them and the results.
 
+pub mod soak;
+
 use std::hint::black_box;
 
 use mpns_proto::sender::Event;
