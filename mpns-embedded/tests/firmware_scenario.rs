@@ -3,6 +3,10 @@
 //! 32-bit-only difference (the compact escape tables, the out-of-line copies,
 //! the division-free time arithmetic) shows as a difference between the two.
 
+// With the `defmt` feature the crate logs through defmt: link a logger.
+#[cfg(feature = "defmt")]
+use mpns_embedded_defmt_sink as _;
+
 #[allow(dead_code, unreachable_pub)]
 #[path = "../firmware/src/scenario.rs"]
 mod scenario;

@@ -3,7 +3,8 @@
 //! On a microcontroller a transport (RTT, semihosting, a UART) defines
 //! defmt's logger; a host test binary has none, and with mpns-embedded's
 //! `defmt` feature on it would not link. The tests link this crate when
-//! that feature is on (`use mpns_embedded_defmt_sink as _;`).
+//! that feature is on (`use mpns_embedded_defmt_sink as _;`, in every test
+//! file and in the doc tests that run the crate).
 
 #![no_std]
 
