@@ -69,7 +69,8 @@ impl Identity {
     /// Loads the chain and key from PEM files.
     pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, ClientError> {
         let read = |p: &Path| {
-            std::fs::read(p).map_err(|e| ClientError::Io(format!("{}: {e}", p.display())))
+            crate::input::read_file_limited(p, crate::input::MAX_INPUT)
+                .map_err(|e| ClientError::Io(format!("{}: {e}", p.display())))
         };
         Self::from_pem(&read(chain)?, &read(key)?)
     }
@@ -221,14 +222,15 @@ impl Client {
             // MPNS answers with no body; read what comes, bounded, so the
             // connection can be reused.
             let _ = Limited::new(body, self.max_response_body).collect().await;
-            // A scan of the few response headers costs less than hashing each name.
-            Ok(Response::from_parts(parts.status.as_u16(), |name| {
-                let name = response_header(name)?;
-                let mut headers = parts.headers.iter();
-                headers
-                    .find(|(n, _)| **n == name)
-                    .map(|(_, v)| v.as_bytes())
-            }))
+            // Every field, repeats included, so that conflicting status
+            // headers are seen (`docs/protocol.md`, "Reading a response").
+            Ok(Response::from_fields(
+                parts.status.as_u16(),
+                parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_bytes())),
+            ))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
@@ -262,12 +264,21 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
     if config.webpki_roots {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
-    for pem in &config.extra_roots_pem {
+    for (i, pem) in config.extra_roots_pem.iter().enumerate() {
+        let mut found = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| ClientError::Pem(format!("CA certificate: {e}")))?;
             roots
                 .add(cert)
                 .map_err(|e| ClientError::Tls(format!("CA certificate: {e}")))?;
+            found += 1;
+        }
+        // A CA file that holds no certificate would silently trust nothing more.
+        if found == 0 {
+            return Err(ClientError::Pem(format!(
+                "CA certificate {}: no PEM certificate found",
+                i + 1
+            )));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -354,19 +365,6 @@ fn static_value(value: &str) -> Option<HeaderValue> {
         .iter()
         .find(|v| v.as_bytes() == value.as_bytes())
         .cloned()
-}
-
-/// The response header names the core reads, without parsing them per response.
-fn response_header(name: &str) -> Option<HeaderName> {
-    use mpns_proto::request::header as h;
-    Some(match name {
-        h::NOTIFICATION_STATUS => names::NOTIFICATION_STATUS,
-        h::SUBSCRIPTION_STATUS => names::SUBSCRIPTION_STATUS,
-        h::DEVICE_CONNECTION_STATUS => names::DEVICE_CONNECTION_STATUS,
-        h::MESSAGE_ID => names::MESSAGE_ID,
-        "Retry-After" => hyper::header::RETRY_AFTER,
-        other => return HeaderName::from_bytes(other.as_bytes()).ok(),
-    })
 }
 
 /// Maps a hyper client error to the core's transport failure kinds.

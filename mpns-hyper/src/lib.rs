@@ -23,6 +23,7 @@
 //! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
 //! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
 //! | [`pki`] | certificates made at run time (rcgen) for the emulator, the demo and tests |
+//! | [`input`] | bounded reads of stdin and files: every input refused past its limit |
 //! | [`cli`] | the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
 //!
 //! Every MPNS decision stays in `mpns-proto`: this crate moves bytes, time and TLS.
@@ -35,6 +36,7 @@ pub mod direct;
 pub mod driver;
 pub mod emulator;
 mod header_names;
+pub mod input;
 pub mod journal;
 pub mod pki;
 pub mod transport;

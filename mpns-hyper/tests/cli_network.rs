@@ -235,7 +235,13 @@ fn batch_counts_outcomes_and_fails_when_anything_failed() {
         ),
     )
     .unwrap();
-    let (code, stdout, stderr) = mpns(&["batch", bad.to_str().unwrap()]);
+    let report = dir.join("report.jsonl");
+    let (code, stdout, stderr) = mpns(&[
+        "batch",
+        bad.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let counts: Vec<(String, String)> = stdout
         .lines()
@@ -255,6 +261,30 @@ fn batch_counts_outcomes_and_fails_when_anything_failed() {
     assert!(
         stderr.contains("line 3:") && stderr.contains("line 4:") && stderr.contains("Count"),
         "{stderr}"
+    );
+    // The report: one JSON line per input line, saying which failed and why.
+    let mut report: Vec<Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    report.sort_by_key(|r| r["line"].as_u64());
+    let lines: Vec<u64> = report.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [1, 2, 3, 4], "{report:?}");
+    assert_eq!(report[0]["outcome"], "accepted");
+    assert_eq!(report[0]["channel"], emulator.channel_url("c9"));
+    assert_eq!(report[0]["attempts"], 1);
+    assert!(report[0]["ticket"].is_u64());
+    assert_eq!(report[1]["outcome"], "channel_expired");
+    assert_eq!(report[1]["channel"], emulator.channel_url("gone"));
+    assert_eq!(report[2]["outcome"], "invalid");
+    assert_eq!(report[2]["channel"], Value::Null);
+    assert!(report[2]["error"].as_str().unwrap().contains("expected"));
+    assert_eq!(report[3]["outcome"], "invalid");
+    assert_eq!(report[3]["channel"], emulator.channel_url("c9"));
+    assert!(
+        report[3]["error"].as_str().unwrap().contains("Count"),
+        "{report:?}"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -465,8 +495,28 @@ fn batch_with_state_survives_sigkill() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
-    let (code, stdout, stderr) = mpns(&args);
+    let report = dir.join("report.jsonl");
+    let mut with_report = args.to_vec();
+    with_report.extend(["--report", report.to_str().unwrap()]);
+    let (code, stdout, stderr) = mpns(&with_report);
     assert_eq!(code, 0, "{stdout}{stderr}");
+    // The report of the resumed run names every line once, with its channel:
+    // finished in the earlier runs, resumed, or sent now.
+    let mut reported = std::collections::BTreeMap::new();
+    for line in std::fs::read_to_string(&report).unwrap().lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let number = r["line"].as_u64().unwrap();
+        assert_eq!(r["outcome"], "accepted", "{r}");
+        assert_eq!(
+            r["channel"],
+            emulator.channel_url(&format!("s-{}", number - 1)),
+            "{r}"
+        );
+        assert!(reported.insert(number, r).is_none(), "line {number} twice");
+    }
+    assert_eq!(reported.len(), n);
+    assert!(reported.values().any(|r| r["earlier_run"] == true));
+    assert!(reported.values().any(|r| r["earlier_run"].is_null()));
     assert_eq!(
         stdout.split_whitespace().collect::<Vec<_>>(),
         ["accepted", &n.to_string()],
@@ -502,5 +552,86 @@ fn batch_with_state_survives_sigkill() {
     ]);
     assert_ne!(code, 0);
     assert!(stderr.contains("--state"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Starts `mpns emulator` on free ports with `extra` arguments; returns the
+/// process and the lines it printed up to its "Ctrl-C" line.
+fn start_emulator(extra: &[&str]) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mpns"))
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(["--https-listen", "127.0.0.1:0", "--workers", "1"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    (child, printed)
+}
+
+/// The folder of the `--key` file an emulator printed.
+fn key_dir(printed: &[String]) -> PathBuf {
+    let key = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("--key "))
+        .unwrap_or_else(|| panic!("{printed:?}"));
+    PathBuf::from(key).parent().unwrap().to_path_buf()
+}
+
+#[test]
+#[cfg(unix)]
+fn the_default_tls_folder_is_private_fresh_and_removed_at_the_end() {
+    use std::os::unix::fs::PermissionsExt;
+    let (mut a, printed_a) = start_emulator(&[]);
+    let (mut b, printed_b) = start_emulator(&[]);
+    let (dir_a, dir_b) = (key_dir(&printed_a), key_dir(&printed_b));
+    assert_ne!(dir_a, dir_b, "two emulators never share a folder");
+    for dir in [&dir_a, &dir_b] {
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+        let key = std::fs::metadata(dir.join("client.key")).unwrap();
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
+    // Ctrl-C: the emulator stops and takes its private folder with it.
+    for child in [&mut a, &mut b] {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(child.wait().unwrap().success());
+    }
+    assert!(!dir_a.exists() && !dir_b.exists());
+}
+
+#[test]
+#[cfg(unix)]
+fn a_link_planted_in_the_tls_folder_never_receives_the_key() {
+    let dir = temp_dir("planted");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    let _ = std::fs::remove_file(dir.join("client.key"));
+    std::os::unix::fs::symlink(&victim, dir.join("client.key")).unwrap();
+    let (mut child, printed) = start_emulator(&["--tls-dir", dir.to_str().unwrap()]);
+    assert_eq!(key_dir(&printed), dir);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    let key = std::fs::symlink_metadata(dir.join("client.key")).unwrap();
+    assert!(key.file_type().is_file(), "the link was replaced by a file");
+    assert!(
+        std::fs::read_to_string(dir.join("client.key"))
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1836,3 +1836,171 @@ async fn works_from_a_current_thread_runtime() {
     assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
     emulator.shutdown();
 }
+
+// ---- Left running: timeouts, the connection cap, a cheap /inspect -------------
+
+/// Reads until the server closes the connection; the test's own 10 s read
+/// timeout fails it if the server never does.
+fn closed_by_server(stream: &mut TcpStream) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut sink = [0u8; 1024];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+    }
+}
+
+fn short_timeouts() -> EmulatorConfig {
+    EmulatorConfig {
+        request_read_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(300),
+        ..EmulatorConfig::default()
+    }
+}
+
+#[test]
+fn a_dribbled_request_and_an_idle_connection_are_closed() {
+    let emulator = spawn_with(short_timeouts());
+    // Half a head, then nothing.
+    let mut dribble = TcpStream::connect(emulator.http_addr()).unwrap();
+    dribble
+        .write_all(b"POST /throttledthirdparty/01.00/D HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    closed_by_server(&mut dribble);
+    // A head, then half its body.
+    let mut body = TcpStream::connect(emulator.http_addr()).unwrap();
+    body.write_all(
+        b"POST /throttledthirdparty/01.00/D HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n\
+          X-WindowsPhone-Target: toast\r\nX-NotificationClass: 2\r\nContent-Length: 100\r\n\r\n<wp:",
+    )
+    .unwrap();
+    let mut client = Client::new(body.try_clone().unwrap());
+    let reply = client.read_reply().unwrap();
+    assert_eq!(reply.response.status, 408, "{}", reply.head);
+    closed_by_server(&mut body);
+    // A connection that answered a request, then sat idle.
+    let mut client = tcp(&emulator);
+    let url = emulator.channel_url("D");
+    assert_eq!(
+        client.send(&toast_to(&url, "a")).unwrap().statuses(),
+        RECEIVED
+    );
+    closed_by_server(&mut client.stream);
+    // Nothing sent at all.
+    let mut silent = TcpStream::connect(emulator.http_addr()).unwrap();
+    closed_by_server(&mut silent);
+    let stats = emulator.stats();
+    assert_eq!(stats.timed_out, 3, "{stats:?}");
+    assert_eq!(stats.accepted, 1);
+}
+
+#[test]
+fn a_busy_connection_is_not_cut_by_the_idle_timeout() {
+    // A slow answer (longer than both timeouts) is the emulator's own
+    // doing: the connection waits for it, then goes on.
+    let emulator = spawn_with(short_timeouts());
+    emulator.set_behaviour("S", Behaviour::Slow(Duration::from_millis(900)));
+    let mut client = tcp(&emulator);
+    let url = emulator.channel_url("S");
+    assert_eq!(
+        client.send(&toast_to(&url, "a")).unwrap().statuses(),
+        RECEIVED
+    );
+    assert_eq!(emulator.stats().timed_out, 0);
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_for_one_to_close() {
+    let emulator = spawn_with(EmulatorConfig {
+        max_connections: 2,
+        ..EmulatorConfig::default()
+    });
+    let url = emulator.channel_url("C");
+    let mut first = tcp(&emulator);
+    let mut second = tcp(&emulator);
+    for c in [&mut first, &mut second] {
+        assert_eq!(c.send(&toast_to(&url, "a")).unwrap().statuses(), RECEIVED);
+    }
+    // The third connects (the kernel queues it) and sends; it is answered
+    // only once the first closes.
+    let mut third = tcp(&emulator);
+    third.stream.write_all(&toast_to(&url, "c")).unwrap();
+    // The accept loop is at the cap (it counted that), with two open.
+    while emulator.stats().connection_cap_reached == 0 {
+        std::thread::yield_now();
+    }
+    assert_eq!(emulator.stats().open_connections, 2);
+    drop(first);
+    assert_eq!(third.read_reply().unwrap().statuses(), RECEIVED);
+    let stats = emulator.stats();
+    assert_eq!(stats.peak_connections, 2, "{stats:?}");
+    assert_eq!(stats.connections, 3);
+    assert_eq!(stats.accepted, 3);
+}
+
+/// `GET path` on a connection of its own, as JSON.
+fn get_json(emulator: &Emulator, path: &str) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(emulator.http_addr()).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn inspect_pages_the_records_and_keeps_the_counters_apart() {
+    let emulator = spawn();
+    let mut client = tcp(&emulator);
+    for i in 0..250 {
+        let url = emulator.channel_url(&format!("P{i}"));
+        assert_eq!(
+            client.send(&toast_to(&url, "a")).unwrap().statuses(),
+            RECEIVED
+        );
+    }
+    let ids = |json: &serde_json::Value| -> Vec<String> {
+        json["accepted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["channel_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // By default the first 100 of those kept; the counters count all.
+    let (_, json) = get_json(&emulator, "/inspect");
+    assert_eq!(json["records"], 250);
+    assert_eq!(json["offset"], 0);
+    assert_eq!(ids(&json).len(), 100);
+    assert_eq!(ids(&json)[0], "P0");
+    assert_eq!(json["stats"]["accepted"], 250);
+    // A page further on, and the last, shorter one.
+    let (_, json) = get_json(&emulator, "/inspect?offset=200&limit=30");
+    assert_eq!(
+        ids(&json),
+        (200..230).map(|i| format!("P{i}")).collect::<Vec<_>>()
+    );
+    let (_, json) = get_json(&emulator, "/inspect?offset=240&limit=1000");
+    assert_eq!(ids(&json).len(), 10);
+    // The counters alone; a page is never over 1000.
+    let (_, json) = get_json(&emulator, "/inspect?limit=0");
+    assert_eq!(json["accepted"], serde_json::json!([]));
+    assert_eq!(json["stats"]["requests"], 250);
+    // Anything else in the query is refused.
+    let (status, _) = get_json(&emulator, "/inspect?page=2");
+    assert_eq!(status, 400);
+}

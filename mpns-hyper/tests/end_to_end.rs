@@ -72,6 +72,7 @@ both_transports!(
     a_server_closing_kept_connections_costs_no_failure,
     a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client,
     a_body_past_the_limit_is_cut_and_its_status_kept,
+    conflicting_status_headers_are_an_anomaly,
 );
 
 /// Sends one toast per channel through the driver; returns each result and its attempts.
@@ -689,6 +690,26 @@ async fn a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client(
         .await
         .unwrap();
     assert!(matches!(sent.outcome, Outcome::Accepted { .. }), "{sent:?}");
+}
+
+/// Both transports see every header field: `Received` then `QueueFull` is
+/// not taken as accepted (`docs/protocol.md`, "Reading a response").
+async fn conflicting_status_headers_are_an_anomaly(kind: TransportKind) {
+    let mut head = ACCEPTED.to_vec();
+    head.extend_from_slice(b"X-NotificationStatus: QueueFull\r\n");
+    let (channel, _) = raw_server(head).await;
+    let sent = plain_client(kind)
+        .send(&channel, &toast("x"), &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.outcome,
+        Outcome::Anomaly {
+            reason: mpns_proto::response::AnomalyReason::ConflictingStatusHeaders,
+            status: 200
+        },
+        "{sent:?}"
+    );
 }
 
 async fn a_body_past_the_limit_is_cut_and_its_status_kept(kind: TransportKind) {

@@ -83,7 +83,7 @@ use core::mem::MaybeUninit;
 
 use httparse::{Header, Status};
 
-use crate::response::{HEADERS, Response};
+use crate::response::{HEADERS, Response, StatusFields};
 
 /// The number of header fields [`ResponseReader`] accepts by default.
 pub const DEFAULT_MAX_HEADERS: usize = 32;
@@ -568,7 +568,7 @@ impl<const MAX_HEADERS: usize> ResponseReader<MAX_HEADERS> {
             _ => {}
         }
         let fields = Fields::read(parsed.headers);
-        let response = Response::from_values(code, fields.mpns);
+        let response = fields.mpns.response(code);
         let (framing, connection) = framing(code, version, &fields)?;
         let read = ReadResponse {
             response,
@@ -789,8 +789,8 @@ fn eq_ignore_case(canonical: &[u8], name: &[u8]) -> bool {
 
 /// What a head's header fields say, read in one pass.
 struct Fields<'b> {
-    /// The first value of each of the [`HEADERS`].
-    mpns: [Option<&'b [u8]>; 5],
+    /// The [`HEADERS`]' values.
+    mpns: StatusFields<'b>,
     /// `Connection` lists `close`.
     close: bool,
     /// `Connection` lists `keep-alive`.
@@ -806,7 +806,7 @@ struct Fields<'b> {
 impl<'b> Fields<'b> {
     fn read(headers: &[Header<'b>]) -> Self {
         let mut f = Fields {
-            mpns: [None; 5],
+            mpns: StatusFields::default(),
             close: false,
             keep_alive: false,
             transfer_coding: None,
@@ -815,9 +815,7 @@ impl<'b> Fields<'b> {
         };
         for h in headers {
             match name_index(h.name) {
-                Some(i @ 0..5) => {
-                    f.mpns[i].get_or_insert(h.value);
-                }
+                Some(i @ 0..5) => f.mpns.add(i, h.value),
                 Some(CONNECTION) => {
                     for token in tokens(h.value) {
                         f.close |= token.eq_ignore_ascii_case(b"close");

@@ -67,6 +67,10 @@ pub enum HeaderValue<T> {
     Known(T),
     /// Present but not a value MPNS documents.
     Unrecognized,
+    /// Given more than once, with values that mean different things (read
+    /// leniently): not a reply MPNS gives. Only readers that see every field
+    /// ([`crate::http::ResponseReader`], [`Response::from_fields`]) can tell.
+    Conflicting,
 }
 
 impl<T: Copy> HeaderValue<T> {
@@ -114,6 +118,7 @@ fn known<T: Copy>(found: HeaderValue<usize>, values: &[T]) -> HeaderValue<T> {
             .map_or(HeaderValue::Unrecognized, |v| HeaderValue::Known(*v)),
         HeaderValue::NotGiven => HeaderValue::NotGiven,
         HeaderValue::Unrecognized => HeaderValue::Unrecognized,
+        HeaderValue::Conflicting => HeaderValue::Conflicting,
     }
 }
 
@@ -212,9 +217,34 @@ pub struct Response {
 impl Response {
     /// Builds a response from a status code and a header lookup. `header` must
     /// find names case-insensitively (as hyper's `HeaderMap` and embedded-svc do)
-    /// and return the raw value bytes.
+    /// and return the raw value bytes. A lookup gives one value per name, so a
+    /// repeated status header is not seen: where the client can list every
+    /// field, [`Response::from_fields`] is stricter.
     pub fn from_parts<'h>(status: u16, header: impl Fn(&str) -> Option<&'h [u8]>) -> Self {
         Self::from_values(status, HEADERS.map(header))
+    }
+
+    /// Builds a response from a status code and every header field, in the
+    /// order received, repeated names included (as `HeaderMap::iter` gives
+    /// them). Names are matched ignoring case; the first value of each header
+    /// counts, and a status header repeated with a value that means something
+    /// else is [`HeaderValue::Conflicting`] (`docs/protocol.md`, "Reading a
+    /// response").
+    pub fn from_fields<'h, N: AsRef<[u8]>>(
+        status: u16,
+        fields: impl IntoIterator<Item = (N, &'h [u8])>,
+    ) -> Self {
+        let mut found = StatusFields::default();
+        for (name, value) in fields {
+            let name = name.as_ref();
+            if let Some(i) = HEADERS
+                .iter()
+                .position(|h| h.as_bytes().eq_ignore_ascii_case(name))
+            {
+                found.add(i, value);
+            }
+        }
+        found.response(status)
     }
 
     /// Builds a response from the values of the [`HEADERS`], in that order.
@@ -251,6 +281,55 @@ impl Response {
             Some(echo) if echo == sent.unwrap_or(MessageId::NIL) => MessageIdEcho::Matches,
             Some(_) => MessageIdEcho::Mismatch,
         }
+    }
+}
+
+/// The [`HEADERS`] of one response, gathered field by field by readers that
+/// see every field: the first value of each, and which status headers came
+/// again with a value that means something else.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StatusFields<'h> {
+    values: [Option<&'h [u8]>; 5],
+    /// Bit `i`: header `i` (one of the three status headers) conflicts.
+    conflicting: u8,
+}
+
+impl<'h> StatusFields<'h> {
+    /// A field whose name is `HEADERS[i]`.
+    pub(crate) fn add(&mut self, i: usize, value: &'h [u8]) {
+        let Some(slot) = self.values.get_mut(i) else {
+            return;
+        };
+        match *slot {
+            None => *slot = Some(value),
+            // X-MessageID and Retry-After: the first one counts.
+            Some(first) if i < 3 => {
+                let alone = |v| {
+                    let mut values = [None; 5];
+                    values[i] = Some(v);
+                    Response::from_values(0, values)
+                };
+                if alone(first) != alone(value) {
+                    self.conflicting |= 1 << i;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    pub(crate) fn response(&self, status: u16) -> Response {
+        let mut r = Response::from_values(status, self.values);
+        let conflicting = |bit: u8| self.conflicting & (1 << bit) != 0;
+        if conflicting(0) {
+            r.notification = HeaderValue::Conflicting;
+        }
+        if conflicting(1) {
+            r.subscription = HeaderValue::Conflicting;
+        }
+        if conflicting(2) {
+            r.device = HeaderValue::Conflicting;
+        }
+        r
     }
 }
 
@@ -349,6 +428,9 @@ pub enum AnomalyReason {
     /// this is a bug if it is ever seen; the notification ends rather than
     /// stay queued.
     UnreadableStoredRequest,
+    /// A status header given twice with values that mean different things
+    /// ([`HeaderValue::Conflicting`]): nothing can be said about delivery.
+    ConflictingStatusHeaders,
 }
 
 /// What a response means for the notification (the policy table of
@@ -438,6 +520,15 @@ pub fn classify(r: &Response) -> Outcome {
         backoff,
         retry_after_s: r.retry_after_s,
     };
+    if matches!(r.notification, HeaderValue::Conflicting)
+        || matches!(r.subscription, HeaderValue::Conflicting)
+        || matches!(r.device, HeaderValue::Conflicting)
+    {
+        return Outcome::Anomaly {
+            reason: AnomalyReason::ConflictingStatusHeaders,
+            status: r.status,
+        };
+    }
     if r.subscription == HeaderValue::Known(SubscriptionStatus::Expired) {
         return Outcome::Expired;
     }
@@ -455,7 +546,7 @@ pub fn classify(r: &Response) -> Outcome {
                 reason: AnomalyReason::MissingNotificationStatus,
                 status: 200,
             },
-            HeaderValue::Unrecognized => Outcome::Anomaly {
+            HeaderValue::Unrecognized | HeaderValue::Conflicting => Outcome::Anomaly {
                 reason: AnomalyReason::UnknownNotificationStatus,
                 status: 200,
             },

@@ -496,6 +496,117 @@ fn too_many_requests_other_5xx_and_transport_failures_back_off_the_host() {
     }
 }
 
+/// `n` channels on one host, one toast each; every one of them sent and in
+/// flight at the same time, then answered together, `outages` times with a
+/// failure and then with Received. Returns the times of the rounds (sends)
+/// and checks every notification is accepted once.
+fn outages_with_in_flight(
+    n: usize,
+    outages: usize,
+    fail: &Reply,
+    config: SenderConfig,
+) -> Vec<Instant> {
+    let mut s: Sim<64, 64> = Sim::new(config);
+    let channels: Vec<String> = (0..n)
+        .map(|i| format!("http://db3.notify.live.net/throttledthirdparty/01.00/N{i}"))
+        .collect();
+    let tickets: Vec<Ticket> = channels.iter().map(|c| s.toast(c, "x")).collect();
+    let mut rounds = Vec::new();
+    for round in 0..=outages {
+        let mut in_flight = Vec::new();
+        while let Some(t) = s.sender.poll_transmit(s.now) {
+            in_flight.push(t.ticket);
+        }
+        assert_eq!(
+            in_flight.len(),
+            n,
+            "round {round}: every channel goes at once"
+        );
+        rounds.push(s.now);
+        // The answers come a second later, all together.
+        s.now = s.now + Duration::from_secs(1);
+        for t in in_flight {
+            match (round < outages, fail) {
+                (true, Reply::Transport) => s.sender.handle_transport_error(s.now, t).unwrap(),
+                (true, Reply::Status(status, headers)) => s
+                    .sender
+                    .handle_response(s.now, t, &response(headers, *status))
+                    .unwrap(),
+                (false, _) => s
+                    .sender
+                    .handle_response(
+                        s.now,
+                        t,
+                        &response(&[("X-NotificationStatus", "Received")], 200),
+                    )
+                    .unwrap(),
+            }
+        }
+        s.drain();
+        if round < outages {
+            let next = s.sender.poll_timeout().expect("the host's pause ends");
+            s.now = next;
+            s.sender.handle_timeout(s.now);
+        }
+    }
+    assert_eq!(s.sender.pending(), 0);
+    for t in tickets {
+        assert!(s.finals[&t].is_accepted(), "{t:?}: {:?}", s.finals.get(&t));
+    }
+    rounds
+}
+
+#[test]
+fn an_outage_counts_once_however_many_requests_were_in_flight() {
+    let exact = SenderConfig {
+        retry: mpns_proto::RetryPolicy {
+            jitter_percent: 0,
+            ..mpns_proto::RetryPolicy::DEFAULT
+        },
+        ..SenderConfig::default()
+    };
+    // 64 in flight fail together, then the host is back: sent again one
+    // backoff step (1 min) after the failures, not at the 60-minute cap.
+    for fail in [Reply::Transport, bare(503), bare(500), bare(429)] {
+        let rounds = outages_with_in_flight(64, 1, &fail, exact);
+        assert_eq!(
+            (rounds[1] - rounds[0]).as_millis(),
+            1_000 + MIN,
+            "{fail:?}: {rounds:?}"
+        );
+    }
+    // With the default jitter, still within one step of 20 %.
+    let rounds = outages_with_in_flight(64, 1, &Reply::Transport, SenderConfig::default());
+    assert!(
+        within((rounds[1] - rounds[0]).as_millis() - 1_000, MIN, 20),
+        "{rounds:?}"
+    );
+}
+
+#[test]
+fn the_pause_after_k_outages_is_the_same_whatever_the_concurrency() {
+    let exact = SenderConfig {
+        retry: mpns_proto::RetryPolicy {
+            jitter_percent: 0,
+            ..mpns_proto::RetryPolicy::DEFAULT
+        },
+        ..SenderConfig::default()
+    };
+    // Every concurrency from 1 to 64, seven outages in a row: the k-th pause
+    // is base × 2^(k-1) up to the cap, as for one request at a time.
+    for k in [1usize, 2, 3, 7] {
+        let one = gaps(&outages_with_in_flight(1, k, &Reply::Transport, exact));
+        let expected: Vec<u64> = (0..k as u32)
+            .map(|i| 1_000 + (MIN << i).min(HOUR))
+            .collect();
+        assert_eq!(one, expected, "one request at a time, {k} outages");
+        for n in 2..=64 {
+            let g = gaps(&outages_with_in_flight(n, k, &Reply::Transport, exact));
+            assert_eq!(g, expected, "{n} in flight, {k} outages");
+        }
+    }
+}
+
 #[test]
 fn a_longer_retry_after_wins() {
     let mut s = sim();
@@ -933,6 +1044,54 @@ fn save_and_restore_mid_run_loses_and_repeats_nothing() {
         .map(|c| restored.sender.channel_id(&ChannelUri::parse(c).unwrap()))
         .collect();
     assert_ne!(ids[0], ids[1]);
+}
+
+/// The unsigned LEB128 varint postcard writes for a `u32`.
+fn varint(mut v: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+#[test]
+fn a_snapshot_whose_lengths_wrap_on_32_bit_is_refused() {
+    // Lengths whose sum wraps, in 32 bits, to the real payload's length:
+    // a 32-bit target once accepted them and panicked at the split.
+    let mut s = sim();
+    s.toast(A, "a");
+    let bytes = postcard::to_allocvec(&s.sender.fixed.snapshot()).unwrap();
+    let uri = A.len() as u32;
+    // The payload (URI, then body) is serialized as bytes after its length.
+    let start = bytes
+        .windows(A.len())
+        .position(|w| w == A.as_bytes())
+        .unwrap();
+    let payload = (uri + 1..4096)
+        .find(|&len| {
+            let prefix = varint(len);
+            bytes[..start].ends_with(&prefix) && start + len as usize == bytes.len()
+        })
+        .expect("the payload is the snapshot's last field");
+    let body = payload - uri;
+    let lengths: Vec<u8> = [varint(uri), varint(0), varint(body)].concat();
+    let at = bytes
+        .windows(lengths.len())
+        .position(|w| w == lengths)
+        .expect("the stored lengths in the snapshot");
+    let hostile_lengths = [varint(u32::MAX), varint(0), varint(payload + 1)].concat();
+    let hostile = [&bytes[..at], &hostile_lengths, &bytes[at + lengths.len()..]].concat();
+    let snapshot = postcard::from_bytes(&hostile).expect("still a well-formed snapshot");
+    assert_eq!(
+        Sender::<Vec<u8>, 8, 16>::restore(snapshot, vec![0u8; 8 * 2048]).err(),
+        Some(mpns_proto::sender::RestoreError::PayloadMismatch { index: 0 })
+    );
 }
 
 #[test]

@@ -269,6 +269,16 @@ fn meaning(status: u16, h: &Reading) -> Outcome {
     let rejected = |reason| Outcome::Rejected { reason, status };
     let anomaly = |reason| Outcome::Anomaly { reason, status };
 
+    // any | a status header repeated with another meaning
+    if [
+        matches!(h.notification, HeaderValue::Conflicting),
+        matches!(h.subscription, HeaderValue::Conflicting),
+        matches!(h.device, HeaderValue::Conflicting),
+    ]
+    .contains(&true)
+    {
+        return anomaly(AnomalyReason::ConflictingStatusHeaders);
+    }
     // any | X-SubscriptionStatus: Expired
     if matches!(
         h.subscription,
@@ -291,7 +301,9 @@ fn meaning(status: u16, h: &Reading) -> Outcome {
             HeaderValue::Known(NotificationStatus::Suppressed) => Outcome::Suppressed,
             HeaderValue::Known(NotificationStatus::Dropped) => Outcome::Dropped,
             HeaderValue::NotGiven => anomaly(AnomalyReason::MissingNotificationStatus),
-            HeaderValue::Unrecognized => anomaly(AnomalyReason::UnknownNotificationStatus),
+            HeaderValue::Unrecognized | HeaderValue::Conflicting => {
+                anomaly(AnomalyReason::UnknownNotificationStatus)
+            }
         };
     }
     if status == 400 {

@@ -22,17 +22,24 @@
 //! the file once, those finished in earlier runs included. DIR belongs to
 //! one file: its journal holds the file's size and CRC-32, and another file
 //! is refused.
+//!
+//! With `--report FILE`, each input line gets one JSON line in FILE when it
+//! ends, in the order lines end: `line` (its number), `channel`, `ticket`,
+//! `outcome` (the summary's name), `result` (the core's `Finished`, with its
+//! reason), `attempts`; a refused line has `outcome: "invalid"` and `error`
+//! instead, and a line that finished in an earlier run of a `--state` batch
+//! has `earlier_run: true`. Blank lines get none.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, IsTerminal, Read};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mpns_proto::sender::Event;
-use mpns_proto::{Notification, Options};
+use mpns_proto::sender::{Event, Finished};
+use mpns_proto::{Notification, Options, Ticket};
 use serde::Deserialize;
 
 use super::CliError;
@@ -82,6 +89,10 @@ pub struct BatchArgs {
     /// milliseconds (what a power cut may lose; a killed process loses nothing)
     #[arg(long, value_name = "MS", default_value_t = 5, requires = "state")]
     pub sync_ms: u64,
+    /// Write one JSON line per input line to FILE as it ends: line number,
+    /// channel, ticket, outcome, result, attempts (or why it was refused)
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Client certificate and trusted CAs.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -119,6 +130,16 @@ impl BatchArgs {
             })?;
             Box::new(std::io::BufReader::with_capacity(1 << 16, file))
         };
+        let report = match &self.report {
+            None => None,
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|error| CliError::WriteFile {
+                    path: path.clone(),
+                    error,
+                })?;
+                Some(Report::new(file))
+            }
+        };
         let client = self.tls.client()?;
         let config = DriverConfig {
             max_in_flight: self.concurrency.max(1),
@@ -137,9 +158,15 @@ impl BatchArgs {
             .enable_all()
             .build()
             .map_err(CliError::Runtime)?;
-        let (summary, read_error) = runtime
-            .block_on(run_batch(client, input, config, state))
+        let (summary, read_error, report) = runtime
+            .block_on(run_batch(client, input, config, state, report))
             .map_err(CliError::State)?;
+        if let (Some(report), Some(path)) = (report, &self.report) {
+            report.finish().map_err(|error| CliError::WriteFile {
+                path: path.clone(),
+                error,
+            })?;
+        }
         let mut out = String::new();
         for (outcome, n) in &summary {
             out += &format!("{outcome:>16}  {n}\n");
@@ -194,8 +221,19 @@ impl BatchArgs {
     }
 }
 
-/// One line read: its number, and its text or why it was refused.
-type Line = (usize, Result<String, String>);
+/// One line read, with its number.
+type Line = (usize, LineItem);
+
+/// What the reader makes of a line.
+enum LineItem {
+    /// To submit.
+    Text(String),
+    /// Refused before parsing (too long, not UTF-8).
+    Refused(String),
+    /// Finished or resumed in an earlier run (`--state`): only its text, for
+    /// the report.
+    Earlier(String),
+}
 
 /// Lines handed over at once: one wake-up of the submitter per batch.
 const LINES_PER_BATCH: usize = 256;
@@ -207,6 +245,7 @@ fn read_lines(
     mut input: Box<dyn BufRead + Send>,
     batches: tokio::sync::mpsc::Sender<Vec<Line>>,
     skip: Arc<HashSet<u64>>,
+    report_earlier: bool,
 ) -> std::thread::JoinHandle<Option<std::io::Error>> {
     std::thread::spawn(move || {
         let mut batch = Vec::with_capacity(LINES_PER_BATCH);
@@ -218,8 +257,12 @@ fn read_lines(
                 Ok(None) => break None,
                 Ok(Some(Ok(text))) if text.trim().is_empty() => continue,
                 // Finished or resumed: the journal has it.
-                Ok(Some(_)) if skip.contains(&(number as u64)) => continue,
-                Ok(Some(line)) => batch.push((number, line)),
+                Ok(Some(line)) if skip.contains(&(number as u64)) => match line {
+                    Ok(text) if report_earlier => batch.push((number, LineItem::Earlier(text))),
+                    _ => continue,
+                },
+                Ok(Some(Ok(text))) => batch.push((number, LineItem::Text(text))),
+                Ok(Some(Err(why))) => batch.push((number, LineItem::Refused(why))),
             }
             if batch.len() == LINES_PER_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(LINES_PER_BATCH));
@@ -271,9 +314,12 @@ pub async fn run_batch(
     input: Box<dyn BufRead + Send>,
     config: DriverConfig,
     state: Option<(JournalConfig, Vec<u8>)>,
-) -> Result<(Summary, Option<std::io::Error>), String> {
+    report: Option<Report>,
+) -> Result<(Summary, Option<std::io::Error>, Option<Report>), String> {
     let mut summary = Summary::new();
     let mut skip = HashSet::new();
+    // Lines of earlier runs, by tag: their result, or their resumed ticket.
+    let mut earlier: HashMap<u64, Result<Finished, Ticket>> = HashMap::new();
     let (handle, mut events) = match &state {
         None => Driver::start(client, config),
         Some((journal, identity)) => {
@@ -284,13 +330,18 @@ pub async fn run_batch(
                 // A line counts once, whatever the journal holds.
                 if skip.insert(*tag) {
                     *summary.entry(result.name().to_string()).or_default() += 1;
+                    earlier.insert(*tag, Ok(*result));
                 }
             }
             skip.extend(recovery.resumed.iter().map(|(_, tag)| *tag));
+            for (ticket, tag) in &recovery.resumed {
+                earlier.insert(*tag, Err(*ticket));
+            }
             (handle, events)
         }
     };
     let skip = Arc::new(skip);
+    let report = Arc::new(std::sync::Mutex::new(report));
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new_spinner()
     } else {
@@ -305,13 +356,22 @@ pub async fn run_batch(
     let reader = tokio::spawn({
         let (bar, accepted, failed) = (bar.clone(), accepted.clone(), failed.clone());
         let in_doubt = in_doubt.clone();
+        let report = report.clone();
         async move {
             let mut counts = Summary::new();
             while let Some(event) = events.recv().await {
                 if let Event::InDoubt { .. } = event {
                     in_doubt.fetch_add(1, Ordering::Relaxed);
                 }
-                if let Event::Finished { result, .. } = event {
+                if let Event::Finished {
+                    ticket,
+                    result,
+                    attempts,
+                } = event
+                {
+                    if let Some(report) = lock(&report).as_mut() {
+                        report.finished(ticket, result, attempts);
+                    }
                     *counts.entry(result.name().to_string()).or_default() += 1;
                     let tally = if result.is_accepted() {
                         &accepted
@@ -345,7 +405,8 @@ pub async fn run_batch(
         }
     });
     let (tx, mut batches) = tokio::sync::mpsc::channel::<Vec<Line>>(4);
-    let read = read_lines(input, tx, skip);
+    let reporting = lock(&report).is_some();
+    let read = read_lines(input, tx, skip, reporting);
     let tagged = state.is_some();
     let mut lines = Vec::new().into_iter();
     loop {
@@ -360,14 +421,39 @@ pub async fn run_batch(
             },
         };
         let result = match line {
-            Err(e) => Err(e),
-            Ok(text) => submit_line(&handle, &text, tagged.then_some(number as u64)).await,
+            LineItem::Refused(e) => Err((None, e)),
+            LineItem::Text(text) => {
+                submit_line(&handle, &text, tagged.then_some(number as u64)).await
+            }
+            LineItem::Earlier(text) => {
+                if let Some(report) = lock(&report).as_mut() {
+                    let channel = channel_of(&text);
+                    match earlier.get(&(number as u64)) {
+                        Some(Ok(result)) => report.earlier(number, channel.as_deref(), result),
+                        Some(Err(ticket)) => {
+                            report.submitted(*ticket, number, channel.unwrap_or_default())
+                        }
+                        None => {}
+                    }
+                }
+                continue;
+            }
         };
-        if let Err(e) = result {
-            bar.suspend(|| eprintln!("line {number}: {e}"));
-            *summary.entry("invalid".into()).or_default() += 1;
-            failed.fetch_add(1, Ordering::Relaxed);
-            bar.inc(1);
+        match result {
+            Ok((ticket, channel)) => {
+                if let Some(report) = lock(&report).as_mut() {
+                    report.submitted(ticket, number, channel);
+                }
+            }
+            Err((channel, e)) => {
+                bar.suspend(|| eprintln!("line {number}: {e}"));
+                if let Some(report) = lock(&report).as_mut() {
+                    report.refused(number, channel.as_deref(), &e);
+                }
+                *summary.entry("invalid".into()).or_default() += 1;
+                failed.fetch_add(1, Ordering::Relaxed);
+                bar.inc(1);
+            }
         }
     }
     let read_error = read.join().unwrap_or(None);
@@ -392,7 +478,125 @@ pub async fn run_batch(
     for (k, v) in counts {
         *summary.entry(k).or_default() += v;
     }
-    Ok((summary, read_error))
+    let report = lock(&report).take();
+    Ok((summary, read_error, report))
+}
+
+/// The report, locked (a panic elsewhere does not lose it).
+fn lock(report: &std::sync::Mutex<Option<Report>>) -> std::sync::MutexGuard<'_, Option<Report>> {
+    report.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The channel of a batch line, for the report of a line not submitted.
+fn channel_of(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Channel {
+        channel: String,
+    }
+    serde_json::from_str::<Channel>(text)
+        .ok()
+        .map(|c| c.channel)
+}
+
+/// `--report FILE`: one JSON line per input line, written when it ends. A
+/// final event can come before its submit has returned its ticket: it waits
+/// here until the line is known.
+pub struct Report {
+    out: std::io::BufWriter<std::fs::File>,
+    /// Submitted lines not finished yet: line number and channel.
+    lines: HashMap<Ticket, (usize, String)>,
+    /// Finals whose line is not known yet.
+    early: HashMap<Ticket, (Finished, u16)>,
+    /// The first write error; the batch goes on, and it is reported at the end.
+    error: Option<std::io::Error>,
+}
+
+impl Report {
+    /// A report written to `file`.
+    pub fn new(file: std::fs::File) -> Self {
+        Report {
+            out: std::io::BufWriter::new(file),
+            lines: HashMap::new(),
+            early: HashMap::new(),
+            error: None,
+        }
+    }
+
+    fn write(&mut self, value: serde_json::Value) {
+        if self.error.is_none() {
+            let mut line = value.to_string();
+            line.push('\n');
+            if let Err(e) = self.out.write_all(line.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn line(
+        line: usize,
+        channel: Option<&str>,
+        ticket: Ticket,
+        result: &Finished,
+        attempts: u16,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "line": line,
+            "channel": channel,
+            "ticket": ticket.0,
+            "outcome": result.name(),
+            "result": result,
+            "attempts": attempts,
+        })
+    }
+
+    fn submitted(&mut self, ticket: Ticket, line: usize, channel: String) {
+        match self.early.remove(&ticket) {
+            Some((result, attempts)) => {
+                self.write(Self::line(line, Some(&channel), ticket, &result, attempts))
+            }
+            None => {
+                self.lines.insert(ticket, (line, channel));
+            }
+        }
+    }
+
+    fn finished(&mut self, ticket: Ticket, result: Finished, attempts: u16) {
+        match self.lines.remove(&ticket) {
+            Some((line, channel)) => {
+                self.write(Self::line(line, Some(&channel), ticket, &result, attempts))
+            }
+            None => {
+                self.early.insert(ticket, (result, attempts));
+            }
+        }
+    }
+
+    fn refused(&mut self, line: usize, channel: Option<&str>, error: &str) {
+        self.write(serde_json::json!({
+            "line": line,
+            "channel": channel,
+            "outcome": "invalid",
+            "error": error,
+        }));
+    }
+
+    fn earlier(&mut self, line: usize, channel: Option<&str>, result: &Finished) {
+        self.write(serde_json::json!({
+            "line": line,
+            "channel": channel,
+            "outcome": result.name(),
+            "result": result,
+            "earlier_run": true,
+        }));
+    }
+
+    /// Flushes the file; the first write error, if any.
+    fn finish(mut self) -> std::io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        }
+    }
 }
 
 /// Says on stderr what the state directory held.
@@ -417,12 +621,13 @@ fn report_recovery(recovery: &Recovery, dir: &std::path::Path) {
 }
 
 /// Submits one line (tagged with its number when the batch keeps state),
-/// waiting while the driver's memory is full.
+/// waiting while the driver's memory is full: its ticket and channel, or
+/// why it was refused (with its channel when the line has one).
 async fn submit_line(
     handle: &crate::driver::DriverHandle,
     text: &str,
     tag: Option<u64>,
-) -> Result<(), String> {
+) -> Result<(Ticket, String), (Option<String>, String)> {
     // Most lines have no escaped text: the model borrows from the line
     // itself. A string with escapes (quotes, \n, \u00e9) cannot be borrowed
     // from the line, so such a line is read into a JSON tree first.
@@ -430,8 +635,9 @@ async fn submit_line(
     let item = match serde_json::from_str::<BatchLine<'_>>(text) {
         Ok(item) => item,
         Err(_) => {
-            tree = serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())?;
-            BatchLine::deserialize(&tree).map_err(|e| e.to_string())?
+            let refused = |e: serde_json::Error| (channel_of(text), e.to_string());
+            tree = serde_json::from_str::<serde_json::Value>(text).map_err(refused)?;
+            BatchLine::deserialize(&tree).map_err(refused)?
         }
     };
     let submitted = match tag {
@@ -446,7 +652,9 @@ async fn submit_line(
                 .await
         }
     };
-    submitted.map(|_| ()).map_err(|e| e.to_string())
+    submitted
+        .map(|ticket| (ticket, item.channel.to_string()))
+        .map_err(|e| (Some(item.channel.to_string()), e.to_string()))
 }
 
 /// A per-process seed for the sender's jitter and channel ids.

@@ -4,8 +4,6 @@
 //! the core's [`parse_response`] and classified by [`classify`]; this module
 //! only prints the result.
 
-use std::io::Read;
-
 use clap::Args;
 use mpns_proto::{
     HeaderValue, Outcome, Parsed, ReaderLimits, Response, RetryPolicy, classify, parse_response,
@@ -21,9 +19,7 @@ pub struct DecodeArgs {}
 impl DecodeArgs {
     /// Reads stdin to its end and returns the JSON line to print.
     pub fn run(&self) -> Result<String, CliError> {
-        let mut input = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut input)
+        let input = crate::input::read_limited(std::io::stdin(), crate::input::MAX_INPUT)
             .map_err(CliError::Stdin)?;
         decode(&input)
     }

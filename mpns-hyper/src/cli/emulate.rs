@@ -22,7 +22,9 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub no_tls: bool,
     /// Where to write the CA and a client certificate and key for `mpns send
-    /// --ca --cert --key` [default: a folder under the system's temp dir]
+    /// --ca --cert --key` (files there are replaced, never written through a
+    /// link) [default: a new private folder under the system's temp dir,
+    /// removed when the emulator stops]
     #[arg(long, value_name = "DIR")]
     pub tls_dir: Option<PathBuf>,
     /// How a channel answers, e.g. `--behaviour A=queue-full:3`; forms: active,
@@ -48,6 +50,16 @@ pub struct EmulatorArgs {
     /// cores to a client on the same machine
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub workers: usize,
+    /// Seconds a request may take to arrive, from its first byte; then the
+    /// connection is closed
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub request_read_timeout: u64,
+    /// Seconds a connection may wait for its next request; then it is closed
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub idle_timeout: u64,
+    /// Most connections open at once; beyond it new ones wait (and it is logged)
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
 }
 
 fn parse_behaviour(text: &str) -> Result<(String, Behaviour), String> {
@@ -70,15 +82,16 @@ impl EmulatorArgs {
             daily_quota: self.daily_quota,
             worker_threads: self.workers,
             record_limit: self.record,
+            request_read_timeout: std::time::Duration::from_secs(self.request_read_timeout),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections,
             ..EmulatorConfig::default()
         };
         let mut files = None;
         if !self.no_tls {
             let pki = TestPki::generate().map_err(|e| CliError::Pki(e.to_string()))?;
-            let dir = self.tls_dir.clone().unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("mpns-emulator-{}", self.https_listen.port()))
-            });
-            files = Some(write_client_files(&dir, &pki)?);
+            let dir = TlsDir::new(self.tls_dir.as_deref())?;
+            files = Some((write_client_files(&dir, &pki)?, dir));
             config.tls = Some(TlsConfig::from_test_pki(&pki));
         }
         let emulator = Emulator::spawn(config).map_err(CliError::Listen)?;
@@ -89,7 +102,7 @@ impl EmulatorArgs {
             }
         }
         let mut out = format!("http  {}\n", emulator.http_base());
-        if let (Some(base), Some((ca, cert, key))) = (emulator.https_base(), &files) {
+        if let (Some(base), Some(((ca, cert, key), _))) = (emulator.https_base(), &files) {
             out += &format!(
                 "https {base}\n  --ca {}\n  --cert {}\n  --key {}\n",
                 ca.display(),
@@ -142,30 +155,82 @@ impl EmulatorArgs {
     }
 }
 
-/// Writes the CA certificate and a client certificate and key (mode 0600) to `dir`.
+/// The folder of the client files: the one given, or a new private one.
+enum TlsDir {
+    Given(PathBuf),
+    /// Mode 0700 with an unpredictable name, so that no other user can plant
+    /// links in it or read the key, and two emulators never share one;
+    /// removed when dropped.
+    Private(tempfile::TempDir),
+}
+
+impl TlsDir {
+    fn new(given: Option<&std::path::Path>) -> Result<Self, CliError> {
+        if let Some(dir) = given {
+            std::fs::create_dir_all(dir).map_err(|error| CliError::WriteFile {
+                path: dir.to_path_buf(),
+                error,
+            })?;
+            return Ok(TlsDir::Given(dir.to_path_buf()));
+        }
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("mpns-emulator-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let temp = std::env::temp_dir();
+        builder
+            .tempdir_in(&temp)
+            .map(TlsDir::Private)
+            .map_err(|error| CliError::WriteFile { path: temp, error })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        match self {
+            TlsDir::Given(dir) => dir,
+            TlsDir::Private(dir) => dir.path(),
+        }
+    }
+}
+
+/// Writes the CA, the client certificate and its key (mode 0600) as new
+/// files: an existing file or link of that name is removed first, so a
+/// planted link never receives the key.
 fn write_client_files(
-    dir: &std::path::Path,
+    dir: &TlsDir,
     pki: &TestPki,
 ) -> Result<(PathBuf, PathBuf, PathBuf), CliError> {
-    let write = |name: &str, text: &str| -> Result<PathBuf, CliError> {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|error| CliError::WriteFile {
+    let write = |name: &str, text: &str, private: bool| -> Result<PathBuf, CliError> {
+        let path = dir.path().join(name);
+        let failed = |error| CliError::WriteFile {
             path: path.clone(),
             error,
-        })?;
+        };
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e)),
+            _ => {}
+        }
+        let mut options = std::fs::OpenOptions::new();
+        // create_new: O_EXCL, which refuses a link left in the way.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if private { 0o600 } else { 0o644 });
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        use std::io::Write;
+        options
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(failed)?;
         Ok(path)
     };
-    std::fs::create_dir_all(dir).map_err(|error| CliError::WriteFile {
-        path: dir.to_path_buf(),
-        error,
-    })?;
-    let ca = write("ca.pem", &pki.ca_cert_pem)?;
-    let cert = write("client.pem", &pki.client_cert_pem)?;
-    let key = write("client.key", &pki.client_key_pem)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600));
-    }
+    let ca = write("ca.pem", &pki.ca_cert_pem, false)?;
+    let cert = write("client.pem", &pki.client_cert_pem, false)?;
+    let key = write("client.key", &pki.client_key_pem, true)?;
     Ok((ca, cert, key))
 }

@@ -383,7 +383,7 @@ impl BodyArgs {
         let Some(path) = &self.body_file else {
             return Ok(Cow::Borrowed(self.body.as_deref().unwrap_or("").as_bytes()));
         };
-        std::fs::read(path)
+        crate::input::read_file_limited(path, crate::input::MAX_INPUT)
             .map(Cow::Owned)
             .map_err(|error| CliError::Read {
                 path: path.clone(),

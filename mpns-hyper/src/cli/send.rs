@@ -41,10 +41,13 @@ impl TlsArgs {
             config.identity = Some(Identity::from_pem_files(cert, key).map_err(CliError::Client)?);
         }
         for ca in &self.ca {
-            let pem = std::fs::read(ca).map_err(|error| CliError::Read {
-                path: ca.clone(),
-                error,
-            })?;
+            let pem =
+                crate::input::read_file_limited(ca, crate::input::MAX_INPUT).map_err(|error| {
+                    CliError::Read {
+                        path: ca.clone(),
+                        error,
+                    }
+                })?;
             config.extra_roots_pem.push(pem);
         }
         Ok(config)

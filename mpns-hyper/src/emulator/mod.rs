@@ -19,9 +19,11 @@
 //!
 //! # Listeners and paths
 //!
-//! - HTTP (`listen`): `POST /throttledthirdparty/01.00/{id}`, and `GET /inspect`
-//!   (JSON: `{"accepted": [...], "stats": {...}, "channels_remembered": N}`,
-//!   at most `record_limit` records).
+//! - HTTP (`listen`): `POST /throttledthirdparty/01.00/{id}`, and `GET
+//!   /inspect[?offset=N&limit=M]` (JSON: `{"stats": {...},
+//!   "channels_remembered": N, "records": KEPT, "offset": N, "accepted":
+//!   [...]}`: the counters and one page of the records kept, oldest first,
+//!   100 by default and at most 1000; `limit=0` for the counters alone).
 //! - HTTPS (`tls`, `https_listen`): `POST /unthrottledthirdparty/01.00/{id}` and
 //!   `POST /unthrottledthirdparty/01.00/{id}/callback` (callback registration).
 //!   The handshake asks for a client certificate from `client_ca_pem`: a
@@ -30,6 +32,17 @@
 //!
 //! The channel id is the last path segment; the query string is ignored.
 //! Keep-alive (HTTP/1.1) on both listeners.
+//!
+//! # Left running
+//!
+//! A connection is closed when a request takes longer than
+//! `request_read_timeout` (10 s) from its first byte to arrive whole, or when
+//! it waits longer than `idle_timeout` (120 s) for its next request; at most
+//! `max_connections` (4096) are open at once, beyond which new ones wait in
+//! the listen queue (logged at info). Channels are forgotten once idle (no
+//! behaviour, nothing in their quota window), and at most `record_limit`
+//! records are kept, so memory stays bounded however long it runs.
+//! [`Stats`] counts open, peak and timed-out connections.
 //!
 //! # Checks
 //!
@@ -140,6 +153,18 @@ pub struct EmulatorConfig {
     pub record_limit: usize,
     /// Tokio worker threads (default 0: one per CPU).
     pub worker_threads: usize,
+    /// Time a request's head and body may take to arrive, from its first
+    /// byte (default 10 s); then the connection is closed. Bounds what a
+    /// client that dribbles its request can hold.
+    pub request_read_timeout: Duration,
+    /// Time a connection may wait for its next request (default 120 s, longer
+    /// than the client's 90 s idle timeout, so that clients close first, as
+    /// they should); then it is closed.
+    pub idle_timeout: Duration,
+    /// Most connections open at once over both listeners (default 4096);
+    /// beyond it the emulator stops accepting (new connections wait in the
+    /// listen queue) until one closes, and logs that it is full.
+    pub max_connections: usize,
 }
 
 impl EmulatorConfig {
@@ -162,6 +187,9 @@ impl Default for EmulatorConfig {
             quota_window: Duration::from_secs(24 * 60 * 60),
             record_limit: EmulatorConfig::DEFAULT_RECORD_LIMIT,
             worker_threads: 0,
+            request_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 4096,
         }
     }
 }
@@ -368,6 +396,15 @@ pub struct Stats {
     pub tls_handshakes: u64,
     /// Accepted TCP connections, both listeners.
     pub connections: u64,
+    /// Connections open now.
+    pub open_connections: u64,
+    /// The most connections that were open at once.
+    pub peak_connections: u64,
+    /// Times the emulator reached `max_connections` and stopped accepting.
+    pub connection_cap_reached: u64,
+    /// Connections closed because a request took longer than
+    /// `request_read_timeout` to arrive, or nothing came for `idle_timeout`.
+    pub timed_out: u64,
 }
 
 /// A running emulator. Dropping it shuts it down.
@@ -418,10 +455,15 @@ impl Emulator {
         let shared = Arc::new(state::Shared::new(&config));
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = Arc::clone(&shared);
+        let limits = server::ConnectionLimits {
+            request_read_timeout: config.request_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections.max(1),
+        };
         let thread = std::thread::Builder::new()
             .name("mpns-emulator".into())
             .spawn(move || {
-                runtime.block_on(server::run(serving, http, https, stopped));
+                runtime.block_on(server::run(serving, limits, http, https, stopped));
                 runtime.shutdown_timeout(Duration::from_millis(100));
             })?;
         Ok(Emulator {

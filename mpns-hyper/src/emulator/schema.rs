@@ -307,6 +307,29 @@ fn check_root(doc: &str) -> Result<()> {
     }
 }
 
+/// Refuses a start tag that repeats an attribute (`xmlns:wp` twice, say):
+/// not well-formed XML (XML 1.0, "Unique Att Spec"), though xml-rs, under
+/// serde-xml-rs, lets it through. quick-xml checks it, tag by tag.
+fn check_unique_attributes(doc: &str) -> Result<()> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(doc);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(tag) | Event::Empty(tag)) => {
+                if tag.attributes().any(|a| a.is_err()) {
+                    return err(
+                        "malformed XML: an attribute repeated or unreadable in a start tag",
+                    );
+                }
+            }
+            Ok(Event::Eof) => return Ok(()),
+            Ok(_) => {}
+            // The rest of well-formedness is serde-xml-rs's to judge.
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
 /// Parses and checks a toast or tile body.
 ///
 /// Bodies in the compact form that `mpns-proto` and the common senders write
@@ -334,6 +357,7 @@ pub fn parse_with_serde(body: &[u8]) -> std::result::Result<ReceivedPayload, Sch
 
 fn read_with_serde(doc: &str) -> Result<XNotification> {
     check_root(doc)?;
+    check_unique_attributes(doc)?;
     serde_xml_rs::from_str(doc).map_err(|e| {
         tracing::debug!(error = %e, "emulator: XML refused");
         SchemaError("malformed XML, or an element or attribute the schema does not have")
@@ -587,6 +611,9 @@ mod tests {
             r#"<?xml version="1.0"?><Notification><wp:Toast/></Notification>"#.to_string(),
             r#"<wp:Notification xmlns:wp="Other"><wp:Toast><wp:Text1>a</wp:Text1></wp:Toast></wp:Notification>"#.to_string(),
             r#"<x:Notification xmlns:x="WPNotification"><x:Toast><x:Text1>a</x:Text1></x:Toast></x:Notification>"#.to_string(),
+            // A repeated attribute: not well-formed.
+            r#"<wp:Notification xmlns:wp="WPNotification" xmlns:wp="WPNotification"><wp:Toast><wp:Text1>a</wp:Text1></wp:Toast></wp:Notification>"#.to_string(),
+            doc("", "<wp:Toast><wp:Text1 Action=\"Clear\" Action=\"Clear\"/></wp:Toast>"),
             // Unbound prefix / malformed.
             r#"<wp:Notification><wp:Toast><wp:Text1>a</wp:Text1></wp:Toast></wp:Notification>"#.to_string(),
             doc("", "<wp:Toast><wp:Text1>a</wp:Text2></wp:Toast>"),

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -86,23 +86,43 @@ pub(super) fn tls_acceptor(tls: &TlsConfig) -> io::Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// What bounds the connections of a server left running: their count and
+/// how long each may take to send a request or wait for the next.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ConnectionLimits {
+    pub(super) request_read_timeout: Duration,
+    pub(super) idle_timeout: Duration,
+    pub(super) max_connections: usize,
+}
+
 /// Serves both listeners until `stop` fires (or its sender is dropped).
 pub(super) async fn run(
     shared: Arc<Shared>,
+    limits: ConnectionLimits,
     http: std::net::TcpListener,
     https: Option<(std::net::TcpListener, TlsAcceptor)>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
+    // One count for both listeners.
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     match TcpListener::from_std(http) {
         Ok(listener) => {
-            tokio::spawn(accept_loop(Arc::clone(&shared), listener, None));
+            let accept = accept_loop(Arc::clone(&shared), limits, permits.clone(), listener, None);
+            tokio::spawn(accept);
         }
         Err(e) => tracing::error!(error = %e, "emulator: HTTP listener"),
     }
     if let Some((listener, acceptor)) = https {
         match TcpListener::from_std(listener) {
             Ok(listener) => {
-                tokio::spawn(accept_loop(Arc::clone(&shared), listener, Some(acceptor)));
+                let accept = accept_loop(
+                    Arc::clone(&shared),
+                    limits,
+                    permits,
+                    listener,
+                    Some(acceptor),
+                );
+                tokio::spawn(accept);
             }
             Err(e) => tracing::error!(error = %e, "emulator: HTTPS listener"),
         }
@@ -110,8 +130,30 @@ pub(super) async fn run(
     let _ = stop.await;
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+async fn accept_loop(
+    shared: Arc<Shared>,
+    limits: ConnectionLimits,
+    permits: Arc<tokio::sync::Semaphore>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+) {
     loop {
+        // At the cap, stop accepting: new connections wait in the listen
+        // queue until one closes.
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                shared.count_cap_reached();
+                tracing::info!(
+                    max_connections = limits.max_connections,
+                    "emulator: connection cap reached; new connections wait"
+                );
+                match permits.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                }
+            }
+        };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
@@ -124,13 +166,13 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Tls
         shared.count_connection();
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
-        match &tls {
-            None => {
-                tokio::spawn(serve(shared, stream, false, false));
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
+        let activity = Arc::new(Activity::default());
+        let stream = TimedIo::new(stream, limits, Arc::clone(&activity), Arc::clone(&shared));
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => serve(&shared, stream, activity, limits, false, false).await,
+                Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
                             shared.count_handshake();
@@ -139,14 +181,149 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Tls
                                 .1
                                 .peer_certificates()
                                 .is_some_and(|certs| !certs.is_empty());
-                            serve(shared, stream, true, authenticated).await;
+                            serve(&shared, stream, activity, limits, true, authenticated).await;
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "emulator: TLS handshake failed"),
                         Err(_) => tracing::debug!("emulator: TLS handshake timed out"),
                     }
-                });
+                }
+            }
+            shared.count_closed();
+            drop(permit);
+        });
+    }
+}
+
+/// What the service tells a connection's [`TimedIo`]: whether a request is
+/// being handled, and how many were answered.
+#[derive(Default)]
+struct Activity {
+    busy: AtomicBool,
+    answered: AtomicU64,
+}
+
+/// Which deadline a connection's reads run under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a request's first byte: `idle_timeout`.
+    Idle,
+    /// A request has started: `request_read_timeout` for the rest of it.
+    Request,
+}
+
+/// A connection's socket with its timeouts: while no request is being
+/// handled, a read that waits past the deadline of its phase fails, and
+/// hyper closes the connection. While one is handled (a slow behaviour,
+/// reading the body) the service bounds the time itself.
+struct TimedIo<T> {
+    inner: T,
+    limits: ConnectionLimits,
+    activity: Arc<Activity>,
+    shared: Arc<Shared>,
+    phase: Phase,
+    answered: u64,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<T> TimedIo<T> {
+    fn new(
+        inner: T,
+        limits: ConnectionLimits,
+        activity: Arc<Activity>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        TimedIo {
+            inner,
+            limits,
+            activity,
+            shared,
+            phase: Phase::Idle,
+            answered: 0,
+            deadline: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+        }
+    }
+
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        let after = match phase {
+            Phase::Idle => self.limits.idle_timeout,
+            Phase::Request => self.limits.request_read_timeout,
+        };
+        if let Some(at) = tokio::time::Instant::now().checked_add(after) {
+            self.deadline.as_mut().reset(at);
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let answered = self.activity.answered.load(Ordering::Acquire);
+        if answered != self.answered {
+            // A request was answered since: wait for the next one.
+            self.answered = answered;
+            self.enter(Phase::Idle);
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before && self.phase == Phase::Idle {
+                    self.enter(Phase::Request);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if self.activity.busy.load(Ordering::Acquire)
+                    || self.deadline.as_mut().poll(cx).is_pending()
+                {
+                    return Poll::Pending;
+                }
+                self.shared.count_timed_out();
+                let (what, after) = match self.phase {
+                    Phase::Idle => ("idle", self.limits.idle_timeout),
+                    Phase::Request => ("request not read", self.limits.request_read_timeout),
+                };
+                tracing::info!(?after, "emulator: connection {what} too long; closed");
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("emulator: {what} for {after:?}"),
+                )))
             }
         }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -156,12 +333,21 @@ struct Conn {
     authenticated: bool,
     /// Set by a [`Verdict::Reset`]: [`ResetIo`] cuts the next response.
     reset: Arc<AtomicBool>,
+    /// How long the body may take (`request_read_timeout`).
+    read_timeout: Duration,
 }
 
-async fn serve<T>(shared: Arc<Shared>, io: T, secure: bool, authenticated: bool)
-where
+async fn serve<T>(
+    shared: &Arc<Shared>,
+    io: T,
+    activity: Arc<Activity>,
+    limits: ConnectionLimits,
+    secure: bool,
+    authenticated: bool,
+) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let shared = Arc::clone(shared);
     let reset = Arc::new(AtomicBool::new(false));
     let io = TokioIo::new(ResetIo {
         inner: io,
@@ -172,11 +358,19 @@ where
         secure,
         authenticated,
         reset,
+        read_timeout: limits.request_read_timeout,
     });
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
         let conn = Arc::clone(&conn);
-        async move { Ok::<_, Infallible>(handle(&shared, &conn, request).await) }
+        let activity = Arc::clone(&activity);
+        async move {
+            activity.busy.store(true, Ordering::Release);
+            let reply = handle(&shared, &conn, request).await;
+            activity.answered.fetch_add(1, Ordering::AcqRel);
+            activity.busy.store(false, Ordering::Release);
+            Ok::<_, Infallible>(reply)
+        }
     });
     if let Err(e) = http1::Builder::new()
         .keep_alive(true)
@@ -313,10 +507,10 @@ async fn handle(shared: &Shared, conn: &Conn, request: Request<Incoming>) -> Rep
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     if !conn.secure && path == "/inspect" {
-        return inspect(shared, &parts.method);
+        return inspect(shared, &parts.method, parts.uri.query());
     }
     shared.count_request();
-    let reply = match read_body(&parts.headers, body).await {
+    let reply = match read_body(&parts.headers, body, conn.read_timeout).await {
         Ok(body) => notify(shared, conn, &parts, &body).await,
         Err(reply) => reply,
     };
@@ -326,8 +520,9 @@ async fn handle(shared: &Shared, conn: &Conn, request: Request<Incoming>) -> Rep
     reply
 }
 
-/// Reads the whole body (so that the connection stays usable), up to [`READ_CAP`].
-async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reply> {
+/// Reads the whole body (so that the connection stays usable), up to
+/// [`READ_CAP`], within `timeout`.
+async fn read_body(headers: &HeaderMap, body: Incoming, timeout: Duration) -> Result<Bytes, Reply> {
     let too_large = || {
         let mut reply = refuse(400, None, "body too large");
         reply
@@ -342,9 +537,17 @@ async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reply> 
     if declared.is_some_and(|n| n > READ_CAP as u64) {
         return Err(too_large());
     }
-    match Limited::new(body, READ_CAP).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(_) => Err(too_large()),
+    match tokio::time::timeout(timeout, Limited::new(body, READ_CAP).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => {
+            tracing::info!(?timeout, "emulator: body not read in time; closed");
+            let mut reply = refuse(408, None, "body not received in time");
+            reply
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(reply)
+        }
     }
 }
 
@@ -585,22 +788,50 @@ async fn notify(
     }
 }
 
-/// `GET /inspect`: the records and counters as JSON.
-fn inspect(shared: &Shared, method: &Method) -> Reply {
+/// Records `GET /inspect` returns when not asked for a number.
+const INSPECT_PAGE: usize = 100;
+/// The most records one `GET /inspect` returns.
+const INSPECT_MAX_PAGE: usize = 1000;
+
+/// `GET /inspect[?offset=N&limit=M]`: the counters, and one page of the
+/// records kept (oldest first; `limit` defaults to [`INSPECT_PAGE`], at most
+/// [`INSPECT_MAX_PAGE`]; `limit=0` for the counters alone), so that an
+/// inspection costs little however many records are kept.
+fn inspect(shared: &Shared, method: &Method, query: Option<&str>) -> Reply {
     if method != Method::GET {
         return refuse(405, None, "only GET is allowed on /inspect");
     }
+    let (mut offset, mut limit) = (0, INSPECT_PAGE);
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let parsed = pair
+            .split_once('=')
+            .and_then(|(k, v)| Some((k, v.parse::<usize>().ok()?)));
+        match parsed {
+            Some(("offset", n)) => offset = n,
+            Some(("limit", n)) => limit = n.min(INSPECT_MAX_PAGE),
+            _ => return refuse(400, None, "/inspect takes offset=N and limit=N"),
+        }
+    }
     #[derive(serde::Serialize)]
     struct Inspect {
-        accepted: Vec<super::Recorded>,
         stats: super::Stats,
         channels_remembered: usize,
+        /// Records kept, of which `accepted` is the page from `offset`.
+        records: usize,
+        offset: usize,
+        accepted: Vec<super::Recorded>,
     }
-    // At most `record_limit` records: the record is bounded.
+    let (records, accepted) = shared.accepted_page(offset, limit);
     let doc = Inspect {
-        accepted: shared.accepted(),
         stats: shared.stats(),
         channels_remembered: shared.channels_remembered(),
+        records,
+        offset,
+        accepted,
     };
     match serde_json::to_vec(&doc) {
         Ok(json) => {

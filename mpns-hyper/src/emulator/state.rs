@@ -396,6 +396,10 @@ struct Counters {
     rejected: AtomicU64,
     tls_handshakes: AtomicU64,
     connections: AtomicU64,
+    open: AtomicU64,
+    peak: AtomicU64,
+    cap_reached: AtomicU64,
+    timed_out: AtomicU64,
 }
 
 /// Size limits of requests.
@@ -710,6 +714,18 @@ impl Shared {
             .collect()
     }
 
+    /// The records kept, and at most `limit` of them from `offset` (oldest first).
+    pub(super) fn accepted_page(&self, offset: usize, limit: usize) -> (usize, Vec<Recorded>) {
+        let records = lock(&self.records);
+        let page = records
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(Record::to_recorded)
+            .collect();
+        (records.len(), page)
+    }
+
     pub(super) fn count_request(&self) {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -722,8 +738,24 @@ impl Shared {
         self.counters.tls_handshakes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A connection accepted: counted, and open until [`Shared::count_closed`].
     pub(super) fn count_connection(&self) {
-        self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let c = &self.counters;
+        c.connections.fetch_add(1, Ordering::Relaxed);
+        let open = c.open.fetch_add(1, Ordering::SeqCst) + 1;
+        c.peak.fetch_max(open, Ordering::SeqCst);
+    }
+
+    pub(super) fn count_closed(&self) {
+        self.counters.open.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(super) fn count_cap_reached(&self) {
+        self.counters.cap_reached.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_timed_out(&self) {
+        self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn stats(&self) -> Stats {
@@ -734,6 +766,10 @@ impl Shared {
             rejected: c.rejected.load(Ordering::Relaxed),
             tls_handshakes: c.tls_handshakes.load(Ordering::Relaxed),
             connections: c.connections.load(Ordering::Relaxed),
+            open_connections: c.open.load(Ordering::SeqCst),
+            peak_connections: c.peak.load(Ordering::SeqCst),
+            connection_cap_reached: c.cap_reached.load(Ordering::Relaxed),
+            timed_out: c.timed_out.load(Ordering::Relaxed),
         }
     }
 }

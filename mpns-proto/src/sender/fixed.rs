@@ -688,7 +688,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let state = &mut self.state;
         let slot = &mut state.slots[i];
         let c = &mut state.channels[usize::from(slot.note.place.channel)];
-        let attempt = policy::record_send(&state.config, now, &mut slot.note, &mut c.state);
+        let host = &state.hosts[usize::from(c.state.host)].state;
+        let attempt = policy::record_send(&state.config, now, &mut slot.note, &mut c.state, host);
         #[cfg(feature = "journal")]
         if state.journal.recording {
             slot.note.place.marks |= mark::PROGRESS;

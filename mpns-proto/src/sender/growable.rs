@@ -1113,7 +1113,8 @@ impl GrowableSender {
         // In flight: nothing else on the channel is scheduled until its answer.
         c.generation = next_generation(&mut self.epoch);
         let n = self.notes.get_mut(ix as usize)?.as_mut()?;
-        let attempt = policy::record_send(&self.config, now, &mut n.note, &mut c.state);
+        let host = &self.hosts.get(c.state.host as usize)?.as_ref()?.state;
+        let attempt = policy::record_send(&self.config, now, &mut n.note, &mut c.state, host);
         let (ticket, follower) = (n.ticket, n.note.place.next);
         let h = c.state.host;
         let counted = !c.state.authenticated;

@@ -42,8 +42,13 @@ impl Stored {
         }
     }
 
+    /// The bytes it takes. Summed in `u32`, saturating, so that a hostile
+    /// snapshot's lengths give the same (too large) total on 32- and 64-bit
+    /// targets, never one that wrapped round to match its payload.
     pub(super) fn len(&self) -> usize {
-        self.uri_len as usize + self.callback_len as usize + self.body_len as usize
+        self.uri_len
+            .saturating_add(self.callback_len)
+            .saturating_add(self.body_len) as usize
     }
 }
 
@@ -74,6 +79,10 @@ pub(super) struct Note<P> {
     pub(super) attempts: u16,
     /// Consecutive QueueFull answers, for its own backoff.
     pub(super) queue_full: u16,
+    /// Its host's failure count when the attempt went out: its failure
+    /// counts toward the host's backoff only if no other did since (one
+    /// step per outage, `docs/protocol.md`, "Retries and backoff").
+    pub(super) host_failures_at_send: u16,
     pub(super) deadline: Instant,
     pub(super) last_reason: Option<RetryReason>,
     pub(super) cancel_requested: bool,
@@ -98,6 +107,7 @@ impl<P> Note<P> {
             place,
             attempts: 0,
             queue_full: 0,
+            host_failures_at_send: 0,
             deadline: now + config.deadline,
             last_reason: None,
             cancel_requested: false,
@@ -190,7 +200,8 @@ impl<H> ChannelState<H> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(super) struct HostState {
-    /// Consecutive host-wide failures, for its backoff.
+    /// Host-wide failures in a row, for its backoff: one per outage, however
+    /// many requests were in flight when it began; a success ends it.
     pub(super) failures: u16,
     pub(super) paused_until: Instant,
 }
@@ -261,14 +272,17 @@ pub(super) fn defer(note: &mut Note<impl Sized>, until: Instant) {
 }
 
 /// A notification goes on the wire at `now`: counts the attempt (and the
-/// send against an unauthenticated channel's quota). Returns the attempt number.
+/// send against an unauthenticated channel's quota) and notes which of its
+/// host's outages it was sent in. Returns the attempt number.
 pub(super) fn record_send(
     config: &SenderConfig,
     now: Instant,
     note: &mut Note<impl Sized>,
     channel: &mut ChannelState<impl Sized>,
+    host: &HostState,
 ) -> u16 {
     note.attempts = note.attempts.saturating_add(1);
+    note.host_failures_at_send = host.failures;
     note.deferred_reported = false;
     if !channel.authenticated {
         channel.quota.record(now, config.quota_window);
@@ -319,7 +333,11 @@ pub(super) fn answer(
                     channel.paused_until
                 }
                 Scope::Host => {
-                    host.failures = host.failures.saturating_add(1);
+                    // Requests already on the wire when the outage began
+                    // fail with it: only the first of them is a new failure.
+                    if note.host_failures_at_send == host.failures {
+                        host.failures = host.failures.saturating_add(1);
+                    }
                     let d = policy.delay(backoff, host.failures.into(), retry_after_s, jitter);
                     host.paused_until = host.paused_until.max(now + d);
                     host.paused_until
@@ -482,8 +500,8 @@ pub(super) fn stored_parts<'s>(
     stored: &Stored,
 ) -> Option<(&'s str, Option<&'s str>, &'s [u8])> {
     let region = bytes.get(..stored.len())?;
-    let (uri, rest) = region.split_at(stored.uri_len as usize);
-    let (callback, body) = rest.split_at(stored.callback_len as usize);
+    let (uri, rest) = region.split_at_checked(stored.uri_len as usize)?;
+    let (callback, body) = rest.split_at_checked(stored.callback_len as usize)?;
     let callback = match callback {
         [] => None,
         c => Some(core::str::from_utf8(c).ok()?),
@@ -520,5 +538,37 @@ pub(super) fn store_request(request: &Request<'_>, region: &mut [u8], body_writt
     if !body_written {
         // Cannot fail: the region holds the body.
         let _ = request.write_body(&mut region[uri.len() + callback.len()..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hostile snapshot's lengths: on a 32-bit target a `usize` sum of
+    /// `u32::MAX + 54` wraps to 53 and matched a 53-byte payload, then the
+    /// split at `u32::MAX` panicked. Summed in `u32`, saturating, the total
+    /// is the same on every target, and too large for any payload.
+    #[test]
+    fn stored_lengths_saturate_the_same_on_every_target() {
+        let hostile = Stored {
+            kind: RequestKind::Raw,
+            class: None,
+            message_id: None,
+            uri_len: u32::MAX,
+            callback_len: 0,
+            body_len: 54,
+        };
+        assert_eq!(hostile.len(), u32::MAX as usize);
+        let bytes = [b'a'; 64];
+        assert_eq!(stored_parts(&bytes, &hostile), None);
+        let split = Stored {
+            uri_len: 40,
+            callback_len: 30,
+            body_len: 0,
+            ..hostile
+        };
+        // 70 bytes asked of 64: refused, not split out of range.
+        assert_eq!(stored_parts(&bytes, &split), None);
     }
 }

@@ -227,7 +227,7 @@ codes!(reject_code, reject_of, RejectReason {
 });
 codes!(anomaly_code, anomaly_of, AnomalyReason {
     MissingNotificationStatus = 1, UnknownNotificationStatus = 2, UnexpectedStatus = 3,
-    UnreadableStoredRequest = 4,
+    UnreadableStoredRequest = 4, ConflictingStatusHeaders = 5,
 });
 codes!(kind_code, kind_of, RequestKind {
     Toast = 1, Tile = 2, Raw = 3, CallbackRegistration = 4,
