@@ -33,6 +33,8 @@ use crate::{ExchangeBuffer, SendError, asynch, blocking};
 /// use mpns_proto::sender::{Event, Sender, SenderConfig, TransportError};
 /// use mpns_proto::{ChannelUri, Instant, Notification, Options, Toast};
 ///
+/// # #[cfg(feature = "defmt")] // the tests' defmt logger
+/// # use mpns_embedded_defmt_sink as _;
 /// # struct Fake(&'static [u8]);
 /// # impl embedded_io::ErrorType for Fake { type Error = core::convert::Infallible; }
 /// # impl embedded_io::Write for Fake {

@@ -17,8 +17,8 @@
 //!
 //! **Tests.** `cargo test -p mpns-embedded` drives every transport against
 //! scripted streams and connections on the host; `mpns-embedded/firmware`
-//! builds the example for a Cortex-M4F (`cargo build --release` there; its
-//! flash and RAM are checked in CI).
+//! builds the example and the core's vectors for a Cortex-M4F and CI runs
+//! both under QEMU (their flash, static RAM and peak stack are checked).
 //!
 //! # Map
 //!
@@ -27,6 +27,7 @@
 //! | [`blocking::send`], [`asynch::send`] | one request and its response on a stream you own |
 //! | [`blocking::StreamClient`], [`asynch::StreamClient`] | connections opened by your [`blocking::Connector`] (or [`asynch::Connector`]), one kept alive per host |
 //! | `svc::send`, `svc::SvcClient`, `svc::asynch` | feature `embedded-svc`: an HTTP client such as esp-idf-svc's `EspHttpConnection` |
+//! | `nal::NalConnector` | feature `nal`: an [`asynch::Connector`] over embedded-nal-async's `TcpConnect` and `Dns` (embassy-net's `TcpClient` and `DnsSocket`) |
 //! | [`Gateway`] | a core [`Sender`](mpns_proto::Sender) driven over any of those: `poll(now)` sends what is due |
 //! | [`SendError`], [`transport_error`] | what went wrong, and the [`TransportError`](mpns_proto::sender::TransportError) the sender takes |
 //!
@@ -70,10 +71,13 @@
 //!
 //! # On the target
 //!
-//! `mpns-embedded/firmware` is a cortex-m-rt binary with no global allocator
-//! (it links only if nothing allocates) that encodes a toast, sends it over
-//! an in-memory stream, classifies the response and runs a 4-notification
-//! gateway; its README gives its section sizes. CI builds it, and this crate
+//! `mpns-embedded/firmware` holds cortex-m-rt binaries with no global
+//! allocator (they link only if nothing allocates): the example encodes a
+//! toast, sends it over an in-memory stream, classifies the response and runs
+//! a 4-notification gateway; `mpns-vectors` checks the core's request and
+//! response vectors and the example's sender run on the target. CI runs both
+//! on an emulated Cortex-M4 (QEMU's netduinoplus2); the firmware's README
+//! gives their flash, static RAM and peak stack. CI also builds this crate
 //! for `thumbv7em-none-eabihf` with every combination of features.
 //!
 //! # Features
@@ -82,6 +86,7 @@
 //!   toast- and raw-only gateway turns default features off to save about
 //!   5 KB of flash.
 //! - `embedded-svc`: the `svc` transports.
+//! - `nal`: `nal::NalConnector`, connections through embedded-nal-async.
 //! - `defmt`: `defmt::Format` on the public types, forwarded to mpns-proto,
 //!   heapless, embedded-io and embedded-svc; the crate logs through defmt.
 //! - `log`: the crate logs through `log` (defmt wins when both are on).
@@ -139,6 +144,82 @@
 //! }
 //! ```
 //!
+//! # TLS on embedded-nal-async
+//!
+//! `nal::NalConnector` opens TCP only. For `https` channels (authenticated
+//! MPNS, which needs the sender's TLS client certificate) put TLS on the
+//! connection it opens. With embedded-tls (checked against its 0.19 sources):
+//!
+//! - it speaks **TLS 1.3 only**. MPNS's servers were built before TLS 1.3
+//!   and this project has not seen them accept it, so a client that cannot
+//!   fall back to TLS 1.2 may not reach real authenticated MPNS endpoints.
+//!   (mpns-hyper's emulator, on rustls, accepts TLS 1.3.)
+//! - **client certificates are supported**: its `CryptoProvider` gives the
+//!   certificate (`client_cert`) and the key that signs the handshake
+//!   (`signer`). The bundled `UnsecureProvider` takes a DER certificate
+//!   (`with_cert`) and a P-256 ECDSA key in SEC1 DER (`with_priv_key`); an
+//!   RSA client key needs a provider of your own whose `signer` signs with
+//!   it. `UnsecureProvider` does not verify the server's certificate: a
+//!   production provider's `verifier` must (embedded-tls's `rustpki` feature
+//!   verifies without std).
+//! - `TlsConnection` borrows its record buffers (16 KiB to read any record,
+//!   less only if the server honours a smaller maximum fragment length), so
+//!   a TLS gateway needs far more RAM than the 8 KiB the example stays in,
+//!   and a connector that hands out connections would need a pool of those
+//!   buffers. The simplest transport opens a connection per exchange.
+//!
+//! Not compiled here (embedded-tls is not a dependency):
+//!
+//! ```rust,ignore
+//! use embedded_nal_async::{Dns, TcpConnect};
+//! use embedded_tls::{
+//!     Aes128GcmSha256, Certificate, CryptoRngCore, TlsConfig, TlsConnection, TlsContext,
+//!     UnsecureProvider,
+//! };
+//! use mpns_embedded::{ExchangeBuffer, SendError, asynch, nal::NalConnector};
+//! use mpns_proto::{Request, Response, sender::TransportError};
+//!
+//! /// One TLS connection per notification, with the sender's certificate.
+//! struct MutualTls<'a, T, D, R> {
+//!     net: NalConnector<'a, T, D>,
+//!     rng: R,
+//!     cert_der: &'a [u8],
+//!     key_der: &'a [u8], // P-256, SEC1 DER
+//!     read_record: [u8; 16 * 1024],
+//!     write_record: [u8; 4 * 1024],
+//! }
+//!
+//! impl<T: TcpConnect, D: Dns, R: CryptoRngCore> ExchangeBuffer for MutualTls<'_, T, D, R> {
+//!     fn buffer_needed(&self, request: &Request<'_>) -> usize {
+//!         request.http_len()
+//!     }
+//! }
+//!
+//! impl<T: TcpConnect, D: Dns, R: CryptoRngCore> asynch::Exchange for MutualTls<'_, T, D, R> {
+//!     async fn exchange(&mut self, request: &Request<'_>, buf: &mut [u8]) -> Result<Response, SendError> {
+//!         let c = request.channel();
+//!         let tcp = self.net.open(c.host(), c.port()).await.map_err(SendError::Connect)?;
+//!         let mut tls: TlsConnection<'_, _, Aes128GcmSha256> =
+//!             TlsConnection::new(tcp, &mut self.read_record, &mut self.write_record);
+//!         let config = TlsConfig::new().with_server_name(c.host());
+//!         let provider = UnsecureProvider::new::<Aes128GcmSha256>(&mut self.rng)
+//!             .with_cert(Certificate::X509(self.cert_der))
+//!             .with_priv_key(self.key_der);
+//!         tls.open(TlsContext::new(&config, provider))
+//!             .await
+//!             .map_err(|_| SendError::Connect(TransportError::Tls))?;
+//!         let result = asynch::send(&mut tls, request, buf).await;
+//!         let _ = tls.close().await;
+//!         result.map(|r| r.response)
+//!     }
+//! }
+//! // Gateway::new(sender, MutualTls { .. }, &mut buf), driven by `poll_async`.
+//! ```
+//!
+//! On ESP32 parts, ESP-IDF's TLS (mbedTLS: TLS 1.2, client
+//! certificates with RSA or ECDSA keys) through the `embedded-svc` feature is
+//! the other route: see "ESP-IDF" above.
+//!
 //! # Core gaps
 //!
 //! Two things the core does not decide yet, handled here in one place each:
@@ -163,6 +244,8 @@ pub mod asynch;
 pub mod blocking;
 mod error;
 mod gateway;
+#[cfg(feature = "nal")]
+pub mod nal;
 mod pool;
 #[cfg(feature = "embedded-svc")]
 pub mod svc;

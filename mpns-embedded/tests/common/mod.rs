@@ -5,6 +5,10 @@
 //! response means".
 #![allow(dead_code, unreachable_pub)]
 
+// With the `defmt` feature the crate logs through defmt: link a logger.
+#[cfg(feature = "defmt")]
+use mpns_embedded_defmt_sink as _;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
