@@ -294,8 +294,24 @@ pub(crate) struct StatusFields<'h> {
     conflicting: u8,
 }
 
+/// The value names of the three status headers, in [`HEADERS`] order.
+const STATUS_NAMES: [&[&str]; 3] = [&NOTIFICATION_NAMES, &SUBSCRIPTION_NAMES, &DEVICE_NAMES];
+
+/// What value `value` of status header `i` means: its place in the names,
+/// aliases folded, for comparing two values of one header.
+fn meaning(i: usize, value: &[u8]) -> HeaderValue<usize> {
+    match STATUS_NAMES.get(i).map(|names| lenient(Some(value), names)) {
+        // `temporarilydisconnected` is `tempdisconnected`.
+        Some(HeaderValue::Known(2)) if i == 2 => HeaderValue::Known(1),
+        Some(m) => m,
+        None => HeaderValue::NotGiven,
+    }
+}
+
 impl<'h> StatusFields<'h> {
     /// A field whose name is `HEADERS[i]`.
+    // Inlined into the reader, it costs the firmware flash.
+    #[inline(never)]
     pub(crate) fn add(&mut self, i: usize, value: &'h [u8]) {
         let Some(slot) = self.values.get_mut(i) else {
             return;
@@ -304,12 +320,7 @@ impl<'h> StatusFields<'h> {
             None => *slot = Some(value),
             // X-MessageID and Retry-After: the first one counts.
             Some(first) if i < 3 => {
-                let alone = |v| {
-                    let mut values = [None; 5];
-                    values[i] = Some(v);
-                    Response::from_values(0, values)
-                };
-                if alone(first) != alone(value) {
+                if meaning(i, first) != meaning(i, value) {
                     self.conflicting |= 1 << i;
                 }
             }
