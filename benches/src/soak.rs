@@ -5,7 +5,7 @@
 //! another process (benches/README.md, "Soak under faults");
 //! `tests/soak.rs` runs it for seconds in `cargo test`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -133,9 +133,10 @@ pub async fn run(config: SoakConfig, mut emulator: Box<dyn Emulated>) -> SoakRep
     let (handle, mut events) = Driver::start(client, driver_config);
     let start = Instant::now();
 
-    // Every final event, once per ticket.
+    // Every final event, once per ticket. Tickets are numbered from 0: a
+    // bit each (a set of every ticket would be what grows in a long run).
     let collector = tokio::spawn(async move {
-        let (mut seen, mut report) = (HashSet::new(), SoakReport::default());
+        let (mut seen, mut report) = (Vec::<u64>::new(), SoakReport::default());
         while let Some(event) = events.recv().await {
             if let Event::Finished {
                 ticket,
@@ -143,7 +144,12 @@ pub async fn run(config: SoakConfig, mut emulator: Box<dyn Emulated>) -> SoakRep
                 attempts,
             } = event
             {
-                if seen.insert(ticket) {
+                let (word, bit) = ((ticket.0 / 64) as usize, 1u64 << (ticket.0 % 64));
+                if seen.len() <= word {
+                    seen.resize(word + 1, 0);
+                }
+                if seen[word] & bit == 0 {
+                    seen[word] |= bit;
                     report.finals += 1;
                     report.resends += u64::from(attempts.saturating_sub(1));
                     *report.outcomes.entry(result.name().into()).or_default() += 1;
@@ -155,23 +161,30 @@ pub async fn run(config: SoakConfig, mut emulator: Box<dyn Emulated>) -> SoakRep
         report
     });
 
-    // Requests sent, sampled every 5 ms: when the count last moved.
+    // Requests sent, sampled every 5 ms: the longest time the count did not
+    // move, in the window after each restart.
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn({
         let (handle, stop) = (handle.clone(), stop.clone());
+        let windows: Vec<(Duration, Duration)> = config
+            .restarts_at
+            .iter()
+            .map(|&at| (at, at + Duration::from_secs(30)))
+            .collect();
         async move {
-            let mut moves = vec![Duration::ZERO];
-            let mut last = 0;
+            let mut gaps = vec![Duration::ZERO; windows.len()];
+            let (mut last, mut moved) = (0, Duration::ZERO);
             let mut tick = tokio::time::interval(Duration::from_millis(5));
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
                 let sent = handle.stats().sent;
                 if sent != last {
-                    last = sent;
-                    moves.push(start.elapsed());
+                    let now = start.elapsed();
+                    longest_gaps(&mut gaps, &windows, moved, now);
+                    (last, moved) = (sent, now);
                 }
             }
-            (moves, last)
+            (gaps, last)
         }
     });
 
@@ -226,7 +239,7 @@ pub async fn run(config: SoakConfig, mut emulator: Box<dyn Emulated>) -> SoakRep
     stop.store(true, Ordering::Relaxed);
     let (emulator, rss) = control.join().expect("the control thread");
     let open_connections_at_end = emulator.open_connections();
-    let (moves, sent) = watcher.await.expect("the watcher");
+    let (gaps, sent) = watcher.await.expect("the watcher");
     drop(handle);
     let mut report = collector.await.expect("the collector");
     report.submitted = submitted;
@@ -234,23 +247,23 @@ pub async fn run(config: SoakConfig, mut emulator: Box<dyn Emulated>) -> SoakRep
     report.rss = rss;
     report.open_connections_at_end = open_connections_at_end;
     report.elapsed = elapsed;
-    report.gaps_after_restart = config
-        .restarts_at
-        .iter()
-        .map(|&at| longest_gap(&moves, at, at + Duration::from_secs(30)))
-        .collect();
+    report.gaps_after_restart = gaps;
     report
 }
 
-/// The longest time between two moves of the sent count that overlaps
-/// `from..to`.
-fn longest_gap(moves: &[Duration], from: Duration, to: Duration) -> Duration {
-    moves
-        .windows(2)
-        .filter(|w| w[1] >= from && w[0] <= to)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or_default()
+/// Takes the gap between two moves of the sent count, `from..to`, into the
+/// longest gap of each window it overlaps.
+fn longest_gaps(
+    gaps: &mut [Duration],
+    windows: &[(Duration, Duration)],
+    from: Duration,
+    to: Duration,
+) {
+    for (gap, &(start, end)) in gaps.iter_mut().zip(windows) {
+        if to >= start && from <= end {
+            *gap = (*gap).max(to - from);
+        }
+    }
 }
 
 /// The retry policy of a soak: a host pause of 200 ms doubling to 2 s.
@@ -268,8 +281,11 @@ mod tests {
     fn the_longest_gap_overlapping_a_window() {
         let s = Duration::from_secs;
         let moves = [s(0), s(1), s(5), s(6), s(20), s(21)];
-        assert_eq!(longest_gap(&moves, s(4), s(10)), s(14));
-        assert_eq!(longest_gap(&moves, s(0), s(3)), s(4));
-        assert_eq!(longest_gap(&moves, s(30), s(40)), Duration::ZERO);
+        let windows = [(s(4), s(10)), (s(0), s(3)), (s(30), s(40))];
+        let mut gaps = [Duration::ZERO; 3];
+        for w in moves.windows(2) {
+            longest_gaps(&mut gaps, &windows, w[0], w[1]);
+        }
+        assert_eq!(gaps, [s(14), s(4), Duration::ZERO]);
     }
 }

@@ -78,9 +78,11 @@ struct Model {
     host_not_before: [Instant; 3],
     /// Outages in a row (`docs/protocol.md`, "Retries and backoff").
     host_failures: [u32; 3],
-    /// The host's count when each in-flight ticket was sent: only a failure
-    /// of a request sent since the last counted one starts a new outage.
-    failures_at_send: HashMap<Ticket, u32>,
+    /// Failures counted per host, never reset.
+    host_serial: [u32; 3],
+    /// The host's serial when each in-flight ticket was sent: in an outage,
+    /// only a failure of a request sent since the last counted one counts.
+    serial_at_send: HashMap<Ticket, u32>,
     ticket_not_before: HashMap<Ticket, Instant>,
     queue_full: HashMap<Ticket, u32>,
     sends: [Vec<Instant>; 4],
@@ -157,8 +159,8 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 prop_assert!(m.now >= *at, "notification waiting after QueueFull");
             }
             m.in_flight.push((ticket, channel));
-            m.failures_at_send
-                .insert(ticket, m.host_failures[HOSTS[channel]]);
+            m.serial_at_send
+                .insert(ticket, m.host_serial[HOSTS[channel]]);
             m.sends[channel].push(m.now);
             Ok(true)
         };
@@ -203,11 +205,20 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 let (ticket, channel) = m.in_flight.remove(nth % m.in_flight.len());
                 let host = HOSTS[channel];
-                let new_outage = m.failures_at_send[&ticket] == m.host_failures[host];
+                // A host that was up starts an outage; in one, a request sent
+                // before its last counted failure fails with it.
+                let counts =
+                    m.host_failures[host] == 0 || m.serial_at_send[&ticket] == m.host_serial[host];
+                let count = |m: &mut Model| {
+                    if counts {
+                        m.host_failures[host] += 1;
+                        m.host_serial[host] += 1;
+                    }
+                };
                 match REPLIES[reply] {
                     None => {
                         sender.handle_transport_error(m.now, ticket).unwrap();
-                        m.host_failures[host] += u32::from(new_outage);
+                        count(&mut m);
                         let at =
                             m.now + Duration::from_millis(min_exponential(m.host_failures[host]));
                         m.host_not_before[host] = m.host_not_before[host].max(at);
@@ -225,7 +236,7 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
                                     .max(m.now + Duration::from_millis(HOUR));
                             }
                             503 | 429 | 500 => {
-                                m.host_failures[host] += u32::from(new_outage);
+                                count(&mut m);
                                 let mut at = m.now
                                     + Duration::from_millis(min_exponential(m.host_failures[host]));
                                 if !r.3.is_empty() {

@@ -532,7 +532,51 @@ fn snapshot_seeds() -> Vec<(String, Vec<u8>)> {
         .handle_response(Instant::from_secs(7200), t, &expired)
         .expect("in flight");
     out.push(("expired-unpolled".into(), snap(&sender, &[0, 5])));
+    out.push(("lengths-wrap-on-32-bit".into(), wrapping_lengths(&toast)));
     out
+}
+
+/// A snapshot of one queued toast whose stored lengths are rewritten to
+/// `u32::MAX`, 0 and the payload's length plus one: their sum wraps, in 32
+/// bits, to the payload's real length (a 32-bit target once took it and
+/// panicked at the split; it must be a `RestoreError`).
+fn wrapping_lengths(toast: &Notification<'_>) -> Vec<u8> {
+    fn varint(mut v: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    }
+    let mut arena = vec![0u8; Q * 1024];
+    let mut sender: Sender<&mut [u8], Q, C> = Sender::new(SenderConfig::default(), &mut arena[..]);
+    let channel = ChannelUri::parse(CHANNELS[0]).expect("fixed channel");
+    sender
+        .submit(Instant::ZERO, channel, toast, &Options::default())
+        .expect("toast");
+    let bytes = postcard::to_allocvec(&sender.snapshot()).expect("postcard");
+    let uri = CHANNELS[0].len() as u32;
+    // The payload (URI, then body) is the last field, after its length.
+    let start = bytes
+        .windows(uri as usize)
+        .position(|w| w == CHANNELS[0].as_bytes())
+        .expect("the stored URI");
+    let payload = (bytes.len() - start) as u32;
+    let lengths = [varint(uri), varint(0), varint(payload - uri)].concat();
+    let at = bytes
+        .windows(lengths.len())
+        .position(|w| w == lengths)
+        .expect("the stored lengths");
+    let hostile = [varint(u32::MAX), varint(0), varint(payload + 1)].concat();
+    [
+        &bytes[..at],
+        &hostile,
+        &bytes[at + lengths.len()..],
+        &[0, 0],
+    ]
+    .concat()
 }
 
 /// Every seed of every target.

@@ -79,10 +79,10 @@ pub(super) struct Note<P> {
     pub(super) attempts: u16,
     /// Consecutive QueueFull answers, for its own backoff.
     pub(super) queue_full: u16,
-    /// Its host's failure count when the attempt went out: its failure
-    /// counts toward the host's backoff only if no other did since (one
-    /// step per outage, `docs/protocol.md`, "Retries and backoff").
-    pub(super) host_failures_at_send: u16,
+    /// Its host's [`HostState::failure_serial`] when the attempt went out:
+    /// its failure counts toward the host's backoff only if no other did
+    /// since (one step per outage, `docs/protocol.md`, "Retries and backoff").
+    pub(super) host_serial_at_send: u16,
     pub(super) deadline: Instant,
     pub(super) last_reason: Option<RetryReason>,
     pub(super) cancel_requested: bool,
@@ -107,7 +107,7 @@ impl<P> Note<P> {
             place,
             attempts: 0,
             queue_full: 0,
-            host_failures_at_send: 0,
+            host_serial_at_send: 0,
             deadline: now + config.deadline,
             last_reason: None,
             cancel_requested: false,
@@ -203,6 +203,10 @@ pub(super) struct HostState {
     /// Host-wide failures in a row, for its backoff: one per outage, however
     /// many requests were in flight when it began; a success ends it.
     pub(super) failures: u16,
+    /// Failures counted since the entry was made (never reset, wrapping):
+    /// which outage a request was sent in. Not recorded: requests in flight
+    /// are sent again after a restore, and take it afresh.
+    pub(super) failure_serial: u16,
     pub(super) paused_until: Instant,
 }
 
@@ -282,7 +286,7 @@ pub(super) fn record_send(
     host: &HostState,
 ) -> u16 {
     note.attempts = note.attempts.saturating_add(1);
-    note.host_failures_at_send = host.failures;
+    note.host_serial_at_send = host.failure_serial;
     note.deferred_reported = false;
     if !channel.authenticated {
         channel.quota.record(now, config.quota_window);
@@ -333,10 +337,12 @@ pub(super) fn answer(
                     channel.paused_until
                 }
                 Scope::Host => {
-                    // Requests already on the wire when the outage began
-                    // fail with it: only the first of them is a new failure.
-                    if note.host_failures_at_send == host.failures {
+                    // A host that was up starts an outage; in one, requests
+                    // already on the wire when it last failed fail with it:
+                    // only one sent since is a new failure.
+                    if host.failures == 0 || note.host_serial_at_send == host.failure_serial {
                         host.failures = host.failures.saturating_add(1);
+                        host.failure_serial = host.failure_serial.wrapping_add(1);
                     }
                     let d = policy.delay(backoff, host.failures.into(), retry_after_s, jitter);
                     host.paused_until = host.paused_until.max(now + d);

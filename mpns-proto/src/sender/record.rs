@@ -797,6 +797,7 @@ impl<'a> Record<'a> {
                 state: HostState {
                     failures: r.u16("failures")?,
                     paused_until: r.instant("paused_until")?,
+                    failure_serial: 0,
                 },
             },
             _ => {
