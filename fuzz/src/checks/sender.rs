@@ -546,9 +546,38 @@ impl Harness {
                 assert!(self.expired[ch], "channel {ch} refused as expired");
                 assert_eq!(id, self.sender.channel_id(&channel(ch)));
             }
-            (Err(SubmitError::ChannelTableFull), Ok(_)) => {}
+            (Err(SubmitError::ChannelTableFull), Ok(_)) => {
+                // A full table is full, and the channel has no entry (none of
+                // its notifications is pending).
+                let (channels, hosts) = tables(&self.sender);
+                assert!(
+                    channels == C || hosts == C,
+                    "ChannelTableFull with {channels} channel and {hosts} host entries"
+                );
+                assert!(
+                    self.sender.pending() < Q,
+                    "ChannelTableFull before QueueFull"
+                );
+                assert!(
+                    !self.tickets.iter().any(|t| t.channel == ch && !t.finished),
+                    "ChannelTableFull for channel {ch}, which has notifications"
+                );
+            }
             (Ok(ticket), Ok(r)) => {
                 assert!(!self.expired[ch], "submit to expired channel {ch} taken");
+                // C other channels with notifications hold every entry.
+                let mut busy: Vec<usize> = self
+                    .tickets
+                    .iter()
+                    .filter(|t| !t.finished && t.channel != ch)
+                    .map(|t| t.channel)
+                    .collect();
+                busy.sort_unstable();
+                busy.dedup();
+                assert!(
+                    busy.len() < C,
+                    "took a channel while {busy:?} hold the table"
+                );
                 assert!(
                     self.tickets.iter().all(|t| t.ticket < ticket),
                     "ticket {ticket:?} not new"
@@ -1071,6 +1100,13 @@ impl Harness {
         self.handle_response(ticket, &r).expect("in flight");
         self.answered(ticket, super::classify::expected(200, &fields).0);
     }
+}
+
+/// The number of channel and host entries, as a snapshot shows them.
+pub fn tables(sender: &TestSender) -> (usize, usize) {
+    let v = serde_json::to_value(sender.snapshot()).expect("snapshot");
+    let len = |name: &str| v["state"][name].as_array().map_or(0, Vec::len);
+    (len("channels"), len("hosts"))
 }
 
 /// What a transmit sends: ticket, channel, attempt, target and HTTP/1.1 bytes.
