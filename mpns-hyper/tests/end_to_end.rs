@@ -455,7 +455,8 @@ async fn mutual_tls_accepts_the_right_certificate_and_reuses_one_handshake(kind:
 
 async fn a_slow_answer_times_out_as_a_transport_failure(kind: TransportKind) {
     let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
-    emulator.set_behaviour("slow", Behaviour::Slow(StdDuration::from_secs(3)));
+    // An hour: longer than any run of the test, so the answer never wins.
+    emulator.set_behaviour("slow", Behaviour::Slow(StdDuration::from_secs(3600)));
     let client = AnyClient::new(
         kind,
         ClientConfig {
@@ -464,7 +465,8 @@ async fn a_slow_answer_times_out_as_a_transport_failure(kind: TransportKind) {
         },
     )
     .unwrap();
-    let started = std::time::Instant::now();
+    // The answer would be 200 Received: a timeout error can only be the
+    // client's own 200 ms timeout.
     let err = client
         .send(
             &emulator.channel_url("slow"),
@@ -477,7 +479,6 @@ async fn a_slow_answer_times_out_as_a_transport_failure(kind: TransportKind) {
         matches!(err, OneShotError::Transport(TransportError::Timeout, _)),
         "{err:?}"
     );
-    assert!(started.elapsed() < StdDuration::from_secs(2));
 }
 
 async fn a_reset_mid_response_is_retried_and_delivered_exactly_once(kind: TransportKind) {
