@@ -202,6 +202,9 @@ struct Note {
     in_flight: bool,
     sends: u16,
     queue_full: u32,
+    /// The event number of its last send, and its host's count then.
+    sent_seq: u64,
+    count_at_send: u32,
     /// Its own wait after `QueueFull`.
     not_before: Instant,
     last_retry: Option<RetryReason>,
@@ -226,7 +229,19 @@ struct Model {
     notes: Vec<Note>,
     channel_not_before: [Instant; 6],
     host_not_before: [Instant; 5],
+    /// A lower bound of the host's failures in a row: under the rule of
+    /// `docs/protocol.md` ("Retries and backoff": once per outage, a failure
+    /// counts only for a request sent since the last counted one, and while
+    /// the count is what it was at the send) and under the older one (every
+    /// failure counts).
     host_failures: [u32; 5],
+    /// The event number of the host's last counted failure.
+    host_counted_at: [u64; 5],
+    /// The host's entry may have been recycled (count unknown, taken as 0)
+    /// since its last final answer.
+    host_count_unknown: [bool; 5],
+    /// Event numbers, for "sent since".
+    seq: u64,
     /// The last host-wide failure.
     host_failed_at: [Option<Instant>; 5],
     /// A channel pause's upper end (jitter lengthens it).
@@ -439,6 +454,11 @@ fn check(ops: Vec<Op>, strict: bool, stats: &RefCell<Stats>) -> Result<(), TestC
         );
         n.sends += 1;
         n.in_flight = true;
+        m.seq += 1;
+        let (seq, count) = (m.seq, m.host_failures[HOSTS[channel]]);
+        let n = m.note(ticket);
+        n.sent_seq = seq;
+        n.count_at_send = count;
         prop_assert_eq!(attempt, n.sends);
         prop_assert!(n.sends <= MAX_ATTEMPTS);
         m.sends[channel].push(now);
@@ -479,6 +499,7 @@ fn check(ops: Vec<Op>, strict: bool, stats: &RefCell<Stats>) -> Result<(), TestC
                     for h in 0..5 {
                         if h != HOSTS[ch] && m.now >= m.host_not_before[h] {
                             m.host_failures[h] = 0;
+                            m.host_count_unknown[h] = true;
                         }
                     }
                 }
@@ -550,6 +571,8 @@ fn check(ops: Vec<Op>, strict: bool, stats: &RefCell<Stats>) -> Result<(), TestC
                             in_flight: false,
                             sends: 0,
                             queue_full: 0,
+                            sent_seq: 0,
+                            count_at_send: 0,
                             not_before: Instant::ZERO,
                             last_retry: None,
                             cancel_after_response: false,
@@ -704,9 +727,10 @@ fn check(ops: Vec<Op>, strict: bool, stats: &RefCell<Stats>) -> Result<(), TestC
                                 }
                             }
                         }
-                        // "Every final answer from the host resets it to zero."
+                        // "Every final answer from the host resets it to
+                        // zero": the count, not the pause.
                         m.host_failures[host] = 0;
-                        m.host_failed_at[host] = None;
+                        m.host_count_unknown[host] = false;
                     }
                     Means::Retry(reason, host_wide) => {
                         n.last_retry = Some(reason);
@@ -721,12 +745,22 @@ fn check(ops: Vec<Op>, strict: bool, stats: &RefCell<Stats>) -> Result<(), TestC
                             let d = Duration::from_millis(min_exponential(n.queue_full));
                             n.not_before = now + d.max(asked);
                         } else if host_wide {
-                            // Scope Host: one more failure in a row.
-                            m.host_failures[host] += 1;
-                            let d = Duration::from_millis(min_exponential(m.host_failures[host]));
-                            m.host_not_before[host] =
-                                m.host_not_before[host].max(now + d.max(asked));
+                            // Scope Host: a new outage counts one more
+                            // failure in a row and pauses the host.
+                            let (sent, count) = (n.sent_seq, n.count_at_send);
                             m.host_failed_at[host] = Some(now);
+                            if !m.host_count_unknown[host]
+                                && count == m.host_failures[host]
+                                && sent > m.host_counted_at[host]
+                            {
+                                m.host_failures[host] += 1;
+                                m.seq += 1;
+                                m.host_counted_at[host] = m.seq;
+                                let d =
+                                    Duration::from_millis(min_exponential(m.host_failures[host]));
+                                m.host_not_before[host] =
+                                    m.host_not_before[host].max(now + d.max(asked));
+                            }
                         } else {
                             // Scope Channel: an hour, jitter only lengthens it.
                             let pause = Duration::from_millis(HOUR).max(asked);
