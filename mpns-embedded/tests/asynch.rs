@@ -131,10 +131,14 @@ async fn one_shot_send_on_a_tokio_stream() {
 
 #[tokio::test]
 async fn server_closing_between_requests() {
-    let server = Scripted::spawn(|_, mut stream| {
+    // Closes after each answer, and tells the test it has closed.
+    let (closed, mut closes) = tokio::sync::mpsc::unbounded_channel();
+    let server = Scripted::spawn(move |_, mut stream| {
         if read_request(&mut stream).is_some() {
             let _ = stream.write_all(&received());
         }
+        drop(stream);
+        let _ = closed.send(());
     });
     let connector = TokioTcp::default();
     let mut client: StreamClient<_, 1> = StreamClient::new(connector.clone());
@@ -144,9 +148,10 @@ async fn server_closing_between_requests() {
         let channel = ChannelUri::parse(&url).unwrap();
         let note = toast("again");
         let request = Request::notification(channel, &note, &Options::default()).unwrap();
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
         let response = client.send(&request, &mut buf).await.unwrap();
         assert!(classify(&response.response).is_final());
+        // The server has closed this connection before the next request.
+        closes.recv().await.expect("the server closes");
     }
     assert_eq!(connector.count(), 4);
     assert_eq!(server.connections(), 4);

@@ -7,7 +7,6 @@ mod common;
 use mpns_proto::ExchangeError;
 use std::io::Write as _;
 use std::net::TcpStream;
-use std::time::Duration as StdDuration;
 
 use common::{
     Expect, Scripted, StdTcp, first_answer, policy_rows, read_request, received, response,
@@ -236,11 +235,15 @@ fn one_shot_send_on_a_caller_stream() {
 
 #[test]
 fn server_closing_idle_connections_is_retried_on_a_new_one() {
-    // Answers one request per connection, then closes without saying so.
-    let server = Scripted::spawn(|_, mut stream| {
+    // Answers one request per connection, then closes without saying so,
+    // and tells the test it has closed.
+    let (closed, closes) = std::sync::mpsc::channel();
+    let server = Scripted::spawn(move |_, mut stream| {
         if read_request(&mut stream).is_some() {
             let _ = stream.write_all(&received());
         }
+        drop(stream);
+        let _ = closed.send(());
     });
     let connector = StdTcp::default();
     let mut buf = [0u8; 1024];
@@ -251,14 +254,16 @@ fn server_closing_idle_connections_is_retried_on_a_new_one() {
         let channel = ChannelUri::parse(&url).unwrap();
         gw.submit(now, channel, &toast("again"), &Options::default())
             .unwrap();
-        // Let the server's close reach us before the next request.
-        std::thread::sleep(StdDuration::from_millis(20));
         let round = gw.poll(now);
         assert_eq!((round.responses, round.failures), (1, 0), "request {i}");
         let done = finished(&events(&mut gw));
         assert_eq!(done.len(), 1);
         assert!(done[0].0.is_accepted());
         assert_eq!(done[0].1, 1, "one attempt as far as the sender knows");
+        // The server has closed this connection before the next request.
+        closes
+            .recv_timeout(common::TIMEOUT)
+            .expect("the server closes");
     }
     assert_eq!(server.connections(), 5);
     assert_eq!(connector.count(), 5);

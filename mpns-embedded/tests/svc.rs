@@ -9,7 +9,6 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
 
 use common::{Expect, Scripted, first_answer, policy_rows, read_request, received, serve_all};
 use embedded_io_adapters::std::FromStd;
@@ -511,11 +510,15 @@ fn svc_connection_is_kept_alive_and_sends_the_core_headers() {
 
 #[test]
 fn stuck_or_closed_svc_connections_are_replaced() {
-    // One request per connection, then the server closes without saying so.
-    let server = Scripted::spawn(|_, mut stream| {
+    // One request per connection, then the server closes without saying so,
+    // and tells the test it has closed.
+    let (closed, closes) = std::sync::mpsc::channel();
+    let server = Scripted::spawn(move |_, mut stream| {
         if read_request(&mut stream).is_some() {
             let _ = stream.write_all(&received());
         }
+        drop(stream);
+        let _ = closed.send(());
     });
     let factory = Factory::default();
     let mut client = SvcClient::new(factory.make());
@@ -525,9 +528,12 @@ fn stuck_or_closed_svc_connections_are_replaced() {
         let channel = ChannelUri::parse(&url).unwrap();
         let note = toast("replace me");
         let request = Request::notification(channel, &note, &Options::default()).unwrap();
-        std::thread::sleep(StdDuration::from_millis(20));
         let response = client.send(&request, &mut buf).unwrap();
         assert!(classify(&response).is_final());
+        // The server has closed this connection before the next request.
+        closes
+            .recv_timeout(common::TIMEOUT)
+            .expect("the server closes");
         // Never left in its request phase (the next request would panic).
         assert!(!client.connection().unwrap().is_request_initiated());
     }

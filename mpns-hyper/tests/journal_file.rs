@@ -477,15 +477,24 @@ fn drop_does_not_wait_for_a_long_sync_interval() {
         let mut config = config(dir.path());
         config.sync_interval = interval;
         config.sync_records = 1_000_000;
-        let started = std::time::Instant::now();
         let (mut journal, _) = Journal::open(&config, ID, |_| Ok(())).unwrap();
         for i in 0..100 {
             let (kind, payload) = frame(i);
             journal.append(kind, &payload);
             journal.flush().unwrap();
         }
-        drop(journal);
-        assert!(started.elapsed() < Duration::from_secs(30), "{interval:?}");
+        // Dropped on another thread; a drop that waited for the interval
+        // (an hour, or for ever) would miss this guard's minute.
+        let (dropped, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(journal);
+            let _ = dropped.send(());
+        });
+        assert_eq!(
+            done.recv_timeout(Duration::from_secs(60)),
+            Ok(()),
+            "drop waited for the sync interval {interval:?}"
+        );
         let (_j, report, _) = open_with(&config, ID).unwrap();
         assert_eq!(report.frames, 100);
     }

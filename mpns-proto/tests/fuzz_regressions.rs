@@ -3,8 +3,11 @@
 //! `fuzz/src/checks/` is compiled here as it is in the fuzz crate, so every
 //! input below runs through exactly the check that found it:
 //!
-//! - every seed of `fuzz/corpus/<target>/seed-*` (built by `checks::seeds`),
-//!   and every committed corpus file, crashes found by the fuzzers included;
+//! - every seed built by `checks::seeds`, and every committed corpus file:
+//!   the `seed-*` files of `fuzz/corpus/<target>/` (`.gitignore` keeps only
+//!   those), crashes found by the fuzzers (`seed-crash-*`) included. The other
+//!   files a local fuzzing run leaves there are not committed and are replayed
+//!   only with `MPNS_FUZZ_CORPUS=all`;
 //! - one test per finding, with the exact input (for the `arbitrary`-decoded
 //!   targets, the decoded value).
 //!
@@ -64,24 +67,47 @@ fn seeds_pass() {
     run_all(seeds);
 }
 
+/// The committed corpus: every `seed-*` file (the only files `.gitignore`
+/// lets git keep under `fuzz/corpus/`), and with `MPNS_FUZZ_CORPUS=all`
+/// every other file there too (what local fuzzing runs kept).
 #[test]
 fn committed_corpus_passes() {
+    let everything = std::env::var_os("MPNS_FUZZ_CORPUS").is_some_and(|v| v == "all");
     let mut files = Vec::new();
-    for (target, _) in checks::seeds::TARGETS {
-        let Ok(dir) = std::fs::read_dir(corpus().join(target)) else {
-            continue;
-        };
-        for entry in dir {
+    let mut per_target = Vec::new();
+    for &(target, _) in &checks::seeds::TARGETS {
+        let dir = corpus().join(target);
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("corpus directory {}: {e}", dir.display()));
+        let mut count = 0;
+        for entry in entries {
             let path = entry.expect("corpus entry").path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with("seed-") {
+            if everything || name.starts_with("seed-") {
                 let bytes = std::fs::read(&path).expect("corpus file");
                 files.push((format!("{target}/{name}"), target, bytes));
+                count += 1;
             }
         }
+        assert!(count > 0, "no corpus for {target} in {}", dir.display());
+        per_target.push((target, count));
     }
     let count = run_all(files);
-    assert!(count > 0, "no corpus in {}", corpus().display());
+    println!("replayed {count} corpus files: {per_target:?}");
+}
+
+/// Every seed `checks::seeds` builds is committed, byte for byte, so the
+/// committed corpus is not stale (rewrite it with `write_seeds`).
+#[test]
+fn committed_seeds_are_current() {
+    let mut stale = Vec::new();
+    for (target, name, bytes) in checks::seeds::all() {
+        let path = corpus().join(target).join(format!("seed-{name}"));
+        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            stale.push(format!("{target}/seed-{name}"));
+        }
+    }
+    assert!(stale.is_empty(), "missing or stale seeds: {stale:?}");
 }
 
 #[test]

@@ -1129,11 +1129,76 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-fn same(a: &Result<Run, ReadError>, b: &Result<Run, ReadError>) -> bool {
-    match (a, b) {
-        (Ok(a), Ok(b)) => a == b,
-        (Err(_), Err(_)) => true,
-        _ => false,
+/// Bytes that start like an HTTP response more often than not: a status
+/// line, header lines, the end of the head (mostly), then body, chunk and
+/// next-response pieces in any order, and sometimes one stray byte; or any
+/// bytes at all.
+fn http_ish() -> impl Strategy<Value = Vec<u8>> {
+    const FIRST: &[&str] = &[
+        "HTTP/1.1 200 OK\r\n",
+        "HTTP/1.1 404 Not Found\r\n",
+        "HTTP/1.0 200 OK\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\n",
+        "HTTP/1.1 204 No Content\r\n",
+    ];
+    const HEAD: &[&str] = &[
+        "X-NotificationStatus: Received\r\n",
+        "X-SubscriptionStatus: Active\r\n",
+        "Content-Length: 0\r\n",
+        "Content-Length: 3\r\n",
+        "Content-Length: x\r\n",
+        "Transfer-Encoding: chunked\r\n",
+        "Connection: close\r\n",
+        "Connection: keep-alive\r\n",
+    ];
+    const BODY: &[&str] = &[
+        "abc",
+        "3\r\nabc\r\n",
+        "3;a=b\r\nabc\r\n",
+        "0\r\n\r\n",
+        "0\r\nTrailer: x\r\n\r\n",
+        "\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ];
+    let pick = |list: &'static [&'static str]| prop::sample::select(list).prop_map(str::as_bytes);
+    prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..400),
+        4 => (
+            pick(FIRST),
+            prop::collection::vec(pick(HEAD), 0..5),
+            prop::bool::weighted(0.9),
+            prop::collection::vec(pick(BODY), 0..5),
+            prop::option::weighted(0.2, (any::<prop::sample::Index>(), any::<u8>())),
+        )
+            .prop_map(|(first, head, end, body, stray)| {
+                let mut bytes = first.to_vec();
+                head.iter().for_each(|h| bytes.extend_from_slice(h));
+                if end {
+                    bytes.extend_from_slice(b"\r\n");
+                }
+                body.iter().for_each(|b| bytes.extend_from_slice(b));
+                if let Some((at, byte)) = stray {
+                    bytes.insert(at.index(bytes.len() + 1), byte);
+                }
+                bytes
+            }),
+    ]
+}
+
+/// How a run ended, for the statistics: a response or an error's kind.
+fn kind(run: &Result<Run, ReadError>) -> String {
+    match run {
+        Ok(run) if run.responses.is_empty() && run.end.is_none() => "no response".into(),
+        Ok(_) => "response".into(),
+        Err(e) => {
+            let e = format!("{e:?}");
+            e.split(['(', ' ', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }
     }
 }
 
@@ -1144,22 +1209,6 @@ const SMALL: ReaderLimits = ReaderLimits {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
-
-    #[test]
-    fn arbitrary_bytes_split_anywhere(
-        bytes in prop::collection::vec(any::<u8>(), 0..400),
-        split in any::<prop::sample::Index>(),
-    ) {
-        let at = split.index(bytes.len() + 1);
-        let (a, b) = bytes.split_at(at);
-        for limits in [LIMITS, SMALL] {
-            let expected = drive::<8>(&[&bytes], limits);
-            let split = drive::<8>(&[a, b], limits);
-            prop_assert!(same(&expected, &split), "{expected:?} vs {split:?}");
-            let _ = parse_response::<8>(&bytes, limits, true);
-            let _ = parse_response::<8>(&bytes, limits, false);
-        }
-    }
 
     #[test]
     fn generated_responses_split_anywhere(
@@ -1190,9 +1239,9 @@ proptest! {
                 prop_assert_eq!((run.consumed, run.left), (bytes.len(), 0));
             }
             let split = drive::<6>(&reads, limits);
-            prop_assert!(same(&expected, &split), "{expected:?} vs {split:?}");
+            prop_assert_eq!(&expected, &split);
             let split = drive::<6>(&one_by_one, limits);
-            prop_assert!(same(&expected, &split), "{expected:?} vs {split:?}");
+            prop_assert_eq!(&expected, &split);
             if let Ok(run) = &expected {
                 prop_assert_eq!(run.consumed + run.left, bytes.len());
                 // The one-shot parser agrees with the reader on the first response.
@@ -1205,5 +1254,62 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// Any bytes, mostly shaped like a response, split anywhere: the same
+/// responses and the same error (compared with `==`, not "both failed"),
+/// whole, in two pieces or byte by byte. Prints how the runs
+/// ended and fails if too few of them read a response or an error of a kind.
+#[test]
+fn arbitrary_bytes_split_anywhere() {
+    use proptest::test_runner::{Config, TestRunner};
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    let ends: RefCell<BTreeMap<String, usize>> = RefCell::default();
+    let mut runner = TestRunner::new(Config {
+        cases: 2048,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(
+        &(http_ish(), any::<prop::sample::Index>()),
+        |(bytes, split)| {
+            let at = split.index(bytes.len() + 1);
+            let (a, b) = bytes.split_at(at);
+            for limits in [LIMITS, SMALL] {
+                let expected = drive::<8>(&[&bytes], limits);
+                let split = drive::<8>(&[a, b], limits);
+                prop_assert_eq!(&expected, &split, "split at {}", at);
+                let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
+                prop_assert_eq!(&expected, &drive::<8>(&one_by_one, limits), "byte by byte");
+                *ends.borrow_mut().entry(kind(&expected)).or_default() += 1;
+                let _ = parse_response::<8>(&bytes, limits, true);
+                let _ = parse_response::<8>(&bytes, limits, false);
+            }
+            Ok(())
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let ends = ends.into_inner();
+    println!("how the runs ended: {ends:#?}");
+    // Both limits, 2048 cases: 4096 runs.
+    assert!(ends.get("response").is_some_and(|&n| n > 400), "{ends:?}");
+    for error in [
+        "Malformed",
+        "Incomplete",
+        "BadContentLength",
+        "BadChunk",
+        "HeadTooLarge",
+        "UnexpectedUpgrade",
+        "DataAfterClose",
+    ] {
+        assert!(
+            ends.get(error).is_some_and(|&n| n > 10),
+            "{error}: {ends:?}"
+        );
     }
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::Twin;
-use mpns_proto::sender::Event;
+use mpns_proto::sender::{Cancellation, Event, SubmitError, TicketError};
 use mpns_proto::{
     ChannelUri, Duration, Field, Instant, Notification, Options, Response, SenderConfig,
     StandardTile, Ticket, Tile, TileTemplate, Toast,
@@ -120,13 +120,35 @@ fn run(ops: Vec<Op>, supersede: bool) {
                         }),
                     }),
                 };
-                if let Ok(t) = twin.submit(now, uri, &n, &Options::default()) {
-                    submitted.push(t);
+                // With room (C exceeds the channels), only an expired
+                // channel is refused.
+                let expired = twin.is_expired(&uri);
+                match twin.submit(now, uri, &n, &Options::default()) {
+                    Ok(t) => {
+                        assert!(!expired, "took a notification for an expired channel");
+                        submitted.push(t);
+                    }
+                    Err(SubmitError::ChannelExpired(_)) => assert!(expired),
+                    Err(e) => panic!("refused with room: {e:?}"),
                 }
             }
             Op::Cancel(i) => {
                 if let Some(&t) = submitted.get(i % submitted.len().max(1)) {
-                    let _ = twin.cancel(t);
+                    // In flight: after its response; otherwise at once, or
+                    // it has already ended.
+                    let result = twin.cancel(t);
+                    if in_flight.contains(&t) {
+                        assert_eq!(result, Ok(Cancellation::AfterResponse));
+                    } else {
+                        assert!(
+                            matches!(
+                                result,
+                                Ok(Cancellation::Done)
+                                    | Err(TicketError::AlreadyFinished(_) | TicketError::Unknown(_))
+                            ),
+                            "{result:?}"
+                        );
+                    }
                 }
             }
             Op::Transmit => {

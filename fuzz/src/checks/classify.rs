@@ -86,12 +86,21 @@ pub fn check_http(data: &[u8]) {
 // "Reading a response"
 // ---------------------------------------------------------------------------
 
-/// The first field named `name`, names compared ignoring letter case.
-fn field<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+/// Every field named `name`, in order, names compared ignoring letter case.
+fn fields<'a, 'n>(
+    headers: &'a [(String, Vec<u8>)],
+    name: &'n str,
+) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
     headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_slice())
+}
+
+/// The first field named `name`: a repeated header counts by its first value
+/// (the doc has no rule for repeats yet; one would go in [`status_header`]).
+fn field<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    fields(headers, name).next()
 }
 
 /// Whitespace, as "Reading a response" counts it: space, tab, LF, FF and CR
@@ -228,11 +237,21 @@ struct Reading {
     retry_after_s: Option<u32>,
 }
 
+/// One status header ("Status headers"), read as "Reading a response" says.
+/// Every field of that name is at hand here, for a rule on repeated headers.
+fn status_header<T: Copy>(
+    headers: &[(String, Vec<u8>)],
+    name: &str,
+    spellings: &[(&str, T)],
+) -> HeaderValue<T> {
+    status_value(fields(headers, name).next(), spellings)
+}
+
 fn read(headers: &[(String, Vec<u8>)]) -> Reading {
     Reading {
-        notification: status_value(field(headers, "X-NotificationStatus"), &NOTIFICATION),
-        subscription: status_value(field(headers, "X-SubscriptionStatus"), &SUBSCRIPTION),
-        device: status_value(field(headers, "X-DeviceConnectionStatus"), &DEVICE),
+        notification: status_header(headers, "X-NotificationStatus", &NOTIFICATION),
+        subscription: status_header(headers, "X-SubscriptionStatus", &SUBSCRIPTION),
+        device: status_header(headers, "X-DeviceConnectionStatus", &DEVICE),
         message_id: field(headers, "X-MessageID").and_then(message_id),
         retry_after_s: field(headers, "Retry-After").and_then(retry_after),
     }
@@ -369,6 +388,14 @@ fn name(outcome: &Outcome) -> &'static str {
         Outcome::Rejected { .. } => "rejected",
         Outcome::Anomaly { .. } => "anomaly",
     }
+}
+
+/// The oracle's answer for a response, for other checks that need one
+/// without the code under test (the sender model): the outcome the table
+/// gives, and the `X-MessageID` echo as read.
+pub fn expected(status: u16, headers: &[(String, Vec<u8>)]) -> (Outcome, Option<MessageId>) {
+    let h = read(headers);
+    (meaning(status, &h), h.message_id)
 }
 
 // ---------------------------------------------------------------------------

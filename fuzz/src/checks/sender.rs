@@ -23,6 +23,10 @@
 //!
 //! and at the end everything drains to exactly one final event per ticket.
 //!
+//! The model reads each response with the classify oracle
+//! (`super::classify::expected`, written from `docs/protocol.md`), never with
+//! the library's `classify`, so a classification bug cannot sit on both sides.
+//!
 //! A [`GrowableSender`] runs beside it as a twin, given the same inputs,
 //! and every output is compared as `mpns-proto/tests/common` (`Twin`) does:
 //! tickets, submit and ticket errors, transmitted bytes, `pending`,
@@ -53,7 +57,6 @@ use mpns_proto::{
     ChannelUri, Delivery, Duration, Field, FlipTile, GrowableSender, Instant, Limits, MessageId,
     Notification, Options, Outcome, Raw, Request, RequestKind, Response, RetryPolicy, RetryReason,
     Scope, Sender, SenderConfig, StandardTile, TargetOs, Ticket, Tile, TileTemplate, Toast,
-    classify,
 };
 
 use super::Bytes;
@@ -173,8 +176,8 @@ fn channel(i: usize) -> ChannelUri<'static> {
     PARSED.get_or_init(|| CHANNELS.map(|c| ChannelUri::parse(c).expect("fixed channel")))[i]
 }
 
-/// A response with these header values (empty: not sent).
-fn response(status: u16, values: [&str; 5]) -> Response {
+/// The header fields of a response with these values (empty: not sent).
+fn fields(values: [&str; 5]) -> Vec<(String, Vec<u8>)> {
     const NAMES: [&str; 5] = [
         "X-NotificationStatus",
         "X-SubscriptionStatus",
@@ -182,9 +185,21 @@ fn response(status: u16, values: [&str; 5]) -> Response {
         "Retry-After",
         "X-MessageID",
     ];
+    NAMES
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// A response with these fields, as a structured client hands it over.
+fn response(status: u16, fields: &[(String, Vec<u8>)]) -> Response {
     Response::from_parts(status, |name| {
-        let i = NAMES.iter().position(|n| n.eq_ignore_ascii_case(name))?;
-        (!values[i].is_empty()).then_some(values[i].as_bytes())
+        fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     })
 }
 
@@ -535,9 +550,38 @@ impl Harness {
                 assert!(self.expired[ch], "channel {ch} refused as expired");
                 assert_eq!(id, self.sender.channel_id(&channel(ch)));
             }
-            (Err(SubmitError::ChannelTableFull), Ok(_)) => {}
+            (Err(SubmitError::ChannelTableFull), Ok(_)) => {
+                // A full table is full, and the channel has no entry (none of
+                // its notifications is pending).
+                let (channels, hosts) = tables(&self.sender);
+                assert!(
+                    channels == C || hosts == C,
+                    "ChannelTableFull with {channels} channel and {hosts} host entries"
+                );
+                assert!(
+                    self.sender.pending() < Q,
+                    "ChannelTableFull before QueueFull"
+                );
+                assert!(
+                    !self.tickets.iter().any(|t| t.channel == ch && !t.finished),
+                    "ChannelTableFull for channel {ch}, which has notifications"
+                );
+            }
             (Ok(ticket), Ok(r)) => {
                 assert!(!self.expired[ch], "submit to expired channel {ch} taken");
+                // C other channels with notifications hold every entry.
+                let mut busy: Vec<usize> = self
+                    .tickets
+                    .iter()
+                    .filter(|t| !t.finished && t.channel != ch)
+                    .map(|t| t.channel)
+                    .collect();
+                busy.sort_unstable();
+                busy.dedup();
+                assert!(
+                    busy.len() < C,
+                    "took a channel while {busy:?} hold the table"
+                );
                 assert!(
                     self.tickets.iter().all(|t| t.ticket < ticket),
                     "ticket {ticket:?} not new"
@@ -626,7 +670,7 @@ impl Harness {
             .map(|t| t.ticket)
             .collect();
         for t in older {
-            let probe = response(200, ["Received", "", "", "", ""]);
+            let probe = response(200, &fields(["Received", "", "", "", ""]));
             assert_eq!(
                 self.handle_response(t, &probe),
                 Err(TicketError::AlreadyFinished(t)),
@@ -678,24 +722,24 @@ impl Harness {
             2 => MessageId([0xEE; 16]).to_string(),
             _ => "not-a-uuid".to_string(),
         };
-        let r = response(
-            STATUSES[usize::from(status % 16)],
-            [
-                NOTIFICATION[usize::from(n % 7)],
-                SUBSCRIPTION[usize::from(sd % 3)],
-                DEVICE[usize::from((sd >> 2) % 4)],
-                RETRY_AFTER[usize::from(ra % 6)],
-                &id,
-            ],
-        );
+        let status = STATUSES[usize::from(status % 16)];
+        let fields = fields([
+            NOTIFICATION[usize::from(n % 7)],
+            SUBSCRIPTION[usize::from(sd % 3)],
+            DEVICE[usize::from((sd >> 2) % 4)],
+            RETRY_AFTER[usize::from(ra % 6)],
+            &id,
+        ]);
+        let r = response(status, &fields);
         self.handle_response(ticket, &r)
             .expect("response to a request in flight");
-        let mismatch = r
-            .message_id
-            .is_some_and(|e| e != sent.unwrap_or(MessageId::NIL));
+        // The model's reading of the answer: the classify oracle's, written
+        // from docs/protocol.md, not the library's `classify`.
+        let (outcome, echoed) = super::classify::expected(status, &fields);
+        let mismatch = echoed.is_some_and(|e| e != sent.unwrap_or(MessageId::NIL));
         self.model(ticket).mismatch |= mismatch;
-        super::trace(|| format!("  respond {ticket:?} {r:?} -> {:?}", classify(&r)));
-        self.answered(ticket, classify(&r));
+        super::trace(|| format!("  respond {ticket:?} {r:?} -> {outcome:?}"));
+        self.answered(ticket, outcome);
     }
 
     fn transport_failure(&mut self, nth: u8) {
@@ -771,7 +815,7 @@ impl Harness {
             None => Ticket(u64::MAX - u64::from(which)),
         };
         let before = self.sender.pending();
-        let r = response(200, ["Received", "Active", "", "", ""]);
+        let r = response(200, &fields(["Received", "Active", "", "", ""]));
         let e = self
             .handle_response(ticket, &r)
             .expect_err("response to a ticket not in flight");
@@ -979,7 +1023,7 @@ impl Harness {
             .collect();
         let mut failing = self.host_failing;
         let mut now = self.now;
-        let ok = response(200, ["Received", "Active", "Connected", "", ""]);
+        let ok = response(200, &fields(["Received", "Active", "Connected", "", ""]));
         for t in self.tickets.iter().filter(|t| t.in_flight) {
             g.handle_response(now, t.ticket, &ok).expect("in flight");
             // A host that answered is up again.
@@ -1055,10 +1099,18 @@ impl Harness {
     }
 
     fn accept(&mut self, ticket: Ticket) {
-        let r = response(200, ["Received", "Active", "Connected", "", ""]);
+        let fields = fields(["Received", "Active", "Connected", "", ""]);
+        let r = response(200, &fields);
         self.handle_response(ticket, &r).expect("in flight");
-        self.answered(ticket, classify(&r));
+        self.answered(ticket, super::classify::expected(200, &fields).0);
     }
+}
+
+/// The number of channel and host entries, as a snapshot shows them.
+pub fn tables(sender: &TestSender) -> (usize, usize) {
+    let v = serde_json::to_value(sender.snapshot()).expect("snapshot");
+    let len = |name: &str| v["state"][name].as_array().map_or(0, Vec::len);
+    (len("channels"), len("hosts"))
 }
 
 /// What a transmit sends: ticket, channel, attempt, target and HTTP/1.1 bytes.

@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use mpns_proto::sender::{Event, Snapshot};
+use mpns_proto::sender::{Event, Snapshot, SubmitError};
 use mpns_proto::{
     ChannelUri, Instant, Notification, Options, Response, Sender, Ticket, Toast, classify,
 };
@@ -81,11 +81,28 @@ fn drive(mut sender: TestSender, arena: usize, b: &mut Bytes<'_>) {
             text1: Some("after restore"),
             ..Toast::default()
         });
-        if sender
-            .submit(Instant::ZERO, channel, &toast, &Options::default())
-            .is_ok()
-        {
-            expected += 1;
+        let expired = sender.is_expired(&channel);
+        match sender.submit(Instant::ZERO, channel, &toast, &Options::default()) {
+            Ok(_) => {
+                assert!(!expired, "took a notification for an expired channel");
+                expected += 1;
+            }
+            // Each refusal is the state's: a full queue, an expired channel,
+            // a full table.
+            Err(SubmitError::QueueFull) => assert_eq!(held, Q, "QueueFull with room"),
+            Err(SubmitError::ChannelExpired(id)) => {
+                assert!(expired, "ChannelExpired for a live channel");
+                assert_eq!(id, sender.channel_id(&channel));
+            }
+            Err(SubmitError::ChannelTableFull) => {
+                let (channels, hosts) = super::sender::tables(&sender);
+                assert!(channels == C || hosts == C, "ChannelTableFull, not full");
+            }
+            Err(SubmitError::TooLarge { needed, slot }) => {
+                assert!(needed > slot, "TooLarge: {needed} fits in {slot}");
+                assert_eq!(slot, sender.slot_size());
+            }
+            Err(e) => panic!("a small toast refused: {e:?}"),
         }
         assert!(sender.pending() <= Q);
     }
