@@ -1,5 +1,5 @@
-//! `classify`: [`Response::from_parts`], [`classify`] and [`RetryPolicy`] on
-//! any status and header set.
+//! `classify`: [`Response::from_parts`], [`Response::from_fields`],
+//! [`classify`] and [`RetryPolicy`] on any status and header set.
 //!
 //! The oracle here is written from `docs/protocol.md` alone, never from the
 //! code under test (`mpns-proto/src/response.rs` and the retry timing), so
@@ -12,8 +12,11 @@
 //!   Disconnected` are known spellings; missing, empty and `N/A` are not
 //!   given, any other value outside the "Status headers" table unrecognized;
 //!   `X-MessageID` kept only as a canonical 8-4-4-4-12 UUID, whitespace around
-//!   it ignored; `Retry-After` only as digits, 4294967295 when larger.
-//!   `Response::from_parts` must read every field exactly so.
+//!   it ignored; `Retry-After` only as digits, 4294967295 when larger; a
+//!   repeated header counts by its first field, but a status header repeated
+//!   with another meaning is `Conflicting` for a reader that sees every field.
+//!   `Response::from_fields` must read every field exactly so, and
+//!   `Response::from_parts` (one value per name) the first of each.
 //! - "Message ids": the echo matches the id sent, or the all-zero id when none
 //!   was sent; any other UUID is a mismatch, and no UUID is no echo.
 //! - "What each response means": the table, its rows tried in the doc's order,
@@ -237,21 +240,37 @@ struct Reading {
     retry_after_s: Option<u32>,
 }
 
-/// One status header ("Status headers"), read as "Reading a response" says.
-/// Every field of that name is at hand here, for a rule on repeated headers.
-fn status_header<T: Copy>(
+/// One status header ("Status headers"), read as "Reading a response" says:
+/// the first field counts, and with `every` (a reader that sees every
+/// field) one that means something else makes it `Conflicting`.
+fn status_header<T: Copy + PartialEq>(
     headers: &[(String, Vec<u8>)],
     name: &str,
     spellings: &[(&str, T)],
+    every: bool,
 ) -> HeaderValue<T> {
-    status_value(fields(headers, name).next(), spellings)
+    let mut values = fields(headers, name).map(|v| status_value(Some(v), spellings));
+    let Some(first) = values.next() else {
+        return HeaderValue::NotGiven;
+    };
+    if every && values.any(|v| v != first) {
+        return HeaderValue::Conflicting;
+    }
+    first
 }
 
+/// The headers as a reader that sees every field reads them.
 fn read(headers: &[(String, Vec<u8>)]) -> Reading {
+    read_as(headers, true)
+}
+
+/// The headers as read by a reader that sees every field, or (`every` off)
+/// by a lookup that gets one value per name.
+fn read_as(headers: &[(String, Vec<u8>)], every: bool) -> Reading {
     Reading {
-        notification: status_header(headers, "X-NotificationStatus", &NOTIFICATION),
-        subscription: status_header(headers, "X-SubscriptionStatus", &SUBSCRIPTION),
-        device: status_header(headers, "X-DeviceConnectionStatus", &DEVICE),
+        notification: status_header(headers, "X-NotificationStatus", &NOTIFICATION, every),
+        subscription: status_header(headers, "X-SubscriptionStatus", &SUBSCRIPTION, every),
+        device: status_header(headers, "X-DeviceConnectionStatus", &DEVICE, every),
         message_id: field(headers, "X-MessageID").and_then(message_id),
         retry_after_s: field(headers, "Retry-After").and_then(retry_after),
     }
@@ -524,8 +543,33 @@ fn check_delays(policy: &RetryPolicy, failures: u32, jitter: i16, retry_after_s:
 /// Runs the check on one case.
 pub fn check(input: &Input) {
     super::trace(|| format!("{input:?}"));
+    // A lookup sees the first field of each name.
     let lookup = |name: &str| field(&input.headers, name);
-    let r = Response::from_parts(input.status, lookup);
+    let first = Response::from_parts(input.status, lookup);
+    let f = read_as(&input.headers, false);
+    assert_eq!(
+        first.notification, f.notification,
+        "from_parts: X-NotificationStatus"
+    );
+    assert_eq!(
+        first.subscription, f.subscription,
+        "from_parts: X-SubscriptionStatus"
+    );
+    assert_eq!(
+        first.device, f.device,
+        "from_parts: X-DeviceConnectionStatus"
+    );
+    assert_eq!(
+        classify(&first),
+        meaning(input.status, &f),
+        "classify from_parts"
+    );
+    // Every field, repeats included.
+    let every = input
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()));
+    let r = Response::from_fields(input.status, every);
     let h = read(&input.headers);
 
     // "Reading a response".
