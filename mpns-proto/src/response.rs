@@ -294,17 +294,19 @@ pub(crate) struct StatusFields<'h> {
     conflicting: u8,
 }
 
-/// The value names of the three status headers, in [`HEADERS`] order.
-const STATUS_NAMES: [&[&str]; 3] = [&NOTIFICATION_NAMES, &SUBSCRIPTION_NAMES, &DEVICE_NAMES];
-
-/// What value `value` of status header `i` means: its place in the names,
-/// aliases folded, for comparing two values of one header.
+/// What value `value` of status header `i` (0 to 2, in [`HEADERS`] order)
+/// means: its place in the names, aliases folded, for comparing two values
+/// of one header.
 fn meaning(i: usize, value: &[u8]) -> HeaderValue<usize> {
-    match STATUS_NAMES.get(i).map(|names| lenient(Some(value), names)) {
+    let names: &[&str] = match i {
+        0 => &NOTIFICATION_NAMES,
+        1 => &SUBSCRIPTION_NAMES,
+        _ => &DEVICE_NAMES,
+    };
+    match lenient(Some(value), names) {
         // `temporarilydisconnected` is `tempdisconnected`.
-        Some(HeaderValue::Known(2)) if i == 2 => HeaderValue::Known(1),
-        Some(m) => m,
-        None => HeaderValue::NotGiven,
+        HeaderValue::Known(2) if i == 2 => HeaderValue::Known(1),
+        m => m,
     }
 }
 

@@ -327,7 +327,8 @@ fn name(f: &Finished) -> &'static str {
 
 /// `strict`: every `ChannelTableFull` must be one the model cannot rule out.
 /// Without it, a host entry still referenced by an idle channel entry counts
-/// as needed (the bug `idle_channel_entries_do_not_pin_the_host_table` shows).
+/// as needed (as it did before `idle_channel_entries_do_not_pin_the_host_table`
+/// was fixed: both runs are kept).
 fn check(ops: Vec<Op>, strict: bool, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
     let config = SenderConfig {
         quota: QUOTA as u32,
@@ -883,8 +884,6 @@ fn invariants_hold_for_any_sequence() {
 
 /// The same with every `ChannelTableFull` justified by the doc alone.
 #[test]
-#[ignore = "bug: a host entry referenced only by idle channel entries is never recycled, so \
-            ChannelTableFull lasts forever (see idle_channel_entries_do_not_pin_the_host_table)"]
 fn invariants_hold_for_any_sequence_strict() {
     run(1500, true);
 }
@@ -897,7 +896,6 @@ fn invariants_hold_for_any_sequence_strict() {
 /// the idle channel entry, and `host_entry` keeps every host an idle channel
 /// entry still points to.
 #[test]
-#[ignore = "bug: idle channel entries pin their hosts: ChannelTableFull after room_at, forever"]
 fn idle_channel_entries_do_not_pin_the_host_table() {
     let mut s: TestSender = Sender::new(SenderConfig::default(), vec![0; Q * 512]);
     let toast = Notification::Toast(Toast {

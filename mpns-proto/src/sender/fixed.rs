@@ -427,18 +427,21 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         Ok((self.state.channels.len() - 1) as u16)
     }
 
+    /// Whether channel entry `i` holds nothing worth remembering and nothing queued.
+    fn is_idle_channel(&self, i: usize) -> bool {
+        self.state.channels[i]
+            .state
+            .is_idle(&self.state.config, self.state.now)
+            && !self
+                .state
+                .slots
+                .iter()
+                .any(|s| usize::from(s.note.place.channel) == i)
+    }
+
     /// A channel entry that holds nothing worth remembering.
     fn idle_channel(&self) -> Option<usize> {
-        let now = self.state.now;
-        let config = &self.state.config;
-        (0..self.state.channels.len()).find(|&i| {
-            self.state.channels[i].state.is_idle(config, now)
-                && !self
-                    .state
-                    .slots
-                    .iter()
-                    .any(|s| usize::from(s.note.place.channel) == i)
-        })
+        (0..self.state.channels.len()).find(|&i| self.is_idle_channel(i))
     }
 
     fn host_entry(&mut self, channel: &ChannelUri<'_>) -> Result<u16, SubmitError> {
@@ -455,16 +458,26 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         // doubling, unless the table is full: then one whose pause is over
         // gives way, so that a full table clears with time.
         let full = self.state.hosts.is_full();
-        let idle = (0..self.state.hosts.len()).find(|&i| {
+        // Its channel entries, if any, hold nothing worth remembering and
+        // nothing queued: they go with it (vacated), rather than keep a full
+        // table refusing new hosts for ever.
+        let recyclable = |i: usize| {
             let h = &self.state.hosts[i].state;
             (h.is_idle(now) || (full && h.paused_until <= now))
-                && !self
-                    .state
-                    .channels
-                    .iter()
-                    .any(|c| usize::from(c.state.host) == i)
-        });
-        if let Some(i) = idle {
+                && (0..self.state.channels.len()).all(|j| {
+                    let c = &self.state.channels[j];
+                    c.id == policy::VACANT
+                        || usize::from(c.state.host) != i
+                        || self.is_idle_channel(j)
+                })
+        };
+        if let Some(i) = (0..self.state.hosts.len()).find(|&i| recyclable(i)) {
+            for c in self.state.channels.iter_mut() {
+                // Idle already: only the id goes (state_records skips it).
+                if usize::from(c.state.host) == i {
+                    c.id = policy::VACANT;
+                }
+            }
             self.state.hosts[i] = entry;
             return Ok(i as u16);
         }
@@ -989,7 +1002,9 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let fresh = QuotaWindow::default();
         for (i, c) in self.state.channels.iter().enumerate() {
             let s = &c.state;
-            if s.expired || s.paused_until != Instant::ZERO || s.quota != fresh {
+            if c.id != policy::VACANT
+                && (s.expired || s.paused_until != Instant::ZERO || s.quota != fresh)
+            {
                 out(&self.channel_record(i));
             }
         }

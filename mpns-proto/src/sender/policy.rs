@@ -451,6 +451,11 @@ pub(super) fn channel_id(seed: u64, channel: &ChannelUri<'_>) -> ChannelId {
     ChannelId(keyed_hash(seed, &[channel.as_str().as_bytes()]))
 }
 
+/// The id of a fixed sender's channel entry let go with its host. A channel
+/// whose keyed hash is 0 would be taken for one: as unlikely (2^-64) as two
+/// channels sharing an id, which identifying channels by hash accepts.
+pub(super) const VACANT: ChannelId = ChannelId(0);
+
 /// The supersede key of a tile: a hash of its `Id` (`None` for the main tile).
 #[cfg(feature = "tiles")]
 pub(super) fn tile_key(seed: u64, id: Option<&str>) -> u64 {
