@@ -4,7 +4,7 @@
 use std::time::Instant as StdInstant;
 
 use clap::Args;
-use mpns_proto::sender::{Event, Finished};
+use mpns_proto::sender::{Event, Finished, SubmitError};
 use mpns_proto::{
     CycleTile, Delivery, Duration, Field, FlipTile, IconicTile, MessageId, Notification, Options,
     Raw, RetryPolicy, SenderConfig, Sound, StandardTile, Tile, TileTemplate, Toast,
@@ -12,7 +12,7 @@ use mpns_proto::{
 
 use super::CliError;
 use crate::client::{ClientConfig, Identity};
-use crate::driver::{Driver, DriverConfig};
+use crate::driver::{Driver, DriverConfig, DriverError};
 use crate::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
 use crate::pki::TestPki;
 use crate::transport::{AnyClient, TransportKind};
@@ -333,17 +333,32 @@ async fn run(client: AnyClient, items: &[Item], verbose: bool) -> Result<Vec<Row
     let started = StdInstant::now();
     let (handle, mut events) = Driver::start(client, config);
     let mut tickets = Vec::new();
-    for item in items {
+    let mut rows: Vec<Option<Row>> = items.iter().map(|_| None).collect();
+    for (i, item) in items.iter().enumerate() {
         let ticket = match &item.send {
             Send::Notification(pair) => handle.submit_wait(&item.channel, &pair.0, &pair.1).await,
             Send::Callback(uri, body) => {
                 handle.submit_callback_registration(&item.channel, uri, body)
             }
         };
-        tickets.push(ticket.map_err(|e| CliError::Demo(e.to_string()))?);
+        match ticket {
+            Ok(ticket) => tickets.push(Some(ticket)),
+            // The expiry of the row before it can come first: the core then
+            // refuses the submit, which is the same state shown sooner.
+            Err(DriverError::Submit(SubmitError::ChannelExpired(_))) => {
+                tickets.push(None);
+                rows[i] = Some(Row {
+                    channel: channel_label(&item.channel),
+                    label: item.label,
+                    outcome: "channel expired (refused at submit)".into(),
+                    attempts: 0,
+                    elapsed_ms: started.elapsed().as_millis(),
+                });
+            }
+            Err(e) => return Err(CliError::Demo(e.to_string())),
+        }
     }
     drop(handle);
-    let mut rows: Vec<Option<Row>> = items.iter().map(|_| None).collect();
     while let Some(event) = events.recv().await {
         let ms = started.elapsed().as_millis();
         match event {
@@ -352,7 +367,7 @@ async fn run(client: AnyClient, items: &[Item], verbose: bool) -> Result<Vec<Row
                 result,
                 attempts,
             } => {
-                if let Some(i) = tickets.iter().position(|t| *t == ticket) {
+                if let Some(i) = tickets.iter().position(|t| *t == Some(ticket)) {
                     let item = &items[i];
                     rows[i] = Some(Row {
                         channel: channel_label(&item.channel),
