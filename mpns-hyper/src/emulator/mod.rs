@@ -154,9 +154,9 @@ pub struct EmulatorConfig {
     /// Tokio worker threads (default 0: one per CPU).
     pub worker_threads: usize,
     /// Time a request's head and body may take to arrive, from its first
-    /// byte (default 10 s; on HTTPS the first request's time starts with the
-    /// handshake); then the connection is closed. Bounds what a client that
-    /// dribbles its request can hold.
+    /// byte (default 10 s; a TLS handshake has its own 10 s); then the
+    /// connection is closed. Bounds what a client that dribbles its request
+    /// can hold.
     pub request_read_timeout: Duration,
     /// Time a connection may wait for its next request (default 120 s, longer
     /// than the client's 90 s idle timeout, so that clients close first, as

@@ -166,12 +166,10 @@ async fn accept_loop(
         shared.count_connection();
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
-        let activity = Arc::new(Activity::default());
-        let stream = TimedIo::new(stream, limits, Arc::clone(&activity), Arc::clone(&shared));
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => serve(&shared, stream, activity, limits, false, false).await,
+                None => serve(&shared, stream, limits, false, false).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
@@ -181,7 +179,7 @@ async fn accept_loop(
                                 .1
                                 .peer_certificates()
                                 .is_some_and(|certs| !certs.is_empty());
-                            serve(&shared, stream, activity, limits, true, authenticated).await;
+                            serve(&shared, stream, limits, true, authenticated).await;
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "emulator: TLS handshake failed"),
                         Err(_) => tracing::debug!("emulator: TLS handshake timed out"),
@@ -194,12 +192,62 @@ async fn accept_loop(
     }
 }
 
-/// What the service tells a connection's [`TimedIo`]: whether a request is
-/// being handled, and how many were answered.
-#[derive(Default)]
-struct Activity {
+/// What a connection's handler and its [`ConnIo`] share.
+struct Conn {
+    secure: bool,
+    authenticated: bool,
+    /// Set by a [`Verdict::Reset`]: [`ConnIo`] cuts the next response.
+    reset: AtomicBool,
+    /// A request is being handled: no read deadline meanwhile.
     busy: AtomicBool,
+    /// Requests answered: each sends the connection back to waiting.
     answered: AtomicU64,
+    /// How long the body may take (`request_read_timeout`).
+    read_timeout: Duration,
+}
+
+async fn serve<T>(
+    shared: &Arc<Shared>,
+    io: T,
+    limits: ConnectionLimits,
+    secure: bool,
+    authenticated: bool,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let shared = Arc::clone(shared);
+    let conn = Arc::new(Conn {
+        secure,
+        authenticated,
+        reset: AtomicBool::new(false),
+        busy: AtomicBool::new(false),
+        answered: AtomicU64::new(0),
+        read_timeout: limits.request_read_timeout,
+    });
+    let io = TokioIo::new(ConnIo::new(
+        io,
+        limits,
+        Arc::clone(&conn),
+        Arc::clone(&shared),
+    ));
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        let conn = Arc::clone(&conn);
+        async move {
+            conn.busy.store(true, Ordering::Release);
+            let reply = handle(&shared, &conn, request).await;
+            conn.answered.fetch_add(1, Ordering::AcqRel);
+            conn.busy.store(false, Ordering::Release);
+            Ok::<_, Infallible>(reply)
+        }
+    });
+    if let Err(e) = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service)
+        .await
+    {
+        tracing::debug!(error = %e, "emulator: connection ended");
+    }
 }
 
 /// Which deadline a connection's reads run under.
@@ -211,35 +259,38 @@ enum Phase {
     Request,
 }
 
-/// A connection's socket with its timeouts: while no request is being
+/// A connection's stream as hyper sees it.
+///
+/// Reads run under the connection's timeouts: while no request is being
 /// handled, a read that waits past the deadline of its phase fails, and
-/// hyper closes the connection. While one is handled (a slow behaviour,
-/// reading the body) the service bounds the time itself.
-struct TimedIo<T> {
+/// hyper closes the connection (while one is handled, a slow behaviour or
+/// the body's read, the handler bounds the time itself).
+///
+/// Writes pass through until a reset is armed; then [`RESET_AFTER`] bytes
+/// of the response go and the write fails, which makes hyper drop the
+/// connection (the peer sees a truncated response and the connection close).
+struct ConnIo<T> {
     inner: T,
+    conn: Arc<Conn>,
     limits: ConnectionLimits,
-    activity: Arc<Activity>,
     shared: Arc<Shared>,
     phase: Phase,
     answered: u64,
     deadline: Pin<Box<tokio::time::Sleep>>,
+    written: usize,
 }
 
-impl<T> TimedIo<T> {
-    fn new(
-        inner: T,
-        limits: ConnectionLimits,
-        activity: Arc<Activity>,
-        shared: Arc<Shared>,
-    ) -> Self {
-        TimedIo {
+impl<T> ConnIo<T> {
+    fn new(inner: T, limits: ConnectionLimits, conn: Arc<Conn>, shared: Arc<Shared>) -> Self {
+        ConnIo {
             inner,
+            conn,
             limits,
-            activity,
             shared,
             phase: Phase::Idle,
             answered: 0,
             deadline: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+            written: 0,
         }
     }
 
@@ -255,13 +306,13 @@ impl<T> TimedIo<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let answered = self.activity.answered.load(Ordering::Acquire);
+        let answered = self.conn.answered.load(Ordering::Acquire);
         if answered != self.answered {
             // A request was answered since: wait for the next one.
             self.answered = answered;
@@ -277,7 +328,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                if self.activity.busy.load(Ordering::Acquire)
+                if self.conn.busy.load(Ordering::Acquire)
                     || self.deadline.as_mut().poll(cx).is_pending()
                 {
                     return Poll::Pending;
@@ -297,110 +348,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// What a request handler knows about its connection.
-struct Conn {
-    secure: bool,
-    authenticated: bool,
-    /// Set by a [`Verdict::Reset`]: [`ResetIo`] cuts the next response.
-    reset: Arc<AtomicBool>,
-    /// How long the body may take (`request_read_timeout`).
-    read_timeout: Duration,
-}
-
-async fn serve<T>(
-    shared: &Arc<Shared>,
-    io: T,
-    activity: Arc<Activity>,
-    limits: ConnectionLimits,
-    secure: bool,
-    authenticated: bool,
-) where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let shared = Arc::clone(shared);
-    let reset = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(ResetIo {
-        inner: io,
-        reset: Arc::clone(&reset),
-        written: 0,
-    });
-    let conn = Arc::new(Conn {
-        secure,
-        authenticated,
-        reset,
-        read_timeout: limits.request_read_timeout,
-    });
-    let service = service_fn(move |request| {
-        let shared = Arc::clone(&shared);
-        let conn = Arc::clone(&conn);
-        let activity = Arc::clone(&activity);
-        async move {
-            activity.busy.store(true, Ordering::Release);
-            let reply = handle(&shared, &conn, request).await;
-            activity.answered.fetch_add(1, Ordering::AcqRel);
-            activity.busy.store(false, Ordering::Release);
-            Ok::<_, Infallible>(reply)
-        }
-    });
-    if let Err(e) = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, service)
-        .await
-    {
-        tracing::debug!(error = %e, "emulator: connection ended");
-    }
-}
-
-/// Passes bytes through until a reset is armed; then lets [`RESET_AFTER`]
-/// bytes of the response through and fails, which makes hyper drop the
-/// connection (the peer sees a truncated response and the connection close).
-struct ResetIo<T> {
-    inner: T,
-    reset: Arc<AtomicBool>,
-    written: usize,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for ResetIo<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> ResetIo<T> {
+impl<T: AsyncWrite + Unpin> ConnIo<T> {
     fn poll_write_cut(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.written < RESET_AFTER {
             let take = buf.len().min(RESET_AFTER - self.written);
@@ -416,13 +364,13 @@ impl<T: AsyncWrite + Unpin> ResetIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for ResetIo<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.reset.load(Ordering::Relaxed) {
+        if self.conn.reset.load(Ordering::Relaxed) {
             return self.poll_write_cut(cx, buf);
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
@@ -433,7 +381,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ResetIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.reset.load(Ordering::Relaxed) {
+        if self.conn.reset.load(Ordering::Relaxed) {
             let first = bufs
                 .iter()
                 .find(|b| !b.is_empty())
