@@ -582,6 +582,34 @@ async fn closing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
 const ACCEPTED: &[u8] = b"HTTP/1.1 200 OK\r\nX-NotificationStatus: Received\r\n\
     X-SubscriptionStatus: Active\r\nX-DeviceConnectionStatus: Connected\r\n";
 
+/// Reads one whole request (head and `Content-Length` body) from `stream`,
+/// with what `got` already holds, and takes it out of `got`; `false` if the
+/// stream ends first.
+async fn read_request(stream: &mut tokio::net::TcpStream, got: &mut Vec<u8>) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut request = httparse::Request::new(&mut headers);
+        if let Ok(httparse::Status::Complete(head)) = request.parse(got) {
+            let length: usize = request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                .unwrap_or(0);
+            if got.len() >= head + length {
+                got.drain(..head + length);
+                return true;
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(n) if n > 0 => got.extend_from_slice(&chunk[..n]),
+            _ => return false,
+        }
+    }
+}
+
 /// A server that answers each request with `head` (status line and headers,
 /// `Content-Length: 0` added unless it has one), then, for a
 /// `Content-Length`, that many bytes of body, and closes the connection. A
@@ -599,29 +627,10 @@ async fn raw_server(head: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic:
             count.fetch_add(1, Ordering::SeqCst);
             let head = head.clone();
             tokio::spawn(async move {
-                // Read the head and the body its Content-Length announces.
-                let mut got = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let n = stream.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&chunk[..n]);
-                    let mut headers = [httparse::EMPTY_HEADER; 16];
-                    let mut request = httparse::Request::new(&mut headers);
-                    if let Ok(httparse::Status::Complete(head)) = request.parse(&got) {
-                        let length: usize = request
-                            .headers
-                            .iter()
-                            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                            .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
-                            .unwrap_or(0);
-                        if got.len() >= head + length {
-                            break;
-                        }
-                    }
+                if !read_request(&mut stream, &mut Vec::new()).await {
+                    return;
                 }
+                let mut chunk = [0u8; 4096];
                 let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
                 let body = match text.split("content-length: ").nth(1) {
                     Some(rest) => rest
@@ -794,7 +803,7 @@ async fn direct_idle_connections_expire() {
 async fn closes_under_the_second_request()
 -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = std::sync::Arc::new(AtomicUsize::new(0));
@@ -804,32 +813,11 @@ async fn closes_under_the_second_request()
             let index = count.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut got = Vec::new();
-                let mut chunk = [0u8; 4096];
                 let mut answered = 0;
                 loop {
-                    // One whole request (head and Content-Length body) from `got`.
-                    let mut headers = [httparse::EMPTY_HEADER; 16];
-                    let mut request = httparse::Request::new(&mut headers);
-                    let whole = match request.parse(&got) {
-                        Ok(httparse::Status::Complete(head)) => {
-                            let length: usize = request
-                                .headers
-                                .iter()
-                                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
-                                .unwrap_or(0);
-                            (got.len() >= head + length).then_some(head + length)
-                        }
-                        _ => None,
-                    };
-                    let Some(end) = whole else {
-                        match stream.read(&mut chunk).await {
-                            Ok(n) if n > 0 => got.extend_from_slice(&chunk[..n]),
-                            _ => return,
-                        }
-                        continue;
-                    };
-                    got.drain(..end);
+                    if !read_request(&mut stream, &mut got).await {
+                        return;
+                    }
                     if index == 0 && answered == 1 {
                         // The second request on the kept connection: closed unanswered.
                         return;
