@@ -10,8 +10,8 @@ use std::hint::black_box;
 
 use mpns_proto::sender::Event;
 use mpns_proto::{
-    ChannelUri, Field, FlipTile, GrowableSender, Instant, Notification, Options, Raw, Response,
-    Sender, SenderConfig, Tile, TileTemplate, Toast,
+    ChannelUri, GrowableSender, Instant, Notification, Options, Raw, Response, Sender,
+    SenderConfig, Toast,
 };
 
 /// Channel of the vector `toast_basic` (`mpns-proto/tests/vectors/requests.jsonl`).
@@ -41,13 +41,19 @@ pub const DENSE_PARAM: &str = r#"/P.xaml?a=<&>&b="'"&c=<'&'>&d="<>"&e='&'"#;
 
 /// The toast of the vector `toast_basic`.
 pub fn toast_basic() -> Notification<'static> {
-    Notification::Toast(Toast {
-        text1: Some("Bold Text"),
-        text2: Some("Normal text"),
-        param: Some("/Page2.xaml?NavigatedFrom=Toast"),
-        sound: None,
-    })
+    vector("toast_basic")
 }
+
+/// The notification of request vector `case` (`mpns-proto/tests/vectors/`).
+fn vector(case: &str) -> Notification<'static> {
+    notifications::notification(case)
+        .expect("a notification for every vector")
+        .0
+}
+
+// The notification of each request vector, kept once for the workspace.
+#[path = "../../mpns-proto/tests/vectors/notifications.rs"]
+mod notifications;
 
 /// A toast whose `Text1`, `Text2` and `Param` are mostly characters to escape.
 pub fn toast_dense_escape() -> Notification<'static> {
@@ -61,21 +67,7 @@ pub fn toast_dense_escape() -> Notification<'static> {
 
 /// The flip tile of the vector `tile_flip_full`: `Id` and all ten elements set.
 pub fn flip_tile_full() -> Notification<'static> {
-    Notification::Tile(Tile {
-        id: Some("/F.xaml"),
-        template: TileTemplate::Flip(FlipTile {
-            small_background_image: Field::Set("/s.png"),
-            wide_background_image: Field::Set("/w.png"),
-            wide_back_background_image: Field::Set("/wb.png"),
-            wide_back_content: Field::Set("wide back"),
-            background_image: Field::Set("/m.png"),
-            count: Field::Set(12),
-            title: Field::Set("Flip"),
-            back_background_image: Field::Set("/mb.png"),
-            back_title: Field::Set("bt"),
-            back_content: Field::Set("bc"),
-        }),
-    })
+    vector("tile_flip_full")
 }
 
 /// The body of [`raw_1k`]: 1024 bytes, the default raw limit.

@@ -126,25 +126,44 @@ fn check_vector(name: &str, uri: &str, n: &Notification<'_>, o: &Options<'_>) {
     );
 }
 
+#[path = "vectors/notifications.rs"]
+mod notifications;
+use notifications::notification;
+
+/// Every vector of `requests.jsonl`: its notification (`vectors/notifications.rs`)
+/// encodes to the expected request, or is refused when the vector says so.
+#[test]
+fn every_request_vector() {
+    let text = include_str!("vectors/requests.jsonl");
+    for line in text.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = case["case"].as_str().unwrap();
+        let uri = case["args"]
+            .as_array()
+            .unwrap()
+            .windows(2)
+            .find(|w| w[0] == "--channel")
+            .and_then(|w| w[1].as_str())
+            .unwrap_or_else(|| panic!("{name}: no --channel"));
+        let (n, o) = notification(name).unwrap_or_else(|| panic!("{name}: no notification"));
+        match vector(name) {
+            Some(_) => check_vector(name, uri, &n, &o),
+            None => assert!(
+                ChannelUri::parse(uri).is_err() || http(uri, &n, &o).is_err(),
+                "{name}: encoded a request the vector refuses"
+            ),
+        }
+    }
+}
+
 #[test]
 fn vector_toast_basic() {
-    let n = Notification::Toast(Toast {
-        text1: Some("Bold Text"),
-        text2: Some("Normal text"),
-        param: Some("/Page2.xaml?NavigatedFrom=Toast"),
-        sound: None,
-    });
-    check_vector(
-        "toast_basic",
-        "http://127.0.0.1:47001/throttledthirdparty/01.00/ABC",
-        &n,
-        &Options::default(),
-    );
     // The whole request, byte for byte, in Microsoft's header spelling.
+    let (n, o) = notification("toast_basic").unwrap();
     let wire = http(
         "http://127.0.0.1:47001/throttledthirdparty/01.00/ABC",
         &n,
-        &Options::default(),
+        &o,
     )
     .unwrap();
     assert_eq!(
@@ -162,72 +181,8 @@ fn vector_toast_basic() {
     );
 }
 
-#[test]
-fn vector_toast_delivery_900_msgid() {
-    let o = Options {
-        delivery: Delivery::Within900s,
-        message_id: Some(MessageId::parse("3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f").unwrap()),
-        ..Options::default()
-    };
-    check_vector("toast_delivery_900_msgid", CHANNEL, &toast("x"), &o);
-}
-
-#[test]
-fn vector_tile_standard_count0() {
-    let n = standard(StandardTile {
-        count: Field::Set(0),
-        title: Field::Set("Zero"),
-        ..Default::default()
-    });
-    check_vector("tile_standard_count0", CHANNEL, &n, &Options::default());
-}
-
-#[test]
-fn vector_tile_standard_clear() {
-    let n = standard(StandardTile {
-        title: Field::Set("Keep"),
-        count: Field::Clear,
-        back_content: Field::Clear,
-        ..Default::default()
-    });
-    check_vector("tile_standard_clear", CHANNEL, &n, &Options::default());
-}
-
 fn full_flip() -> Notification<'static> {
-    Notification::Tile(Tile {
-        id: Some("/F.xaml"),
-        template: TileTemplate::Flip(FlipTile {
-            small_background_image: Field::Set("/s.png"),
-            wide_background_image: Field::Set("/w.png"),
-            wide_back_background_image: Field::Set("/wb.png"),
-            wide_back_content: Field::Set("wide back"),
-            background_image: Field::Set("/m.png"),
-            count: Field::Set(12),
-            title: Field::Set("Flip"),
-            back_background_image: Field::Set("/mb.png"),
-            back_title: Field::Set("bt"),
-            back_content: Field::Set("bc"),
-        }),
-    })
-}
-
-#[test]
-fn vector_tile_flip_full() {
-    check_vector("tile_flip_full", CHANNEL, &full_flip(), &Options::default());
-}
-
-#[test]
-fn vector_raw_text_and_voip() {
-    let raw = Notification::Raw(Raw {
-        body: b"<root><v>1</v></root>",
-        voip: false,
-    });
-    check_vector("raw_text", CHANNEL, &raw, &Options::default());
-    let voip = Notification::Raw(Raw {
-        body: b"<IncomingCall/>",
-        voip: true,
-    });
-    check_vector("raw_voip", CHANNEL, &voip, &Options::default());
+    notification("tile_flip_full").unwrap().0
 }
 
 #[test]

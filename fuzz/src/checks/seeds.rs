@@ -7,12 +7,16 @@
 //! committed corpus file, through its check.
 
 use mpns_proto::{
-    ChannelUri, CycleTile, Delivery, Field, FlipTile, IconicTile, Instant, Limits, MessageId,
-    Notification, Options, Raw, Response, Sender, SenderConfig, Sound, StandardTile, TargetOs,
-    Tile, TileTemplate, Toast,
+    ChannelUri, CycleTile, Delivery, Field, IconicTile, Instant, Limits, MessageId, Notification,
+    Options, Raw, Response, Sender, SenderConfig, Sound, StandardTile, TargetOs, Tile,
+    TileTemplate, Toast,
 };
 
 use super::sender::{C, CHANNELS, Q};
+
+// The notification of each request vector, kept once for the workspace.
+#[path = "../../../mpns-proto/tests/vectors/notifications.rs"]
+mod notifications;
 
 /// One seed: target, file name (after `seed-`), bytes.
 pub type Seed = (&'static str, String, Vec<u8>);
@@ -75,21 +79,9 @@ fn encode_seeds() -> Vec<(String, Vec<u8>)> {
             sound: None,
         })
     };
-    let flip = Notification::Tile(Tile {
-        id: Some("/F.xaml"),
-        template: TileTemplate::Flip(FlipTile {
-            small_background_image: Field::Set("/s.png"),
-            wide_background_image: Field::Set("/w.png"),
-            wide_back_background_image: Field::Set("/wb.png"),
-            wide_back_content: Field::Set("wide back"),
-            background_image: Field::Set("/m.png"),
-            count: Field::Set(12),
-            title: Field::Set("Flip"),
-            back_background_image: Field::Set("/mb.png"),
-            back_title: Field::Set("bt"),
-            back_content: Field::Set("bc"),
-        }),
-    });
+    let flip = notifications::notification("tile_flip_full")
+        .expect("the vector's tile")
+        .0;
     let mut cycle = CycleTile {
         small_background_image: Field::Set("/s.png"),
         count: Field::Clear,

@@ -24,9 +24,8 @@ use core::panic::PanicInfo;
 use cortex_m_rt::entry;
 use mpns_embedded_firmware::qemu;
 use mpns_proto::{
-    ChannelUri, Delivery, DeviceStatus, Field, FlipTile, MessageId, Notification, Options, Outcome,
-    Raw, ReadResponse, ReaderLimits, ResponseReader, StandardTile, Tile, TileTemplate, Toast,
-    classify, encode_request,
+    ChannelUri, DeviceStatus, Outcome, ReadResponse, ReaderLimits, ResponseReader, classify,
+    encode_request,
 };
 // Linked for its interrupt vector table (`rt`): the device this firmware is for.
 use stm32f4 as _;
@@ -34,6 +33,11 @@ use stm32f4 as _;
 #[allow(dead_code)] // the example's part of it is not used here
 #[path = "../scenario.rs"]
 mod scenario;
+
+// The notification of each request vector, shared with the host tests.
+#[path = "../../../../mpns-proto/tests/vectors/notifications.rs"]
+mod notifications;
+use notifications::notification;
 
 /// A line of `requests.jsonl`.
 struct RequestVector {
@@ -60,98 +64,6 @@ struct ResponseVector {
 }
 
 include!(concat!(env!("OUT_DIR"), "/vectors.rs"));
-
-/// The notification and options of each request vector, as its `args` and
-/// `mpns-proto/tests/encode.rs` give them; `None` for a case this firmware
-/// does not know (it fails).
-fn notification(case: &str) -> Option<(Notification<'static>, Options<'static>)> {
-    static R1025: [u8; 1025] = [b'r'; 1025];
-    let toast = |text1, text2, param| {
-        Notification::Toast(Toast {
-            text1: Some(text1),
-            text2,
-            param,
-            ..Toast::default()
-        })
-    };
-    let standard = |tile| {
-        Notification::Tile(Tile {
-            id: None,
-            template: TileTemplate::Standard(tile),
-        })
-    };
-    let plain = Options::default();
-    Some(match case {
-        "toast_basic" => (
-            toast(
-                "Bold Text",
-                Some("Normal text"),
-                Some("/Page2.xaml?NavigatedFrom=Toast"),
-            ),
-            plain,
-        ),
-        "toast_delivery_900_msgid" => (
-            toast("x", None, None),
-            Options {
-                delivery: Delivery::Within900s,
-                message_id: Some(MessageId::parse("3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f").ok()?),
-                ..Options::default()
-            },
-        ),
-        "tile_standard_count0" => (
-            standard(StandardTile {
-                count: Field::Set(0),
-                title: Field::Set("Zero"),
-                ..Default::default()
-            }),
-            plain,
-        ),
-        "tile_standard_clear" => (
-            standard(StandardTile {
-                title: Field::Set("Keep"),
-                count: Field::Clear,
-                back_content: Field::Clear,
-                ..Default::default()
-            }),
-            plain,
-        ),
-        "tile_flip_full" => (
-            Notification::Tile(Tile {
-                id: Some("/F.xaml"),
-                template: TileTemplate::Flip(FlipTile {
-                    small_background_image: Field::Set("/s.png"),
-                    wide_background_image: Field::Set("/w.png"),
-                    wide_back_background_image: Field::Set("/wb.png"),
-                    wide_back_content: Field::Set("wide back"),
-                    background_image: Field::Set("/m.png"),
-                    count: Field::Set(12),
-                    title: Field::Set("Flip"),
-                    back_background_image: Field::Set("/mb.png"),
-                    back_title: Field::Set("bt"),
-                    back_content: Field::Set("bc"),
-                }),
-            }),
-            plain,
-        ),
-        "raw_text" | "raw_voip" | "refuse_raw_1025" => {
-            let (body, voip): (&'static [u8], bool) = match case {
-                "raw_text" => (b"<root><v>1</v></root>", false),
-                "raw_voip" => (b"<IncomingCall/>", true),
-                _ => (&R1025, false),
-            };
-            (Notification::Raw(Raw { body, voip }), plain)
-        }
-        "refuse_count_100" => (
-            standard(StandardTile {
-                count: Field::Set(100),
-                ..Default::default()
-            }),
-            plain,
-        ),
-        "refuse_wns_uri" => (toast("a", None, None), plain),
-        _ => return None,
-    })
-}
 
 fn check_request(v: &RequestVector, buf: &mut [u8]) -> Result<(), &'static str> {
     let (n, o) = notification(v.case).ok_or("no notification for this case here")?;
