@@ -137,15 +137,14 @@ fn prepare(url: &str) -> Result<Prepared, String> {
     let channel = ChannelUri::parse(url).map_err(|e| format!("--url: {e}"))?;
     let request = Request::notification(channel, &toast, &Options::default())
         .map_err(|e| format!("toast: {e}"))?;
-    let (parts, _) = mpns_hyper::client::to_hyper(&request).into_parts();
-    let mut body = vec![0; request.body_len()];
-    request
-        .write_body(&mut body)
-        .map_err(|e| format!("toast: {e}"))?;
+    let (parts, body) = request
+        .to_http::<Bytes>()
+        .map_err(|e| format!("--url: {e}"))?
+        .into_parts();
     Ok(Prepared {
         uri: parts.uri,
         headers: parts.headers,
-        body: Bytes::from(body),
+        body,
     })
 }
 

@@ -11,14 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::header_names as names;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderName, HeaderValue};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use mpns_proto::http_interop::ToHttpError;
 use mpns_proto::sender::TransportError;
 use mpns_proto::{Outcome, Request, Response};
 
@@ -207,7 +206,7 @@ impl Client {
         })
     }
 
-    /// Sends a request built by [`to_hyper`].
+    /// Sends a request built by [`Request::to_http`].
     pub async fn send_hyper(
         &self,
         request: hyper::Request<Full<Bytes>>,
@@ -224,13 +223,7 @@ impl Client {
             let _ = Limited::new(body, self.max_response_body).collect().await;
             // Every field, repeats included, so that conflicting status
             // headers are seen (`docs/protocol.md`, "Reading a response").
-            Ok(Response::from_fields(
-                parts.status.as_u16(),
-                parts
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_bytes())),
-            ))
+            Ok(Response::from_http_parts(&parts))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
@@ -243,17 +236,20 @@ impl Client {
 }
 
 impl Transport for Client {
-    type Prepared = hyper::Request<Full<Bytes>>;
+    /// A channel URI the `http` crate refuses (see [`ToHttpError::Uri`])
+    /// cannot go through hyper: it fails as [`TransportError::Other`]. The
+    /// direct transport sends it as written.
+    type Prepared = Result<hyper::Request<Full<Bytes>>, ToHttpError>;
 
     fn prepare(&self, request: &Request<'_>) -> Self::Prepared {
-        to_hyper(request)
+        request.to_http()
     }
 
-    fn send_prepared(
-        &self,
-        prepared: Self::Prepared,
-    ) -> impl Future<Output = Result<Response, TransportFailure>> + Send {
-        self.send_hyper(prepared)
+    async fn send_prepared(&self, prepared: Self::Prepared) -> Result<Response, TransportFailure> {
+        match prepared {
+            Ok(request) => self.send_hyper(request).await,
+            Err(e) => Err((TransportError::Other, e.to_string())),
+        }
     }
 }
 
@@ -292,79 +288,6 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
             .map_err(|e| ClientError::Tls(e.to_string())),
         None => Ok(builder.with_no_client_auth()),
     }
-}
-
-/// The hyper request of an MPNS request: `POST` to the channel (with
-/// `/callback` for registrations), the core's headers, and the body.
-pub fn to_hyper(request: &Request<'_>) -> hyper::Request<Full<Bytes>> {
-    let channel = request.channel();
-    let [path, suffix, query] = request.target().parts();
-    let parts = [
-        channel.uri().scheme().as_str(),
-        "://",
-        channel.host_header(),
-        path,
-        suffix,
-        query,
-    ];
-    let mut uri = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    parts.iter().for_each(|p| uri.push_str(p));
-    let mut body = vec![0u8; request.body_len()];
-    // Cannot fail: the buffer has the exact length.
-    let _ = request.write_body(&mut body);
-    let mut hyper_request = hyper::Request::new(Full::new(Bytes::from(body)));
-    *hyper_request.method_mut() = hyper::Method::POST;
-    // The core validated the URI and every header value: these cannot fail.
-    if let Ok(uri) = hyper::Uri::try_from(uri) {
-        *hyper_request.uri_mut() = uri;
-    }
-    let headers = hyper_request.headers_mut();
-    for (name, value) in request.headers() {
-        let value = static_value(value).map_or_else(|| HeaderValue::from_str(value), Ok);
-        if let (Some(name), Ok(value)) = (request_header(name), value) {
-            headers.append(name, value);
-        }
-    }
-    hyper_request
-}
-
-/// The values that recur on every request; cloning one copies nothing.
-static STATIC_VALUES: [HeaderValue; 13] = [
-    HeaderValue::from_static("text/xml"),
-    HeaderValue::from_static("toast"),
-    HeaderValue::from_static("token"),
-    HeaderValue::from_static("1"),
-    HeaderValue::from_static("2"),
-    HeaderValue::from_static("3"),
-    HeaderValue::from_static("4"),
-    HeaderValue::from_static("11"),
-    HeaderValue::from_static("12"),
-    HeaderValue::from_static("13"),
-    HeaderValue::from_static("21"),
-    HeaderValue::from_static("22"),
-    HeaderValue::from_static("23"),
-];
-
-/// The header names the core writes, without parsing them per request.
-fn request_header(name: &str) -> Option<HeaderName> {
-    use mpns_proto::request::header as h;
-    Some(match name {
-        h::CONTENT_TYPE => hyper::header::CONTENT_TYPE,
-        h::CONTENT_LENGTH => hyper::header::CONTENT_LENGTH,
-        h::TARGET => names::TARGET,
-        h::NOTIFICATION_CLASS => names::NOTIFICATION_CLASS,
-        h::MESSAGE_ID => names::MESSAGE_ID,
-        h::CALLBACK_URI => names::CALLBACK_URI,
-        other => return HeaderName::from_bytes(other.as_bytes()).ok(),
-    })
-}
-
-/// The values that recur on every request, without copying them.
-fn static_value(value: &str) -> Option<HeaderValue> {
-    STATIC_VALUES
-        .iter()
-        .find(|v| v.as_bytes() == value.as_bytes())
-        .cloned()
 }
 
 /// Maps a hyper client error to the core's transport failure kinds.

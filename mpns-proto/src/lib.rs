@@ -104,12 +104,15 @@
 #[cfg(feature = "arbitrary")]
 extern crate std;
 
-#[cfg(feature = "alloc")]
+#[cfg(any(feature = "alloc", feature = "http"))]
 extern crate alloc;
 
 pub mod error;
 pub mod exchange;
 pub mod http;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http_interop;
 pub mod notification;
 pub mod options;
 mod payload;

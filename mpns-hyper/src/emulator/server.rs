@@ -25,7 +25,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::state::{self, Accepted, Answer, Shared, Verdict};
 use super::{HTTP_PREFIX, HTTPS_PREFIX, ReceivedPayload, TlsConfig, schema};
-use crate::header_names::{
+use mpns_proto::http_interop::header_name::{
     CALLBACK_URI, DEVICE_CONNECTION_STATUS, MESSAGE_ID, NOTIFICATION_CLASS, NOTIFICATION_STATUS,
     SUBSCRIPTION_STATUS, TARGET,
 };
