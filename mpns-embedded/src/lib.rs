@@ -231,6 +231,7 @@
 
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     clippy::std_instead_of_core,
     clippy::alloc_instead_of_core,

@@ -1,4 +1,4 @@
-//! The firmware's work (`firmware/src/scenario.rs`) on the host: the same
+//! The firmware's work (`firmware/src/scenario.rs`, linked from `tests/firmware/`) on the host: the same
 //! source the Cortex-M4 firmwares run, with the same expected steps, so a
 //! 32-bit-only difference (the compact escape tables, the out-of-line copies,
 //! the division-free time arithmetic) shows as a difference between the two.
@@ -8,7 +8,7 @@
 use mpns_embedded_defmt_sink as _;
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../firmware/src/scenario.rs"]
+#[path = "firmware/scenario.rs"]
 mod scenario;
 
 use mpns_proto::{DeviceStatus, Outcome};

@@ -9,8 +9,8 @@
 //! `docs/protocol.md`, the journal's format in `docs/journal.md`.
 //!
 //! **Tests and benchmarks.** `cargo test -p mpns-hyper` runs everything over
-//! real loopback sockets against the [`emulator`] (the end-to-end tests once
-//! per transport, mutual TLS with certificates made by [`pki`], the real CLI
+//! real loopback sockets against the `emulator` (the end-to-end tests once
+//! per transport, mutual TLS with certificates made by `pki`, the real CLI
 //! binary); `mpns bench` and `benches/peers/compare.sh` measure throughput
 //! and client CPU (benches/README.md).
 //!
@@ -21,28 +21,34 @@
 //! | [`client`] | the hyper transport: pooled keep-alive hyper-util client, mutual TLS with rustls (`ring`); [`client::ClientConfig`] for both |
 //! | [`driver`] | runs the core's [`mpns_proto::GrowableSender`] over a transport: submit from any task, events as a stream; over a journal, nothing is lost when the process dies ([`driver::Driver::recover`]) |
 //! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
-//! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
-//! | [`pki`] | certificates made at run time (rcgen) for the emulator, the demo and tests |
+//! | `emulator` | feature `emulator`: a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
+//! | `pki` | feature `emulator`: certificates made at run time (rcgen) for the emulator, the demo and tests |
 //! | [`input`] | bounded reads of stdin and files: every input refused past its limit |
-//! | [`cli`] | the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
+//! | `cli` | feature `cli` (default): the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
 //!
 //! Every MPNS decision stays in `mpns-proto`: this crate moves bytes, time and TLS.
+//!
+//! # Features
+//!
+//! - `cli` (default): the `mpns` binary and the `cli` module; turns on `emulator`.
+//! - `emulator`: the `emulator` and `pki` modules.
+//!
+//! Without them (`default-features = false`) the crate is the transports,
+//! the driver and the journal, with no clap, indicatif, rcgen, serde-xml-rs,
+//! tracing-subscriber or h2.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "cli")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 pub mod client;
 pub mod direct;
 pub mod driver;
 #[cfg(feature = "emulator")]
-#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 pub mod input;
 pub mod journal;
 #[cfg(feature = "emulator")]
-#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod pki;
 pub mod transport;

@@ -9,12 +9,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The request vectors, kept once for the workspace in mpns-proto (their
-/// format: `mpns-proto/tests/vectors/README.md`).
-const VECTORS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../mpns-proto/tests/vectors/requests.jsonl"
-));
+/// The request vectors, kept once for the workspace in mpns-proto
+/// (`tests/vectors` links there; their format: `tests/vectors/README.md`).
+const VECTORS: &str = include_str!("vectors/requests.jsonl");
 
 /// Header names as Microsoft spells them (`docs/protocol.md`, "Headers").
 const MICROSOFT_SPELLING: [&str; 7] = [

@@ -251,12 +251,9 @@ const RECEIVED: (
 
 // ---- Vectors --------------------------------------------------------------------
 
-/// The request vectors, kept once for the workspace in mpns-proto (their
-/// format: `mpns-proto/tests/vectors/README.md`).
-const VECTORS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../mpns-proto/tests/vectors/requests.jsonl"
-));
+/// The request vectors, kept once for the workspace in mpns-proto
+/// (`tests/vectors` links there; their format: `tests/vectors/README.md`).
+const VECTORS: &str = include_str!("vectors/requests.jsonl");
 
 /// One vector the encoder accepts.
 struct VectorRequest {

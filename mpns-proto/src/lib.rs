@@ -34,6 +34,7 @@
 //! | [`request`] | [`Request`]: headers for structured clients, or HTTP/1.1 bytes |
 //! | [`response`] | [`Response`] (status headers read leniently), [`classify`] into an [`Outcome`], [`RetryPolicy`] |
 //! | [`exchange`] | [`HttpExchange`]: one request over kept-alive byte streams without the I/O: encode, read, keep-alive, the one retry on a fresh connection |
+//! | `http_interop` | feature `http`: requests as `http::Request`, responses from `http::Response`, `Parts` or a `HeaderMap` |
 //! | [`http`] | [`ResponseReader`]: incremental HTTP/1.1 response reader for byte streams (httparse); [`parse_response`] in one call |
 //! | [`sender`] | the state machine: queue, per-channel order, retries, quota, expiry, events; [`Sender`] (fixed size) and, with `alloc`, `GrowableSender` |
 //! | [`time`] | [`Instant`] and [`Duration`]: time as a value, from the caller's clock |
@@ -88,12 +89,18 @@
 //! - `alloc`: `GrowableSender`, the sender for servers: any number of
 //!   notifications and channels within a memory budget, O(log n) per
 //!   operation. Needs an allocator, not `std`.
+//! - `journal`: records of the fixed sender's changes (`Sender::recording`,
+//!   `replay`, `resume`), for a journal in flash. No allocator.
+//! - `http`: `Request::to_http`, `Response::from_http` and friends (module
+//!   `http_interop`): the `http` crate's types, for reqwest, ureq or hyper.
+//!   Needs `std`.
 //! - `serde`: `Serialize`/`Deserialize` on the model and options, borrowing strings.
 //! - `defmt`: `defmt::Format` on public types.
 //! - `arbitrary`: `arbitrary::Arbitrary` on the model and options, for the fuzz targets in `fuzz/` (needs `std`).
 
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     clippy::std_instead_of_core,
     clippy::alloc_instead_of_core,
@@ -111,7 +118,6 @@ pub mod error;
 pub mod exchange;
 pub mod http;
 #[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http_interop;
 pub mod notification;
 pub mod options;
@@ -145,8 +151,8 @@ pub use sender::{Event, Finished, Sender, SenderConfig, Ticket, Transmit};
 pub use time::{Duration, Instant};
 pub use uri::{ChannelUri, RequestTarget, Scheme, Uri, UriError};
 
-/// The workspace README's Rust examples, compiled and run as doctests of this
-/// crate (`cargo test --doc -p mpns-proto`) so that they stay true.
+/// The crate README's example, compiled and run as a doctest
+/// (`cargo test --doc -p mpns-proto`) so that it stays true.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
