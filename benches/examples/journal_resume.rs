@@ -92,13 +92,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     compaction(n, &dir.join("compaction"))?;
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM")) {
-            println!(
-                "peak resident memory: {}",
-                line.trim_start_matches("VmHWM:").trim()
-            );
-        }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM"))
+    {
+        println!(
+            "peak resident memory: {}",
+            line.trim_start_matches("VmHWM:").trim()
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -673,14 +673,12 @@ pub fn encode_request(
     options: &Options<'_>,
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
-    if FAST_PATHS {
-        if let Notification::Raw(raw) = notification {
-            if let Ok(len) = u32::try_from(raw.body.len()) {
-                if len < 100_000_000 {
-                    return encode_raw(channel, notification, raw, len, options, buf);
-                }
-            }
-        }
+    if FAST_PATHS
+        && let Notification::Raw(raw) = notification
+        && let Ok(len) = u32::try_from(raw.body.len())
+        && len < 100_000_000
+    {
+        return encode_raw(channel, notification, raw, len, options, buf);
     }
     let mut request = Request::prepare_body_first(channel, notification, options)?;
     let limit = notification.body_limit(&options.limits);

@@ -853,10 +853,10 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     }
 
     fn mark_channel(&mut self, id: ChannelId) {
-        if self.state.journal.recording {
-            if let Some(c) = self.state.channels.iter_mut().find(|c| c.id == id) {
-                c.state.host.marks |= mark::CHANNEL;
-            }
+        if self.state.journal.recording
+            && let Some(c) = self.state.channels.iter_mut().find(|c| c.id == id)
+        {
+            c.state.host.marks |= mark::CHANNEL;
         }
     }
 
@@ -1014,10 +1014,10 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
             after = s.ticket.0;
             out(&self.submitted_record(i));
             let untouched = s.stage == Stage::Queued && s.note.attempts == 0;
-            if !untouched || s.note.cancel_requested {
-                if let Some(r) = Record::progress(s.ticket, s.stage, &s.note) {
-                    out(&r);
-                }
+            if (!untouched || s.note.cancel_requested)
+                && let Some(r) = Record::progress(s.ticket, s.stage, &s.note)
+            {
+                out(&r);
             }
         }
     }
@@ -1264,10 +1264,10 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
     fn remove_slot(&mut self, i: usize) {
         let arena = self.state.slots[i].note.place.arena;
         // By hand, as in `poll_event`.
-        if let Some(last) = self.state.slots.pop() {
-            if let Some(place) = self.state.slots.get_mut(i) {
-                *place = last;
-            }
+        if let Some(last) = self.state.slots.pop()
+            && let Some(place) = self.state.slots.get_mut(i)
+        {
+            *place = last;
         }
         let _ = self.free.push(arena);
     }

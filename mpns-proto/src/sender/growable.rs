@@ -646,11 +646,11 @@ impl GrowableSender {
     /// its entry can go. Nothing happens for a channel that is in use.
     pub fn forget_channel(&mut self, channel: ChannelId) {
         self.settle();
-        if let Some(c) = self.channels.get_mut(&channel) {
-            if c.state.forget_expiry() {
-                self.record(Pending::Channel(channel));
-                self.schedule(channel);
-            }
+        if let Some(c) = self.channels.get_mut(&channel)
+            && c.state.forget_expiry()
+        {
+            self.record(Pending::Channel(channel));
+            self.schedule(channel);
         }
     }
 
@@ -1203,12 +1203,13 @@ impl GrowableSender {
     pub fn poll_event(&mut self) -> Option<Event> {
         self.settle();
         while let Some(id) = self.expiries.pop_front() {
-            if let Some(c) = self.channels.get_mut(&id) {
-                if c.state.expired && !c.state.expiry_reported {
-                    c.state.expiry_reported = true;
-                    self.record(Pending::Channel(id));
-                    return Some(Event::ChannelExpired { channel: id });
-                }
+            if let Some(c) = self.channels.get_mut(&id)
+                && c.state.expired
+                && !c.state.expiry_reported
+            {
+                c.state.expiry_reported = true;
+                self.record(Pending::Channel(id));
+                return Some(Event::ChannelExpired { channel: id });
             }
         }
         while let Some(info) = self.info.pop_front() {
@@ -1388,10 +1389,10 @@ impl GrowableSender {
             let n = self.note(ix);
             out(&Record::submitted(Ticket(ticket), &n.note, &n.bytes));
             let untouched = n.stage == Stage::Queued && n.note.attempts == 0;
-            if !untouched || n.note.cancel_requested {
-                if let Some(r) = Record::progress(Ticket(ticket), n.stage, &n.note) {
-                    out(&r);
-                }
+            if (!untouched || n.note.cancel_requested)
+                && let Some(r) = Record::progress(Ticket(ticket), n.stage, &n.note)
+            {
+                out(&r);
             }
         }
     }

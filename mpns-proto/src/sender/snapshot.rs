@@ -234,10 +234,10 @@ fn check_references<const Q: usize, const C: usize>(
         {
             return Err(bad);
         }
-        if let Stage::Done { order, .. } = s.stage {
-            if order >= state.next_order {
-                return Err(bad);
-            }
+        if let Stage::Done { order, .. } = s.stage
+            && order >= state.next_order
+        {
+            return Err(bad);
         }
     }
     Ok(())
@@ -266,10 +266,10 @@ fn check_stored(
     {
         return Err(bad_uri);
     }
-    if let Some(cb) = callback {
-        if !channel.is_authenticated() || Uri::parse(cb).is_err() {
-            return Err(bad_uri);
-        }
+    if let Some(cb) = callback
+        && (!channel.is_authenticated() || Uri::parse(cb).is_err())
+    {
+        return Err(bad_uri);
     }
     Ok(channel.split())
 }
