@@ -9,13 +9,20 @@
 use std::net::TcpStream;
 
 use embedded_io_adapters::std::FromStd;
-use mpns_proto::{ChannelUri, Notification, Options, Request, Toast, classify};
+use mpns_proto::{ChannelUri, Notification, Options, Outcome, Request, Toast, classify};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let channel_text = std::env::args()
+    let channel = std::env::args()
         .nth(1)
         .ok_or("usage: tcp_blocking CHANNEL_URI")?;
-    let channel = ChannelUri::parse(&channel_text)?;
+    let (status, outcome) = send_alert(&channel)?;
+    println!("HTTP {status}: {outcome:?}");
+    Ok(())
+}
+
+/// Sends one toast on a new connection: the status code and what it means.
+pub(crate) fn send_alert(channel: &str) -> Result<(u16, Outcome), Box<dyn std::error::Error>> {
+    let channel = ChannelUri::parse(channel)?;
     let toast = Notification::Toast(Toast {
         text1: Some("Gateway alert"),
         text2: Some("Door opened"),
@@ -27,10 +34,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The request is written from, and the response read into, this buffer.
     let mut buf = [0u8; 2048];
     let read = mpns_embedded::blocking::send(&mut stream, &request, &mut buf)?;
-    println!(
-        "HTTP {}: {:?}",
-        read.response.status,
-        classify(&read.response)
-    );
-    Ok(())
+    Ok((read.response.status, classify(&read.response)))
 }

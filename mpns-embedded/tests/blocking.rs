@@ -585,3 +585,23 @@ fn a_request_submitted_around_the_gateway_that_does_not_fit_ends_cancelled() {
     );
     assert_eq!(server.connections(), 0, "nothing was sent");
 }
+
+#[allow(dead_code)]
+#[path = "../examples/tcp_blocking.rs"]
+mod tcp_blocking_example;
+
+/// `examples/tcp_blocking.rs` against the emulator: a toast arrives, and an
+/// expired channel is the `Expired` outcome.
+#[test]
+fn the_tcp_blocking_example_sends_to_the_emulator() {
+    let emu = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emu.set_behaviour("GONE", Behaviour::Expired);
+    let (status, outcome) = tcp_blocking_example::send_alert(&emu.channel_url("GATE")).unwrap();
+    assert_eq!(status, 200);
+    assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
+    let got = emu.accepted();
+    assert_eq!(got.len(), 1);
+    assert!(format!("{:?}", got[0].parsed).contains("Door opened"));
+    let (status, outcome) = tcp_blocking_example::send_alert(&emu.channel_url("GONE")).unwrap();
+    assert_eq!((status, outcome), (404, Outcome::Expired));
+}
