@@ -382,9 +382,24 @@ fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportFailure {
         if s.is::<rustls::Error>() {
             kind = TransportError::Tls;
         }
-        source = s.source();
+        source = next_source(s);
     }
     (kind, error_chain(e))
+}
+
+/// The error under `e`. An `io::Error`'s own `source` skips the error it
+/// wraps (hyper-rustls wraps tokio-rustls's, which wraps rustls's): look
+/// inside it instead, or a certificate failure would not be seen as TLS.
+fn next_source<'e>(
+    e: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e (dyn std::error::Error + 'static)> {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner),
+        None => e.source(),
+    }
 }
 
 /// The transport failure an I/O error means, if it says.

@@ -71,14 +71,19 @@ pub struct SendArgs {
 }
 
 impl SendArgs {
-    /// Sends the notification and returns the JSON line to print.
-    pub fn run(&self) -> Result<String, CliError> {
+    /// Sends the notification; returns the JSON line to print and what the
+    /// answer means.
+    pub fn run(&self) -> Result<(String, mpns_proto::Outcome), CliError> {
+        if self.encode.request.channel.is_none() {
+            return Err(CliError::MissingChannel);
+        }
         let client = self.tls.client()?;
         let request = self.encode.with_request(|r| Ok(client.prepare(r)))?;
         let runtime = super::runtime()?;
         let response = runtime
             .block_on(async { client.send_prepared(request).await })
             .map_err(|(kind, detail)| CliError::Transport { kind, detail })?;
-        Ok(super::decode::to_json(&response).to_string())
+        let outcome = mpns_proto::classify(&response);
+        Ok((super::decode::to_json(&response).to_string(), outcome))
     }
 }
