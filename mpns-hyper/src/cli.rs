@@ -186,13 +186,8 @@ pub enum CliError {
     Response(mpns_proto::ReadError),
     /// The client could not be built (certificate, key, CA).
     Client(crate::client::ClientError),
-    /// The request got no response.
-    Transport {
-        /// What failed.
-        kind: mpns_proto::sender::TransportError,
-        /// The underlying error.
-        detail: String,
-    },
+    /// The request got no response (the cause is its source).
+    Transport(crate::transport::TransportFailure),
     /// A tokio runtime could not start.
     Runtime(io::Error),
     /// A listener could not start.
@@ -220,6 +215,8 @@ pub enum CliError {
     },
     /// `send` without `--channel`.
     MissingChannel,
+    /// A proxy setting (`--proxy`, `HTTPS_PROXY`, ...) that is not usable.
+    Proxy(crate::proxy::ProxyError),
     /// The state directory of `batch --state` cannot be used (another
     /// file's, corrupt, locked, or unwritable), or its journal failed mid-run.
     State(String),
@@ -232,7 +229,7 @@ impl CliError {
             CliError::Read { .. }
             | CliError::Write(_)
             | CliError::Stdin(_)
-            | CliError::Transport { .. }
+            | CliError::Transport(_)
             | CliError::Runtime(_)
             | CliError::Listen(_)
             | CliError::Pki(_)
@@ -276,7 +273,7 @@ impl fmt::Display for CliError {
             CliError::Stdin(e) => write!(f, "reading stdin: {e}"),
             CliError::Response(e) => write!(f, "not a complete HTTP response: {e}"),
             CliError::Client(e) => write!(f, "{e}"),
-            CliError::Transport { kind, detail } => write!(f, "no response ({kind:?}): {detail}"),
+            CliError::Transport(e) => write!(f, "no response ({:?}): {}", e.kind(), e.detail()),
             CliError::Runtime(e) => write!(f, "starting the async runtime: {e}"),
             CliError::Listen(e) => write!(f, "starting the emulator: {e}"),
             CliError::Pki(e) => write!(f, "making certificates: {e}"),
@@ -289,6 +286,7 @@ impl fmt::Display for CliError {
             CliError::NotAccepted { outcome } => {
                 write!(f, "the notification was not accepted ({outcome})")
             }
+            CliError::Proxy(e) => write!(f, "proxy: {e}"),
             CliError::MissingChannel => f.write_str(
                 "--channel is required: the channel URI MPNS handed to the phone app",
             ),
@@ -306,6 +304,8 @@ impl std::error::Error for CliError {
             }
             CliError::Response(e) => Some(e),
             CliError::Client(e) => Some(e),
+            CliError::Transport(e) => Some(e),
+            CliError::Proxy(e) => Some(e),
             CliError::Listen(e) | CliError::Runtime(e) => Some(e),
             CliError::WriteFile { error, .. } => Some(error),
             _ => None,

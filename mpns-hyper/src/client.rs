@@ -22,6 +22,7 @@ use hyper_util::rt::TokioExecutor;
 use mpns_proto::sender::TransportError;
 use mpns_proto::{Outcome, Request, Response};
 
+use crate::proxy::{ProxyConfig, ProxyConnector};
 use crate::transport::{Transport, TransportFailure};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -94,6 +95,10 @@ pub struct ClientConfig {
     pub max_idle_per_host: usize,
     /// An idle connection is closed after this long unused (90 s).
     pub idle_timeout: Duration,
+    /// Proxies (none by default; [`ProxyConfig::from_env`] reads
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`): both transports tunnel
+    /// through them with `CONNECT`.
+    pub proxy: ProxyConfig,
 }
 
 impl Default for ClientConfig {
@@ -106,6 +111,7 @@ impl Default for ClientConfig {
             identity: None,
             max_idle_per_host: usize::MAX,
             idle_timeout: Duration::from_secs(90),
+            proxy: ProxyConfig::default(),
         }
     }
 }
@@ -136,7 +142,7 @@ impl std::error::Error for ClientError {}
 /// The pooled MPNS client. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    inner: HyperClient<HttpsConnector<ProxyConnector>, Full<Bytes>>,
     timeout: Duration,
     max_response_body: usize,
 }
@@ -165,8 +171,9 @@ pub enum OneShotError {
     Channel(mpns_proto::UriError),
     /// The notification was refused before any I/O.
     Encode(mpns_proto::EncodeError),
-    /// The request failed on the way: connect refused, reset, timeout, TLS.
-    Transport(TransportError, String),
+    /// The request failed on the way: connect refused, reset, timeout, TLS
+    /// ([`TransportFailure::kind`]); the cause is its source.
+    Transport(TransportFailure),
 }
 
 impl fmt::Display for OneShotError {
@@ -174,12 +181,20 @@ impl fmt::Display for OneShotError {
         match self {
             OneShotError::Channel(e) => write!(f, "channel URI: {e}"),
             OneShotError::Encode(e) => write!(f, "{e}"),
-            OneShotError::Transport(kind, detail) => write!(f, "transport ({kind:?}): {detail}"),
+            OneShotError::Transport(e) => write!(f, "transport ({:?}): {}", e.kind(), e.detail()),
         }
     }
 }
 
-impl std::error::Error for OneShotError {}
+impl std::error::Error for OneShotError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OneShotError::Channel(e) => Some(e),
+            OneShotError::Encode(e) => Some(e),
+            OneShotError::Transport(e) => Some(e),
+        }
+    }
+}
 
 impl Client {
     /// Builds a client. Fails only for an unusable certificate or key.
@@ -193,7 +208,7 @@ impl Client {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(ProxyConnector::new(http, config.proxy));
         let inner = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.max_idle_per_host)
             .pool_idle_timeout(config.idle_timeout)
@@ -213,11 +228,7 @@ impl Client {
         request: hyper::Request<Full<Bytes>>,
     ) -> Result<Response, TransportFailure> {
         let exchange = async {
-            let response = self
-                .inner
-                .request(request)
-                .await
-                .map_err(|e| transport_error(&e))?;
+            let response = self.inner.request(request).await.map_err(transport_error)?;
             let (parts, body) = response.into_parts();
             // MPNS answers with no body; read what comes, bounded, so the
             // connection can be reused.
@@ -234,7 +245,7 @@ impl Client {
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err((
+            Err(_) => Err(TransportFailure::new(
                 TransportError::Timeout,
                 format!("no response within {:?}", self.timeout),
             )),
@@ -368,8 +379,8 @@ fn static_value(value: &str) -> Option<HeaderValue> {
 }
 
 /// Maps a hyper client error to the core's transport failure kinds.
-fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportFailure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+fn transport_error(e: hyper_util::client::legacy::Error) -> TransportFailure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
     let mut kind = if e.is_connect() {
         TransportError::Other
     } else {
@@ -384,7 +395,7 @@ fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportFailure {
         }
         source = next_source(s);
     }
-    (kind, error_chain(e))
+    TransportFailure::new(kind, e)
 }
 
 /// The error under `e`. An `io::Error`'s own `source` skips the error it

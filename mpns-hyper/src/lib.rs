@@ -23,6 +23,7 @@
 //! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
 //! | [`emulator`] | a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
 //! | [`pki`] | certificates made at run time (rcgen) for the emulator, the demo and tests |
+//! | [`proxy`] | HTTP proxies for both transports: `CONNECT` tunnels, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` |
 //! | [`redact`] | channel URIs as logs show them (host and the token's last characters) |
 //! | [`input`] | bounded reads of stdin and files: every input refused past its limit |
 //! | [`cli`] | the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
@@ -40,5 +41,6 @@ mod header_names;
 pub mod input;
 pub mod journal;
 pub mod pki;
+pub mod proxy;
 pub mod redact;
 pub mod transport;

@@ -820,3 +820,99 @@ fn batch_json_summary_and_log_levels() {
     assert!(stderr.contains("sending"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A `CONNECT` proxy on a thread (tests/proxy.rs has the async one); returns
+/// its URI and the authorities it was asked for.
+fn thread_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8(head).unwrap();
+                let authority = head.split(' ').nth(1).unwrap().to_string();
+                log.lock().unwrap().push(authority.clone());
+                let upstream = std::net::TcpStream::connect(&authority).unwrap();
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (mut client, mut upstream) = (client, upstream);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut client, &mut upstream);
+                let _ = upstream.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (uri, seen)
+}
+
+/// `send` through a proxy from `--proxy` and from `HTTP_PROXY`, `NO_PROXY`
+/// honoured, and an unusable proxy setting refused as input.
+#[test]
+fn send_through_a_proxy_from_the_flag_or_the_environment() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    let channel = emulator.channel_url("proxied");
+    let authority = channel.split('/').nth(2).unwrap().to_string();
+    let (proxy, seen) = thread_proxy();
+    let send = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["send", "--channel", &channel];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["toast", "--text1", "p"]);
+        mpns_with_env(&args, env)
+    };
+    for transport in ["direct", "hyper"] {
+        let (code, stdout, stderr) = send(&["--transport", transport, "--proxy", &proxy], &[]);
+        assert_eq!(code, 0, "{transport}: {stderr}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&stdout).unwrap()["outcome"],
+            "accepted"
+        );
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [authority.clone(), authority.clone()]
+    );
+
+    let (code, _, stderr) = send(&[], &[("HTTP_PROXY", &proxy)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // https channels use HTTPS_PROXY, not HTTP_PROXY: this one goes direct.
+    let (code, _, _) = send(&[], &[("HTTPS_PROXY", &proxy)]);
+    assert_eq!(code, 0);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // NO_PROXY wins over both the variable and the flag.
+    let (code, _, _) = send(
+        &["--proxy", &proxy],
+        &[("HTTP_PROXY", &proxy), ("NO_PROXY", "127.0.0.1")],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(emulator.accepted().len(), 5);
+
+    let (code, stdout, stderr) = send(&["--proxy", "https://proxy:443"], &[]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(
+        stderr.contains("--proxy: TLS to the proxy is not supported"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = send(&[], &[("HTTP_PROXY", "http://p:notaport")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("HTTP_PROXY"), "{stderr}");
+}

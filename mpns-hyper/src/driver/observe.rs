@@ -123,7 +123,8 @@ impl Observer {
                 );
                 outcome
             }
-            Err((kind, detail)) => {
+            Err(failure) => {
+                let (kind, detail) = (&failure.kind(), failure.detail());
                 #[cfg(feature = "metrics")]
                 metrics::counter!("mpns_transport_errors_total", "kind" => transport_name(*kind))
                     .increment(1);
