@@ -272,7 +272,8 @@ impl fmt::Display for CliError {
             CliError::Write(e) => write!(f, "writing stdout: {e}"),
             CliError::Stdin(e) => write!(f, "reading stdin: {e}"),
             CliError::Response(e) => write!(f, "not a complete HTTP response: {e}"),
-            CliError::Client(e) => write!(f, "{e}"),
+            // The tool prints one line: the cause included.
+            CliError::Client(e) => f.write_str(&crate::client::error_chain(e)),
             CliError::Transport(e) => write!(f, "no response ({:?}): {}", e.kind(), e.detail()),
             CliError::Runtime(e) => write!(f, "starting the async runtime: {e}"),
             CliError::Listen(e) => write!(f, "starting the emulator: {e}"),

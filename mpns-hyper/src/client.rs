@@ -70,8 +70,12 @@ impl Identity {
     /// Loads the chain and key from PEM files.
     pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, ClientError> {
         let read = |p: &Path| {
-            crate::input::read_file_limited(p, crate::input::MAX_INPUT)
-                .map_err(|e| ClientError::Io(format!("{}: {e}", p.display())))
+            crate::input::read_file_limited(p, crate::input::MAX_INPUT).map_err(|e| {
+                ClientError::Io {
+                    path: p.display().to_string(),
+                    source: Arc::new(e),
+                }
+            })
         };
         Self::from_pem(&read(chain)?, &read(key)?)
     }
@@ -116,28 +120,48 @@ impl Default for ClientConfig {
     }
 }
 
-/// Why a [`Client`] could not be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a [`Client`] could not be built. The I/O and rustls errors are kept
+/// as the [`source`](std::error::Error::source), not repeated in `Display`.
+#[derive(Debug, Clone)]
 pub enum ClientError {
-    /// A PEM input is not usable.
+    /// A PEM input is not usable (the PEM parser's error is not kept: it may
+    /// quote a private key).
     Pem(String),
     /// A file could not be read.
-    Io(String),
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: Arc<std::io::Error>,
+    },
     /// rustls refused the configuration (for example a key that does not match the certificate).
-    Tls(String),
+    Tls {
+        /// What was being configured.
+        what: &'static str,
+        /// rustls's error.
+        source: rustls::Error,
+    },
 }
 
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Pem(e) => write!(f, "PEM: {e}"),
-            ClientError::Io(e) => write!(f, "reading {e}"),
-            ClientError::Tls(e) => write!(f, "TLS configuration: {e}"),
+            ClientError::Io { path, .. } => write!(f, "reading {path}"),
+            ClientError::Tls { what, .. } => write!(f, "TLS configuration: {what}"),
         }
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Pem(_) => None,
+            ClientError::Io { source, .. } => Some(&**source),
+            ClientError::Tls { source, .. } => Some(source),
+        }
+    }
+}
 
 /// The pooled MPNS client. Cheap to clone: clones share the pool.
 #[derive(Clone)]
@@ -279,9 +303,10 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
         let mut found = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| ClientError::Pem(format!("CA certificate: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| ClientError::Tls(format!("CA certificate: {e}")))?;
+            roots.add(cert).map_err(|source| ClientError::Tls {
+                what: "CA certificate",
+                source,
+            })?;
             found += 1;
         }
         // A CA file that holds no certificate would silently trust nothing more.
@@ -295,12 +320,18 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .map_err(|source| ClientError::Tls {
+            what: "protocol versions",
+            source,
+        })?
         .with_root_certificates(roots);
     match &config.identity {
         Some(id) => builder
             .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-            .map_err(|e| ClientError::Tls(e.to_string())),
+            .map_err(|source| ClientError::Tls {
+                what: "client certificate and key",
+                source,
+            }),
         None => Ok(builder.with_no_client_auth()),
     }
 }

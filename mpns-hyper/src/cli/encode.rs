@@ -43,7 +43,8 @@ pub struct EncodeArgs {
 #[command(next_help_heading = "Request options")]
 pub struct RequestArgs {
     /// Channel URI to POST to, as MPNS handed it to the phone app (required
-    /// by `send`; `encode` defaults to the demo channel of a local emulator)
+    /// by `send`; `encode` defaults to the local emulator's demo channel,
+    /// http://127.0.0.1:47001/throttledthirdparty/01.00/demo)
     #[arg(long, global = true, value_name = "URI")]
     pub channel: Option<String>,
 
