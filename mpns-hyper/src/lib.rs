@@ -26,7 +26,7 @@
 //! | [`proxy`] | HTTP proxies for both transports: `CONNECT` tunnels, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` |
 //! | [`redact`] | channel URIs as logs show them (host and the token's last characters) |
 //! | [`input`] | bounded reads of stdin and files: every input refused past its limit |
-//! | [`cli`] | the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
+//! | [`cli`] | the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench`, `completions` (exit codes, JSON fields, logs: `docs/cli.md`) |
 //!
 //! Every MPNS decision stays in `mpns-proto`: this crate moves bytes, time and TLS.
 
