@@ -6,7 +6,8 @@
 //! outcome that is not accepted, pauses of a channel or host, and quota
 //! holds; `warn` for expired channels, rejections, anomalies, TLS failures
 //! and 5xx storms ([`STORM`] answers 5xx in a row). Channel URIs appear only
-//! redacted ([`crate::redact`]).
+//! redacted ([`crate::redact`]). A span is kept per pending notification
+//! only while a subscriber wants it (info or more verbose for this crate).
 //!
 //! Metrics (feature `metrics`; names are stable):
 //!
