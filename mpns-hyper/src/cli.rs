@@ -1,6 +1,6 @@
 //! The `mpns` command-line tool.
 //!
-//! Seven subcommands, the variants of [`Command`], each in its own module
+//! Eight subcommands, the variants of [`Command`], each in its own module
 //! under `cli/`:
 //!
 //! | command | module | what |
@@ -12,17 +12,30 @@
 //! | `mpns emulator` | [`emulate`] | the local MPNS emulator in the foreground |
 //! | `mpns demo` | [`demo`] | the emulator and a mixed batch, in one process |
 //! | `mpns bench` | [`bench`](mod@bench) | throughput, latency and client CPU per notification |
+//! | `mpns completions` | [`completions`] | a shell completion script |
 //!
 //! # Exit codes
 //!
+//! The same for every command (the repository's `docs/cli.md` has them
+//! with the JSON fields):
+//!
 //! | code | meaning |
 //! |---|---|
-//! | 0 | success |
-//! | 1 | a failure that is not the input's fault: I/O (reading a `--body-file`, writing stdout; a closed pipe is not one), no response, a listener or runtime that could not start, a `--state` directory that cannot be used, or a batch with notifications not accepted |
-//! | 2 | refused input: a usage error from clap, a typed refusal from `mpns-proto`, a certificate, key or CA that does not load, or a malformed response for `decode` |
+//! | 0 | success: for `send` and `batch`, every notification accepted |
+//! | 1 | a failure that is not the input's fault: a notification not accepted (`send`, `batch`: the JSON or summary is printed first), no response, I/O (reading a `--body-file`, writing stdout; a closed pipe is not one), a listener or runtime that could not start, a `--state` directory that cannot be used |
+//! | 2 | refused input: a usage error from clap (`send` without `--channel` included), a typed refusal from `mpns-proto`, a certificate, key or CA that does not load, or a malformed response for `decode` |
 //!
 //! On a failure the reason goes to stderr; `encode`, `decode` and `send` then
-//! write nothing to stdout (`batch` has printed its summary before it exits 1).
+//! write nothing to stdout, but for a `send` whose answer was not an
+//! acceptance (its JSON is printed, then it exits 1).
+//!
+//! # Logs
+//!
+//! Logs go to stderr through `tracing-subscriber`: warnings and errors by
+//! default (`emulator`: info too, which shows each refusal; `demo`: errors
+//! only), one level more per `-v` (info, debug, trace), one less per `-q`.
+//! `RUST_LOG` (e.g. `RUST_LOG=mpns_hyper=debug`), when set, replaces them.
+//! Channel URIs appear redacted ([`crate::redact`]).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -35,14 +48,17 @@ use mpns_proto::{EncodeError, FieldName, UriError};
 
 pub mod batch;
 pub mod bench;
+pub mod completions;
 pub mod decode;
 pub mod demo;
 pub mod emulate;
 pub mod encode;
+mod logs;
 pub mod send;
 
 pub use batch::BatchArgs;
 pub use bench::BenchArgs;
+pub use completions::CompletionsArgs;
 pub use decode::DecodeArgs;
 pub use demo::DemoArgs;
 pub use emulate::EmulatorArgs;
@@ -59,6 +75,12 @@ pub const EXIT_IO: u8 = 1;
 #[derive(Debug, Parser)]
 #[command(name = "mpns", version)]
 pub struct Cli {
+    /// More log lines on stderr, one level per -v (default: warnings; info for `emulator`)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Fewer log lines on stderr, one level per -q (down to none)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -72,32 +94,48 @@ pub enum Command {
     /// Nothing is sent. On a refusal nothing is written to stdout, the reason
     /// (naming the field) goes to stderr and the exit code is 2.
     Encode(EncodeArgs),
-    /// Read raw HTTP response bytes on stdin and print what they mean as one
-    /// JSON object: status, the three MPNS status headers, message id, and
-    /// the outcome under this project's policy (retry delay and scope included).
+    /// Print what a raw HTTP response on stdin means, as one JSON object.
+    ///
+    /// The JSON holds the status, the three MPNS status headers, the message
+    /// id, `Retry-After`, and the outcome under this project's policy
+    /// (reason, scope and retry delay); docs/cli.md lists every field.
     ///
     /// Malformed or incomplete input: an error on stderr and exit code 2.
     Decode(DecodeArgs),
-    /// Send one notification through the pooled client and print the JSON of
-    /// `decode` for MPNS's answer. Takes the flags of `encode`, plus --cert,
-    /// --key and --ca for authenticated channels.
+    /// Send one notification and print MPNS's answer as `decode` does.
+    ///
+    /// Takes the flags of `encode` (`--channel` is required), plus --cert,
+    /// --key and --ca for authenticated channels. Exits 1 when the
+    /// notification was not accepted (after printing the JSON).
     Send(SendArgs),
-    /// Send every notification of a JSON-lines file through the sender (retries,
-    /// pauses, quota and all), then print the count of each outcome. Exits 1
-    /// if any notification was not accepted.
+    /// Send a JSON-lines file of notifications and count the outcomes.
+    ///
+    /// Every notification goes through the sender (retries, pauses, quota
+    /// and all); then the count of each outcome is printed (`--json`: one
+    /// JSON object). Exits 1 if any notification was not accepted.
     Batch(BatchArgs),
-    /// Run the local MPNS emulator in the foreground (http and https with
-    /// mutual TLS), printing its URLs and channel behaviours first.
+    /// Run the local MPNS emulator in the foreground.
+    ///
+    /// It serves http, and https with mutual TLS, printing its URLs and
+    /// channel behaviours first; each refusal is logged at info on stderr.
     Emulator(EmulatorArgs),
-    /// Start the emulator in-process with channels in different states, send
-    /// a mixed batch of toasts, tiles and raws through the real client and
-    /// sender, and show what happened to each.
+    /// Show the sender's outcomes against an in-process emulator.
+    ///
+    /// Starts the emulator with channels in different states, sends a mixed
+    /// batch of toasts, tiles and raws through the real client and sender,
+    /// and shows what happened to each (`-v`: every retry and deferral too).
     Demo(DemoArgs),
-    /// Send N toasts at concurrency C to a channel URI, or to an in-process
-    /// emulator (http, or https with a client certificate), and report
+    /// Measure throughput, latency and client CPU per notification.
+    ///
+    /// Sends N toasts at concurrency C to a channel URI, or to an in-process
+    /// emulator (http, or https with a client certificate), and reports
     /// notifications per second, p50 and p99 latency and client CPU time per
     /// notification.
     Bench(BenchArgs),
+    /// Print a shell completion script to stdout.
+    ///
+    /// For example `mpns completions bash > /etc/bash_completion.d/mpns`.
+    Completions(CompletionsArgs),
 }
 
 /// Why a command failed.
@@ -148,13 +186,8 @@ pub enum CliError {
     Response(mpns_proto::ReadError),
     /// The client could not be built (certificate, key, CA).
     Client(crate::client::ClientError),
-    /// The request got no response.
-    Transport {
-        /// What failed.
-        kind: mpns_proto::sender::TransportError,
-        /// The underlying error.
-        detail: String,
-    },
+    /// The request got no response (the cause is its source).
+    Transport(crate::transport::TransportFailure),
     /// A tokio runtime could not start.
     Runtime(io::Error),
     /// A listener could not start.
@@ -175,6 +208,15 @@ pub enum CliError {
         /// How many.
         failed: usize,
     },
+    /// The notification of `send` was not accepted (its JSON was printed).
+    NotAccepted {
+        /// The outcome's name (`retry`, `rejected`, ...).
+        outcome: &'static str,
+    },
+    /// `send` without `--channel`.
+    MissingChannel,
+    /// A proxy setting (`--proxy`, `HTTPS_PROXY`, ...) that is not usable.
+    Proxy(crate::proxy::ProxyError),
     /// The state directory of `batch --state` cannot be used (another
     /// file's, corrupt, locked, or unwritable), or its journal failed mid-run.
     State(String),
@@ -187,13 +229,14 @@ impl CliError {
             CliError::Read { .. }
             | CliError::Write(_)
             | CliError::Stdin(_)
-            | CliError::Transport { .. }
+            | CliError::Transport(_)
             | CliError::Runtime(_)
             | CliError::Listen(_)
             | CliError::Pki(_)
             | CliError::Demo(_)
             | CliError::WriteFile { .. }
             | CliError::BatchFailed { .. }
+            | CliError::NotAccepted { .. }
             | CliError::State(_) => EXIT_IO,
             _ => EXIT_REFUSED,
         }
@@ -229,8 +272,9 @@ impl fmt::Display for CliError {
             CliError::Write(e) => write!(f, "writing stdout: {e}"),
             CliError::Stdin(e) => write!(f, "reading stdin: {e}"),
             CliError::Response(e) => write!(f, "not a complete HTTP response: {e}"),
-            CliError::Client(e) => write!(f, "{e}"),
-            CliError::Transport { kind, detail } => write!(f, "no response ({kind:?}): {detail}"),
+            // The tool prints one line: the cause included.
+            CliError::Client(e) => f.write_str(&crate::client::error_chain(e)),
+            CliError::Transport(e) => write!(f, "no response ({:?}): {}", e.kind(), e.detail()),
             CliError::Runtime(e) => write!(f, "starting the async runtime: {e}"),
             CliError::Listen(e) => write!(f, "starting the emulator: {e}"),
             CliError::Pki(e) => write!(f, "making certificates: {e}"),
@@ -240,6 +284,13 @@ impl fmt::Display for CliError {
                 write!(f, "{failed} notification(s) were not accepted")
             }
             CliError::State(e) => write!(f, "--state: {e}"),
+            CliError::NotAccepted { outcome } => {
+                write!(f, "the notification was not accepted ({outcome})")
+            }
+            CliError::Proxy(e) => write!(f, "proxy: {e}"),
+            CliError::MissingChannel => f.write_str(
+                "--channel is required: the channel URI MPNS handed to the phone app",
+            ),
         }
     }
 }
@@ -253,6 +304,11 @@ impl std::error::Error for CliError {
                 Some(error)
             }
             CliError::Response(e) => Some(e),
+            CliError::Client(e) => Some(e),
+            CliError::Transport(e) => Some(e),
+            CliError::Proxy(e) => Some(e),
+            CliError::Listen(e) | CliError::Runtime(e) => Some(e),
+            CliError::WriteFile { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -290,6 +346,7 @@ where
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_REFUSED));
         }
     };
+    logs::init(&cli);
     match execute(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`mpns encode ... | head -1`): not our failure.
@@ -313,13 +370,23 @@ pub fn execute(cli: &Cli) -> Result<(), CliError> {
             write_stdout(format!("{line}\n").as_bytes())
         }
         Command::Send(args) => {
-            let line = args.run()?;
-            write_stdout(format!("{line}\n").as_bytes())
+            let (line, outcome) = args.run()?;
+            write_stdout(format!("{line}\n").as_bytes())?;
+            match outcome {
+                mpns_proto::Outcome::Accepted { .. } => Ok(()),
+                other => Err(CliError::NotAccepted {
+                    outcome: other.name(),
+                }),
+            }
         }
         Command::Batch(args) => args.run(),
         Command::Emulator(args) => args.run(),
-        Command::Demo(args) => args.run(),
+        Command::Demo(args) => DemoArgs {
+            verbose: args.verbose || cli.verbose > 0,
+        }
+        .run(),
         Command::Bench(args) => args.run(),
+        Command::Completions(args) => args.run(),
     }
 }
 

@@ -21,6 +21,7 @@ use mpns_proto::http_interop::ToHttpError;
 use mpns_proto::sender::TransportError;
 use mpns_proto::{Outcome, Request, Response};
 
+use crate::proxy::{ProxyConfig, ProxyConnector};
 use crate::transport::{Transport, TransportFailure};
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -68,8 +69,12 @@ impl Identity {
     /// Loads the chain and key from PEM files.
     pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, ClientError> {
         let read = |p: &Path| {
-            crate::input::read_file_limited(p, crate::input::MAX_INPUT)
-                .map_err(|e| ClientError::Io(format!("{}: {e}", p.display())))
+            crate::input::read_file_limited(p, crate::input::MAX_INPUT).map_err(|e| {
+                ClientError::Io {
+                    path: p.display().to_string(),
+                    source: Arc::new(e),
+                }
+            })
         };
         Self::from_pem(&read(chain)?, &read(key)?)
     }
@@ -93,6 +98,10 @@ pub struct ClientConfig {
     pub max_idle_per_host: usize,
     /// An idle connection is closed after this long unused (90 s).
     pub idle_timeout: Duration,
+    /// Proxies (none by default; [`ProxyConfig::from_env`] reads
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`): both transports tunnel
+    /// through them with `CONNECT`.
+    pub proxy: ProxyConfig,
 }
 
 impl Default for ClientConfig {
@@ -105,37 +114,58 @@ impl Default for ClientConfig {
             identity: None,
             max_idle_per_host: usize::MAX,
             idle_timeout: Duration::from_secs(90),
+            proxy: ProxyConfig::default(),
         }
     }
 }
 
-/// Why a [`Client`] could not be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a [`Client`] could not be built. The I/O and rustls errors are kept
+/// as the [`source`](std::error::Error::source), not repeated in `Display`.
+#[derive(Debug, Clone)]
 pub enum ClientError {
-    /// A PEM input is not usable.
+    /// A PEM input is not usable (the PEM parser's error is not kept: it may
+    /// quote a private key).
     Pem(String),
     /// A file could not be read.
-    Io(String),
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: Arc<std::io::Error>,
+    },
     /// rustls refused the configuration (for example a key that does not match the certificate).
-    Tls(String),
+    Tls {
+        /// What was being configured.
+        what: &'static str,
+        /// rustls's error.
+        source: rustls::Error,
+    },
 }
 
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Pem(e) => write!(f, "PEM: {e}"),
-            ClientError::Io(e) => write!(f, "reading {e}"),
-            ClientError::Tls(e) => write!(f, "TLS configuration: {e}"),
+            ClientError::Io { path, .. } => write!(f, "reading {path}"),
+            ClientError::Tls { what, .. } => write!(f, "TLS configuration: {what}"),
         }
     }
 }
 
-impl std::error::Error for ClientError {}
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Pem(_) => None,
+            ClientError::Io { source, .. } => Some(&**source),
+            ClientError::Tls { source, .. } => Some(source),
+        }
+    }
+}
 
 /// The pooled MPNS client. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    inner: HyperClient<HttpsConnector<ProxyConnector>, Full<Bytes>>,
     timeout: Duration,
     max_response_body: usize,
 }
@@ -164,8 +194,9 @@ pub enum OneShotError {
     Channel(mpns_proto::UriError),
     /// The notification was refused before any I/O.
     Encode(mpns_proto::EncodeError),
-    /// The request failed on the way: connect refused, reset, timeout, TLS.
-    Transport(TransportError, String),
+    /// The request failed on the way: connect refused, reset, timeout, TLS
+    /// ([`TransportFailure::kind`]); the cause is its source.
+    Transport(TransportFailure),
 }
 
 impl fmt::Display for OneShotError {
@@ -173,12 +204,20 @@ impl fmt::Display for OneShotError {
         match self {
             OneShotError::Channel(e) => write!(f, "channel URI: {e}"),
             OneShotError::Encode(e) => write!(f, "{e}"),
-            OneShotError::Transport(kind, detail) => write!(f, "transport ({kind:?}): {detail}"),
+            OneShotError::Transport(e) => write!(f, "transport ({:?}): {}", e.kind(), e.detail()),
         }
     }
 }
 
-impl std::error::Error for OneShotError {}
+impl std::error::Error for OneShotError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OneShotError::Channel(e) => Some(e),
+            OneShotError::Encode(e) => Some(e),
+            OneShotError::Transport(e) => Some(e),
+        }
+    }
+}
 
 impl Client {
     /// Builds a client. Fails only for an unusable certificate or key.
@@ -192,7 +231,7 @@ impl Client {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(ProxyConnector::new(http, config.proxy));
         let inner = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.max_idle_per_host)
             .pool_idle_timeout(config.idle_timeout)
@@ -212,11 +251,7 @@ impl Client {
         request: hyper::Request<Full<Bytes>>,
     ) -> Result<Response, TransportFailure> {
         let exchange = async {
-            let response = self
-                .inner
-                .request(request)
-                .await
-                .map_err(|e| transport_error(&e))?;
+            let response = self.inner.request(request).await.map_err(transport_error)?;
             let (parts, body) = response.into_parts();
             // MPNS answers with no body; read what comes, bounded, so the
             // connection can be reused.
@@ -227,7 +262,7 @@ impl Client {
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err((
+            Err(_) => Err(TransportFailure::new(
                 TransportError::Timeout,
                 format!("no response within {:?}", self.timeout),
             )),
@@ -248,7 +283,7 @@ impl Transport for Client {
     async fn send_prepared(&self, prepared: Self::Prepared) -> Result<Response, TransportFailure> {
         match prepared {
             Ok(request) => self.send_hyper(request).await,
-            Err(e) => Err((TransportError::Other, e.to_string())),
+            Err(e) => Err(TransportFailure::new(TransportError::Other, e)),
         }
     }
 }
@@ -264,9 +299,10 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
         let mut found = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| ClientError::Pem(format!("CA certificate: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| ClientError::Tls(format!("CA certificate: {e}")))?;
+            roots.add(cert).map_err(|source| ClientError::Tls {
+                what: "CA certificate",
+                source,
+            })?;
             found += 1;
         }
         // A CA file that holds no certificate would silently trust nothing more.
@@ -280,19 +316,25 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .map_err(|source| ClientError::Tls {
+            what: "protocol versions",
+            source,
+        })?
         .with_root_certificates(roots);
     match &config.identity {
         Some(id) => builder
             .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-            .map_err(|e| ClientError::Tls(e.to_string())),
+            .map_err(|source| ClientError::Tls {
+                what: "client certificate and key",
+                source,
+            }),
         None => Ok(builder.with_no_client_auth()),
     }
 }
 
 /// Maps a hyper client error to the core's transport failure kinds.
-fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportFailure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+fn transport_error(e: hyper_util::client::legacy::Error) -> TransportFailure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
     let mut kind = if e.is_connect() {
         TransportError::Other
     } else {
@@ -305,9 +347,24 @@ fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportFailure {
         if s.is::<rustls::Error>() {
             kind = TransportError::Tls;
         }
-        source = s.source();
+        source = next_source(s);
     }
-    (kind, error_chain(e))
+    TransportFailure::new(kind, e)
+}
+
+/// The error under `e`. An `io::Error`'s own `source` skips the error it
+/// wraps (hyper-rustls wraps tokio-rustls's, which wraps rustls's): look
+/// inside it instead, or a certificate failure would not be seen as TLS.
+fn next_source<'e>(
+    e: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e (dyn std::error::Error + 'static)> {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner),
+        None => e.source(),
+    }
 }
 
 /// The transport failure an I/O error means, if it says.

@@ -4,7 +4,8 @@
 //! kept-alive connections, mutual TLS with the client certificate for https
 //! channels, the client's connect and request timeout.
 //!
-//! It sends HTTP/1.1 to the channel's host directly, through no proxy.
+//! It sends HTTP/1.1 to the channel's host, or through a `CONNECT` tunnel
+//! of the configured proxy ([`crate::proxy`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,8 +20,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::client::{ClientConfig, ClientError, error_chain, io_error_kind, tls_config};
-use crate::transport::{Transport, TransportFailure};
+use crate::client::{ClientConfig, ClientError, io_error_kind, tls_config};
+use crate::transport::{Context, Transport, TransportFailure};
 
 /// Bytes of response a connection buffers: the longest response head it
 /// takes (MPNS sends about 300 bytes). Bodies stream through.
@@ -34,6 +35,7 @@ pub struct DirectClient {
 
 struct Inner {
     tls: TlsConnector,
+    proxy: crate::proxy::ProxyConfig,
     timeout: Duration,
     idle_timeout: Duration,
     max_idle_per_host: usize,
@@ -105,15 +107,14 @@ impl From<ExchangeError> for Failure {
 impl Failure {
     fn into_transport(self) -> TransportFailure {
         match self {
-            Failure::Exchange(e) => (e.transport_error(), e.to_string()),
-            Failure::TooLong(max) => (
+            Failure::Exchange(e) => TransportFailure::new(e.transport_error(), e),
+            Failure::TooLong(max) => TransportFailure::new(
                 TransportError::Protocol,
                 format!("response longer than {max} bytes"),
             ),
-            Failure::Io(e) => (
-                io_error_kind(&e).unwrap_or(TransportError::Reset),
-                error_chain(&e),
-            ),
+            Failure::Io(e) => {
+                TransportFailure::new(io_error_kind(&e).unwrap_or(TransportError::Reset), e)
+            }
         }
     }
 }
@@ -125,6 +126,7 @@ impl DirectClient {
         Ok(DirectClient {
             inner: Arc::new(Inner {
                 tls: TlsConnector::from(Arc::new(tls)),
+                proxy: config.proxy,
                 timeout: config.timeout,
                 idle_timeout: config.idle_timeout,
                 max_idle_per_host: config.max_idle_per_host,
@@ -181,42 +183,47 @@ impl DirectClient {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(&endpoint.host);
         let connect_failed = |e: std::io::Error| {
-            (
+            Context::failure(
                 io_error_kind(&e).unwrap_or(TransportError::Other),
-                format!(
-                    "connecting to {host}:{}: {}",
-                    endpoint.port,
-                    error_chain(&e)
-                ),
+                format!("connecting to {host}:{}", endpoint.port),
+                e,
             )
         };
-        let tcp = TcpStream::connect((host, endpoint.port))
-            .await
-            .map_err(connect_failed)?;
+        let tcp = match self.inner.proxy.for_target(endpoint.tls, host) {
+            None => TcpStream::connect((host, endpoint.port))
+                .await
+                .map_err(connect_failed)?,
+            Some(proxy) => {
+                let authority = format!("{}:{}", endpoint.host, endpoint.port);
+                crate::proxy::connect(proxy, &authority)
+                    .await
+                    .map_err(|e| {
+                        Context::failure(
+                            io_error_kind(&e).unwrap_or(TransportError::Other),
+                            format!("tunnel to {authority} through {proxy}"),
+                            e,
+                        )
+                    })?
+            }
+        };
         // Requests are written whole: no reason to wait for more.
         let _ = tcp.set_nodelay(true);
-        let stream =
-            if endpoint.tls {
-                let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-                    (
-                        TransportError::Tls,
-                        format!("{host} is not a TLS server name: {e}"),
-                    )
-                })?;
-                let tls =
-                    self.inner.tls.connect(name, tcp).await.map_err(|e| {
-                        match io_error_kind(&e) {
-                            Some(kind) => (kind, format!("TLS handshake: {}", error_chain(&e))),
-                            None => (
-                                TransportError::Tls,
-                                format!("TLS handshake: {}", error_chain(&e)),
-                            ),
-                        }
-                    })?;
-                Stream::Tls(Box::new(tls))
-            } else {
-                Stream::Plain(tcp)
-            };
+        let stream = if endpoint.tls {
+            let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+                Context::failure(
+                    TransportError::Tls,
+                    format!("{host} is not a TLS server name"),
+                    e,
+                )
+            })?;
+            let tls = self.inner.tls.connect(name, tcp).await.map_err(|e| {
+                let kind = io_error_kind(&e).unwrap_or(TransportError::Tls);
+                Context::failure(kind, "TLS handshake".into(), e)
+            })?;
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
         Ok(Conn {
             stream,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -321,7 +328,7 @@ impl Transport for DirectClient {
         let timeout = self.inner.timeout;
         match tokio::time::timeout(timeout, self.exchange(prepared)).await {
             Ok(result) => result,
-            Err(_) => Err((
+            Err(_) => Err(TransportFailure::new(
                 TransportError::Timeout,
                 format!("no response within {timeout:?}"),
             )),

@@ -23,8 +23,10 @@
 //! | [`journal`] | append-only local journal file: checksummed frames, group-commit fsync on a thread, torn-tail recovery, compaction |
 //! | `emulator` | feature `emulator`: a local MPNS that checks requests the way MPNS did and answers per channel behaviour |
 //! | `pki` | feature `emulator`: certificates made at run time (rcgen) for the emulator, the demo and tests |
+//! | [`proxy`] | HTTP proxies for both transports: `CONNECT` tunnels, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` |
+//! | [`redact`] | channel URIs as logs show them (host and the token's last characters) |
 //! | [`input`] | bounded reads of stdin and files: every input refused past its limit |
-//! | `cli` | feature `cli` (default): the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench` |
+//! | `cli` | feature `cli` (default): the `mpns` tool: `encode`, `decode`, `send`, `batch`, `emulator`, `demo`, `bench`, `completions` (exit codes, JSON fields, logs: `docs/cli.md`) |
 //!
 //! Every MPNS decision stays in `mpns-proto`: this crate moves bytes, time and TLS.
 //!
@@ -32,6 +34,8 @@
 //!
 //! - `cli` (default): the `mpns` binary and the `cli` module; turns on `emulator`.
 //! - `emulator`: the `emulator` and `pki` modules.
+//! - `metrics`: the driver's counters and latency histogram through the
+//!   `metrics` facade (names in `docs/cli.md`).
 //!
 //! Without them (`default-features = false`) the crate is the transports,
 //! the driver and the journal, with no clap, indicatif, rcgen, serde-xml-rs,
@@ -51,4 +55,6 @@ pub mod input;
 pub mod journal;
 #[cfg(feature = "emulator")]
 pub mod pki;
+pub mod proxy;
+pub mod redact;
 pub mod transport;

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use mpns_proto::sender::TransportError;
 use mpns_proto::{ChannelUri, Notification, Options, Request, Response, classify};
@@ -13,9 +14,97 @@ use mpns_proto::{ChannelUri, Notification, Options, Request, Response, classify}
 use crate::client::{Client, ClientConfig, ClientError, OneShotError, Sent};
 use crate::direct::DirectClient;
 
+/// An error with its sources, shared (a failure is cloned into events and replies).
+type SharedError = Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why a request got no response: the kind the core's sender takes, and the
-/// transport's own account of it.
-pub type TransportFailure = (TransportError, String);
+/// error it came from, kept as the [`source`](std::error::Error::source)
+/// (an I/O error, rustls's certificate error, hyper's, a proxy's refusal).
+#[derive(Clone, Debug)]
+pub struct TransportFailure {
+    kind: TransportError,
+    error: SharedError,
+}
+
+impl TransportFailure {
+    /// A failure of `kind` caused by `error`.
+    pub fn new(
+        kind: TransportError,
+        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        TransportFailure {
+            kind,
+            error: Arc::from(error.into()),
+        }
+    }
+
+    /// What failed, as the core's sender takes it.
+    pub fn kind(&self) -> TransportError {
+        self.kind
+    }
+
+    /// The cause and its sources, one line.
+    pub fn detail(&self) -> String {
+        crate::client::error_chain(&*self.error)
+    }
+}
+
+/// Two failures are equal when of the same kind with the same account.
+impl PartialEq for TransportFailure {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.detail() == other.detail()
+    }
+}
+
+impl Eq for TransportFailure {}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl std::error::Error for TransportFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.error)
+    }
+}
+
+/// An error with what was being done when it happened.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) what: String,
+    pub(crate) source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+impl Context {
+    /// A failure of `kind`: `what` failed because of `source`.
+    pub(crate) fn failure(
+        kind: TransportError,
+        what: String,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> TransportFailure {
+        TransportFailure::new(
+            kind,
+            Context {
+                what,
+                source: source.into(),
+            },
+        )
+    }
+}
 
 /// Moves one request and brings back its status headers. Clones share their
 /// connections.
@@ -59,7 +148,7 @@ pub trait Transport: Clone + Send + Sync + 'static {
             let response = self
                 .send_prepared(prepared?)
                 .await
-                .map_err(|(kind, detail)| OneShotError::Transport(kind, detail))?;
+                .map_err(OneShotError::Transport)?;
             Ok(Sent {
                 response,
                 outcome: classify(&response),
@@ -146,9 +235,9 @@ impl Transport for AnyClient {
             (AnyClient::Direct(c), AnyPrepared::Direct(p)) => c.send_prepared(p).await,
             (AnyClient::Hyper(c), AnyPrepared::Hyper(p)) => c.send_prepared(p).await,
             // Prepared by the other kind: a caller's mix-up, not a network failure.
-            _ => Err((
+            _ => Err(TransportFailure::new(
                 TransportError::Other,
-                "request prepared by another transport".into(),
+                "request prepared by another transport",
             )),
         }
     }

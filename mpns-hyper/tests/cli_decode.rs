@@ -56,15 +56,17 @@ fn the_real_2015_reply() {
             "subscription_status": "active",
             "device_status": "connected",
             "message_id": "00000000-0000-0000-0000-000000000000",
+            "retry_after_s": null,
             "outcome": "accepted",
             "reason": null,
-            "retry_after_s": null,
             "scope": null,
+            "backoff": null,
+            "retry_delay_s": null,
         })
     );
 }
 
-/// Status line, headers, then the expected outcome, reason, retry_after_s and scope.
+/// Status line, headers, then the expected outcome, reason, retry_delay_s and scope.
 type Row<'a> = (
     &'a str,
     Vec<(&'a str, &'a str)>,
@@ -79,7 +81,7 @@ fn every_policy_row() {
     let n = |v| ("X-NotificationStatus", v);
     let s = |v| ("X-SubscriptionStatus", v);
     let d = |v| ("X-DeviceConnectionStatus", v);
-    // (status line, headers, outcome, reason, retry_after_s, scope)
+    // (status line, headers, outcome, reason, retry_delay_s, scope)
     let rows: Vec<Row<'_>> = vec![
         (
             "200 OK",
@@ -238,7 +240,7 @@ fn every_policy_row() {
         let v = decoded(&reply(status_line, &headers));
         assert_eq!(v["outcome"], outcome, "{status_line} {headers:?}: {v}");
         assert_eq!(v["reason"], reason, "{status_line} {headers:?}");
-        assert_eq!(v["retry_after_s"], retry, "{status_line} {headers:?}");
+        assert_eq!(v["retry_delay_s"], retry, "{status_line} {headers:?}");
         assert_eq!(v["scope"], scope, "{status_line} {headers:?}");
         assert_eq!(v["status"], status_line[..3].parse::<u16>().unwrap());
     }
@@ -277,4 +279,110 @@ fn malformed_or_incomplete_input_is_an_error() {
         assert!(stdout.is_empty(), "{input:?}: {stdout}");
         assert!(stderr.starts_with("error: "), "{input:?}: {stderr}");
     }
+}
+
+/// The names of every field, in order: scripts read them, so they do not
+/// change without a note in the changelog (docs/cli.md lists them).
+#[test]
+fn the_json_field_names_are_pinned() {
+    let v = decoded(&reply("200 OK", &[("X-NotificationStatus", "Received")]));
+    let names: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "status",
+            "notification_status",
+            "subscription_status",
+            "device_status",
+            "message_id",
+            "retry_after_s",
+            "outcome",
+            "reason",
+            "scope",
+            "backoff",
+            "retry_delay_s",
+        ]
+    );
+    assert_eq!(names, mpns_hyper::cli::decode::FIELDS);
+}
+
+/// One test per field: what docs/cli.md says each holds.
+#[test]
+fn each_field_means_what_the_table_says() {
+    let v = decoded(&reply(
+        "503 Service Unavailable",
+        &[
+            ("X-NotificationStatus", "Dropped"),
+            ("X-SubscriptionStatus", "Active"),
+            ("X-DeviceConnectionStatus", "Connected"),
+            ("X-MessageID", "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f"),
+            ("Retry-After", "30"),
+        ],
+    ));
+    // status: the HTTP status code.
+    assert_eq!(v["status"], 503);
+    // The three MPNS headers, snake case; null when absent or unreadable.
+    assert_eq!(v["notification_status"], "dropped");
+    assert_eq!(v["subscription_status"], "active");
+    assert_eq!(v["device_status"], "connected");
+    // message_id: X-MessageID as received.
+    assert_eq!(v["message_id"], "3f5c1d0e-8a2b-4c6d-9e7f-0a1b2c3d4e5f");
+    // retry_after_s: the header itself, not the policy's delay.
+    assert_eq!(v["retry_after_s"], 30);
+    // outcome, reason, scope, backoff: the policy's classification.
+    assert_eq!(v["outcome"], "retry");
+    assert_eq!(v["reason"], "service_unavailable");
+    assert_eq!(v["scope"], "host");
+    assert_eq!(v["backoff"], "exponential");
+    // retry_delay_s: the policy's first delay (1 min), longer than the header's 30 s.
+    assert_eq!(v["retry_delay_s"], 60);
+
+    // A longer Retry-After is honoured by the delay, and still shown as sent.
+    let v = decoded(&reply(
+        "503 Service Unavailable",
+        &[("Retry-After", "7200")],
+    ));
+    assert_eq!(
+        (v["retry_after_s"].clone(), v["retry_delay_s"].clone()),
+        (json!(7200), json!(7200))
+    );
+    // A date is not a number of seconds: null, and the policy's delay stands.
+    let v = decoded(&reply(
+        "503 Service Unavailable",
+        &[("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")],
+    ));
+    assert_eq!(
+        (v["retry_after_s"].clone(), v["retry_delay_s"].clone()),
+        (Value::Null, json!(60))
+    );
+    // A rejection has a reason but no scope, backoff or delay.
+    let v = decoded(&reply("400 Bad Request", &[]));
+    assert_eq!(
+        [
+            &v["reason"],
+            &v["scope"],
+            &v["backoff"],
+            &v["retry_delay_s"],
+            &v["message_id"]
+        ],
+        [
+            &json!("bad_request"),
+            &Value::Null,
+            &Value::Null,
+            &Value::Null,
+            &Value::Null
+        ]
+    );
+    // A channel pause: its own backoff.
+    let v = decoded(&reply(
+        "412 Precondition Failed",
+        &[
+            ("X-NotificationStatus", "Dropped"),
+            ("X-DeviceConnectionStatus", "InActive"),
+        ],
+    ));
+    assert_eq!(
+        (v["scope"].clone(), v["backoff"].clone()),
+        (json!("channel"), json!("channel_pause"))
+    );
 }

@@ -306,7 +306,8 @@ fn default_channel_is_the_emulator_demo_channel() {
     assert!(help.status.success());
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(
-        help.contains("[default: http://127.0.0.1:47001/throttledthirdparty/01.00/demo]"),
+        help.contains("defaults to the local emulator's demo channel")
+            && help.contains("http://127.0.0.1:47001/throttledthirdparty/01.00/demo"),
         "{help}"
     );
 }

@@ -9,8 +9,30 @@ use mpns_hyper::emulator::{Behaviour, Emulator, EmulatorConfig, TlsConfig};
 use mpns_hyper::pki::TestPki;
 use serde_json::Value;
 
+/// The variables the tool reads, removed so that no test depends on the
+/// environment it runs in.
+const AMBIENT: [&str; 7] = [
+    "RUST_LOG",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 fn mpns(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mpns"))
+    mpns_with_env(args, &[])
+}
+
+/// `mpns` with `env` set (and nothing of the caller's [`AMBIENT`] variables).
+fn mpns_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mpns"));
+    for name in AMBIENT {
+        command.env_remove(name);
+    }
+    let out = command
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -55,7 +77,8 @@ fn send_prints_the_decoded_answer() {
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].channel_id, "A");
 
-    let (code, stdout, _) = mpns(&[
+    // Not accepted: the JSON is printed, and the exit code says so.
+    let (code, stdout, stderr) = mpns(&[
         "send",
         "--channel",
         &emulator.channel_url("busy"),
@@ -63,7 +86,8 @@ fn send_prints_the_decoded_answer() {
         "--count",
         "3",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not accepted (retry)"), "{stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         (
@@ -153,12 +177,31 @@ fn send_over_mutual_tls_with_certificate_files() {
         "--text1",
         "a",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         (v["status"].as_u64(), v["reason"].as_str()),
         (Some(403), Some("forbidden"))
     );
+    // Without --ca the emulator's certificate is not trusted: a TLS
+    // failure, over either transport, not "Other".
+    for transport in ["direct", "hyper"] {
+        let (code, stdout, stderr) = mpns(&[
+            "send",
+            "--transport",
+            transport,
+            "--channel",
+            &channel,
+            "toast",
+            "--text1",
+            "a",
+        ]);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{transport}");
+        assert!(
+            stderr.contains("no response (Tls)") && stderr.contains("UnknownIssuer"),
+            "{transport}: {stderr}"
+        );
+    }
     // A key file that is not a key: refused input.
     let (code, _, stderr) = mpns(&[
         "send",
@@ -344,6 +387,7 @@ fn batch_streams_a_large_file_through_a_small_memory_budget() {
 fn emulator_command_serves_until_stopped() {
     let dir = temp_dir("emu");
     let mut child = Command::new(env!("CARGO_BIN_EXE_mpns"))
+        .env_remove("RUST_LOG")
         .args([
             "emulator",
             "--listen",
@@ -401,7 +445,7 @@ fn emulator_command_serves_until_stopped() {
         serde_json::from_str::<Value>(&stdout).unwrap()["outcome"],
         "accepted"
     );
-    let (_, stdout, _) = mpns(&[
+    let (code, stdout, _) = mpns(&[
         "send",
         "--channel",
         &format!("{http}/throttledthirdparty/01.00/X"),
@@ -409,12 +453,50 @@ fn emulator_command_serves_until_stopped() {
         "--text1",
         "a",
     ]);
+    assert_eq!(code, 1);
     assert_eq!(
         serde_json::from_str::<Value>(&stdout).unwrap()["outcome"],
         "expired"
     );
+    // A refusal of the emulator's own checks (not a channel path).
+    let (code, stdout, _) = mpns(&[
+        "send",
+        "--channel",
+        &format!("{http}/elsewhere/0123456789abcdefTAIL"),
+        "toast",
+        "--text1",
+        "a",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["status"],
+        404
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+    // Each refusal was logged at info on stderr (the default level of
+    // `mpns emulator`), with its reason and the channel redacted.
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let behaviour = stderr
+        .lines()
+        .find(|l| l.contains("emulator: not accepted"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        behaviour.contains("INFO") && behaviour.contains("subscription=\"Expired\""),
+        "{behaviour}"
+    );
+    let refused = stderr
+        .lines()
+        .find(|l| l.contains("emulator: refused"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        refused.contains("status=404")
+            && refused.contains("not a channel path")
+            && refused.contains("/…TAIL")
+            && !refused.contains("0123456789abcdef"),
+        "{refused}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -634,4 +716,203 @@ fn a_link_planted_in_the_tls_folder_never_receives_the_key() {
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn send_without_a_channel_is_a_usage_error() {
+    let (code, stdout, stderr) = mpns(&["send", "toast", "--text1", "a"]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(stderr.contains("--channel is required"), "{stderr}");
+    // `encode` sends nothing and keeps its default.
+    let (code, stdout, _) = mpns(&["encode", "toast", "--text1", "a"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("/throttledthirdparty/01.00/demo"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let (code, stdout, stderr) = mpns(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(
+            stdout.contains("batch") && stdout.contains("transport"),
+            "{shell}"
+        );
+    }
+    let (code, _, _) = mpns(&["completions", "cmd.exe"]);
+    assert_eq!(code, 2);
+}
+
+/// `batch --json`: one object whose fields are pinned; logs on stderr by
+/// level: a warning for the expired channel by default, none with `-q`,
+/// each attempt with `-vv`, and channels only redacted.
+#[test]
+fn batch_json_summary_and_log_levels() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    emulator.set_behaviour("gone-0123456789abcdef", Behaviour::Expired);
+    let dir = temp_dir("batch-json");
+    let file = dir.join("b.jsonl");
+    let line = |id: &str| {
+        format!(
+            r#"{{"channel": "{}", "notification": {{"toast": {{"text1": "x"}}}}}}"#,
+            emulator.channel_url(id)
+        )
+    };
+    std::fs::write(
+        &file,
+        [line("ok-0123456789abcdef"), line("gone-0123456789abcdef")].join("\n"),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+
+    let (code, stdout, stderr) = mpns(&["batch", "--json", file]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(names, ["total", "not_accepted", "outcomes"]);
+    assert_eq!(names, mpns_hyper::cli::batch::SUMMARY_FIELDS);
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "total": 2,
+            "not_accepted": 1,
+            "outcomes": {"accepted": 1, "channel_expired": 1},
+        })
+    );
+    let warn = stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("channel expired"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(!warn.contains("DEBUG"), "{warn}");
+    assert!(!stderr.contains("0123456789abcdef"), "{stderr}");
+
+    let (code, _, stderr) = mpns(&["-q", "batch", "--json", file]);
+    assert_eq!(code, 1);
+    assert!(!stderr.contains("WARN"), "{stderr}");
+
+    let (code, _, stderr) = mpns(&["batch", "-vv", "--json", file]);
+    assert_eq!(code, 1);
+    let sending: Vec<&str> = stderr.lines().filter(|l| l.contains("sending")).collect();
+    assert_eq!(sending.len(), 2, "{stderr}");
+    // Each attempt is in its notification's span: ticket, host, kind, redacted channel.
+    assert!(
+        sending.iter().all(|l| l.contains("DEBUG")
+            && l.contains("notification{ticket=")
+            && l.contains("host=127.0.0.1")
+            && l.contains("kind=toast")
+            && l.contains("/…cdef")),
+        "{sending:?}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.contains("INFO")
+            && l.contains("not accepted")
+            && l.contains("outcome=\"channel_expired\"")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("0123456789abcdef"), "{stderr}");
+
+    // RUST_LOG replaces -v/-q.
+    let (_, _, stderr) = mpns_with_env(&["-q", "batch", file], &[("RUST_LOG", "mpns_hyper=debug")]);
+    assert!(stderr.contains("sending"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A `CONNECT` proxy on a thread (tests/proxy.rs has the async one); returns
+/// its URI and the authorities it was asked for.
+fn thread_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8(head).unwrap();
+                let authority = head.split(' ').nth(1).unwrap().to_string();
+                log.lock().unwrap().push(authority.clone());
+                let upstream = std::net::TcpStream::connect(&authority).unwrap();
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (mut client, mut upstream) = (client, upstream);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut client, &mut upstream);
+                let _ = upstream.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (uri, seen)
+}
+
+/// `send` through a proxy from `--proxy` and from `HTTP_PROXY`, `NO_PROXY`
+/// honoured, and an unusable proxy setting refused as input.
+#[test]
+fn send_through_a_proxy_from_the_flag_or_the_environment() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    let channel = emulator.channel_url("proxied");
+    let authority = channel.split('/').nth(2).unwrap().to_string();
+    let (proxy, seen) = thread_proxy();
+    let send = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["send", "--channel", &channel];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["toast", "--text1", "p"]);
+        mpns_with_env(&args, env)
+    };
+    for transport in ["direct", "hyper"] {
+        let (code, stdout, stderr) = send(&["--transport", transport, "--proxy", &proxy], &[]);
+        assert_eq!(code, 0, "{transport}: {stderr}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&stdout).unwrap()["outcome"],
+            "accepted"
+        );
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [authority.clone(), authority.clone()]
+    );
+
+    let (code, _, stderr) = send(&[], &[("HTTP_PROXY", &proxy)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // https channels use HTTPS_PROXY, not HTTP_PROXY: this one goes direct.
+    let (code, _, _) = send(&[], &[("HTTPS_PROXY", &proxy)]);
+    assert_eq!(code, 0);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // NO_PROXY wins over both the variable and the flag.
+    let (code, _, _) = send(
+        &["--proxy", &proxy],
+        &[("HTTP_PROXY", &proxy), ("NO_PROXY", "127.0.0.1")],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(emulator.accepted().len(), 5);
+
+    let (code, stdout, stderr) = send(&["--proxy", "https://proxy:443"], &[]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(
+        stderr.contains("--proxy: TLS to the proxy is not supported"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = send(&[], &[("HTTP_PROXY", "http://p:notaport")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("HTTP_PROXY"), "{stderr}");
 }

@@ -93,6 +93,9 @@ pub struct BatchArgs {
     /// channel, ticket, outcome, result, attempts (or why it was refused)
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Print the summary as one JSON object: total, not_accepted, outcomes
+    #[arg(long)]
+    pub json: bool,
     /// Client certificate and trusted CAs.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -167,10 +170,16 @@ impl BatchArgs {
                 error,
             })?;
         }
-        let mut out = String::new();
-        for (outcome, n) in &summary {
-            out += &format!("{outcome:>16}  {n}\n");
-        }
+        let failed = not_accepted(&summary);
+        let out = if self.json {
+            format!("{}\n", summary_json(&summary, failed))
+        } else {
+            let mut out = String::new();
+            for (outcome, n) in &summary {
+                out += &format!("{outcome:>16}  {n}\n");
+            }
+            out
+        };
         super::write_stdout(out.as_bytes())?;
         if let Some(error) = read_error {
             return Err(if self.file.as_os_str() == "-" {
@@ -182,16 +191,33 @@ impl BatchArgs {
                 }
             });
         }
-        let failed: usize = summary
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "accepted" | "superseded"))
-            .map(|(_, n)| n)
-            .sum();
         if failed > 0 {
             return Err(CliError::BatchFailed { failed });
         }
         Ok(())
     }
+}
+
+/// The fields of `mpns batch --json`, in order (docs/cli.md; a test pins them).
+pub const SUMMARY_FIELDS: [&str; 3] = ["total", "not_accepted", "outcomes"];
+
+/// Lines that did not end accepted: every outcome but `accepted` and
+/// `superseded` (replaced by a newer update of the same tile, which was sent).
+pub fn not_accepted(summary: &Summary) -> usize {
+    summary
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "accepted" | "superseded"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// The summary as `mpns batch --json` prints it: [`SUMMARY_FIELDS`].
+pub fn summary_json(summary: &Summary, not_accepted: usize) -> serde_json::Value {
+    serde_json::json!({
+        "total": summary.values().sum::<usize>(),
+        "not_accepted": not_accepted,
+        "outcomes": summary,
+    })
 }
 
 impl BatchArgs {

@@ -36,10 +36,20 @@ pub struct BenchArgs {
     #[arg(long, value_name = "URI")]
     pub url: Option<String>,
     /// Notifications to send (after the warm-up)
-    #[arg(short = 'n', default_value_t = 20_000)]
+    #[arg(
+        short = 'n',
+        long = "count",
+        value_name = "COUNT",
+        default_value_t = 20_000
+    )]
     pub count: usize,
     /// Requests in flight at once
-    #[arg(short = 'c', default_value_t = 64)]
+    #[arg(
+        short = 'c',
+        long = "concurrency",
+        value_name = "CONCURRENCY",
+        default_value_t = 64
+    )]
     pub concurrency: usize,
     /// With the in-process emulator: over HTTPS with a client certificate
     #[arg(long, conflicts_with = "url")]

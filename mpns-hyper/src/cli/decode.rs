@@ -38,14 +38,40 @@ fn known<T: serde::Serialize + Copy>(v: HeaderValue<T>) -> Value {
     v.known().map_or(Value::Null, |v| json!(v))
 }
 
-/// The fields of `mpns decode` (and `mpns send`) for a response.
+/// The fields of `mpns decode` (and `mpns send`) for a response, in this
+/// order; the repository's `docs/cli.md` says what each means, and a test
+/// pins the names.
+pub const FIELDS: [&str; 11] = [
+    "status",
+    "notification_status",
+    "subscription_status",
+    "device_status",
+    "message_id",
+    "retry_after_s",
+    "outcome",
+    "reason",
+    "scope",
+    "backoff",
+    "retry_delay_s",
+];
+
+/// The JSON of `mpns decode` (and `mpns send`) for a response: [`FIELDS`].
+///
+/// `retry_after_s` is the response's own `Retry-After` (seconds, when a
+/// number); `retry_delay_s` is how long this project's [`RetryPolicy`]
+/// waits before the first retry, which honours a longer `Retry-After`.
 pub fn to_json(r: &Response) -> Value {
     let outcome = classify(r);
-    let (reason, scope) = match outcome {
-        Outcome::Retry { reason, scope, .. } => (json!(reason), json!(scope)),
-        Outcome::Rejected { reason, .. } => (json!(reason), Value::Null),
-        Outcome::Anomaly { reason, .. } => (json!(reason), Value::Null),
-        _ => (Value::Null, Value::Null),
+    let (reason, scope, backoff) = match outcome {
+        Outcome::Retry {
+            reason,
+            scope,
+            backoff,
+            ..
+        } => (json!(reason), json!(scope), json!(backoff)),
+        Outcome::Rejected { reason, .. } => (json!(reason), Value::Null, Value::Null),
+        Outcome::Anomaly { reason, .. } => (json!(reason), Value::Null, Value::Null),
+        _ => (Value::Null, Value::Null, Value::Null),
     };
     json!({
         "status": r.status,
@@ -53,9 +79,11 @@ pub fn to_json(r: &Response) -> Value {
         "subscription_status": known(r.subscription),
         "device_status": known(r.device),
         "message_id": r.message_id.map(|id| id.to_string()),
+        "retry_after_s": r.retry_after_s,
         "outcome": outcome.name(),
         "reason": reason,
-        "retry_after_s": RetryPolicy::DEFAULT.first_retry_delay(&outcome).map(|d| d.as_secs()),
         "scope": scope,
+        "backoff": backoff,
+        "retry_delay_s": RetryPolicy::DEFAULT.first_retry_delay(&outcome).map(|d| d.as_secs()),
     })
 }

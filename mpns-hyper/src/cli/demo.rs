@@ -20,8 +20,8 @@ use crate::transport::{AnyClient, TransportKind};
 /// `mpns demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Also list every retry and deferral as it happens
-    #[arg(long)]
+    /// Also list every retry and deferral as it happens (the global `-v`)
+    #[arg(skip)]
     pub verbose: bool,
 }
 

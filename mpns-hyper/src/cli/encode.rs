@@ -23,7 +23,8 @@ use mpns_proto::{
 
 use super::CliError;
 
-/// The channel used when `--channel` is not given: the local emulator's demo channel.
+/// The channel `encode` uses when `--channel` is not given: the local
+/// emulator's demo channel (`send` needs `--channel`).
 pub const DEFAULT_CHANNEL: &str = "http://127.0.0.1:47001/throttledthirdparty/01.00/demo";
 
 /// `mpns encode [OPTIONS] KIND ...`: arguments of the encode command.
@@ -41,10 +42,11 @@ pub struct EncodeArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Request options")]
 pub struct RequestArgs {
-    /// Channel URI to POST to, as MPNS handed it to the phone app.
-    /// Defaults to the demo channel of a local emulator.
-    #[arg(long, global = true, value_name = "URI", default_value = DEFAULT_CHANNEL)]
-    pub channel: String,
+    /// Channel URI to POST to, as MPNS handed it to the phone app (required
+    /// by `send`; `encode` defaults to the local emulator's demo channel,
+    /// http://127.0.0.1:47001/throttledthirdparty/01.00/demo)
+    #[arg(long, global = true, value_name = "URI")]
+    pub channel: Option<String>,
 
     /// Delivery interval, which sets the notification class [default: immediate]
     #[arg(long, global = true, value_name = "WHEN",
@@ -447,7 +449,8 @@ impl EncodeArgs {
         &self,
         f: impl FnOnce(&Request<'_>) -> Result<R, CliError>,
     ) -> Result<R, CliError> {
-        let channel = ChannelUri::parse(&self.request.channel)?;
+        let channel =
+            ChannelUri::parse(self.request.channel.as_deref().unwrap_or(DEFAULT_CHANNEL))?;
         let body = match &self.kind {
             Kind::Raw(args) => args.body.load()?,
             Kind::Callback(args) => args.body.load()?,

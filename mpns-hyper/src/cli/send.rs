@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::{CliError, EncodeArgs};
 use crate::client::{ClientConfig, Identity};
+use crate::proxy::{Proxy, ProxyConfig};
 use crate::transport::{AnyClient, Transport, TransportKind};
 
 /// Transport and TLS options shared by `send`, `batch` and `bench`.
@@ -31,12 +32,20 @@ pub struct TlsArgs {
     /// Another CA certificate (PEM) to trust, e.g. the emulator's
     #[arg(long, value_name = "PEM", global = true)]
     pub ca: Vec<PathBuf>,
+    /// Proxy for every channel, `http://[USER:PASSWORD@]HOST:PORT`, tunnelled
+    /// with CONNECT [default: HTTPS_PROXY and HTTP_PROXY; NO_PROXY applies
+    /// either way]
+    #[arg(long, value_name = "URI", global = true, help_heading = "Connection")]
+    pub proxy: Option<String>,
 }
 
 impl TlsArgs {
     /// The client configuration these options ask for.
     pub fn client_config(&self) -> Result<ClientConfig, CliError> {
-        let mut config = ClientConfig::default();
+        let mut config = ClientConfig {
+            proxy: self.proxy_config(|name| std::env::var(name).ok())?,
+            ..ClientConfig::default()
+        };
         if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
             config.identity = Some(Identity::from_pem_files(cert, key).map_err(CliError::Client)?);
         }
@@ -49,6 +58,20 @@ impl TlsArgs {
                     }
                 })?;
             config.extra_roots_pem.push(pem);
+        }
+        Ok(config)
+    }
+
+    /// The proxies: from `--proxy`, else from the variables `var` finds.
+    pub fn proxy_config(
+        &self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProxyConfig, CliError> {
+        let mut config = ProxyConfig::from_vars(var).map_err(CliError::Proxy)?;
+        if let Some(uri) = &self.proxy {
+            let proxy = Proxy::parse(uri, "--proxy").map_err(CliError::Proxy)?;
+            config.https = Some(proxy.clone());
+            config.http = Some(proxy);
         }
         Ok(config)
     }
@@ -71,14 +94,19 @@ pub struct SendArgs {
 }
 
 impl SendArgs {
-    /// Sends the notification and returns the JSON line to print.
-    pub fn run(&self) -> Result<String, CliError> {
+    /// Sends the notification; returns the JSON line to print and what the
+    /// answer means.
+    pub fn run(&self) -> Result<(String, mpns_proto::Outcome), CliError> {
+        if self.encode.request.channel.is_none() {
+            return Err(CliError::MissingChannel);
+        }
         let client = self.tls.client()?;
         let request = self.encode.with_request(|r| Ok(client.prepare(r)))?;
         let runtime = super::runtime()?;
         let response = runtime
             .block_on(async { client.send_prepared(request).await })
-            .map_err(|(kind, detail)| CliError::Transport { kind, detail })?;
-        Ok(super::decode::to_json(&response).to_string())
+            .map_err(CliError::Transport)?;
+        let outcome = mpns_proto::classify(&response);
+        Ok((super::decode::to_json(&response).to_string(), outcome))
     }
 }

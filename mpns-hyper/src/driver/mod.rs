@@ -61,14 +61,17 @@ use mpns_proto::{
     ChannelUri, GrowableSender, Instant, Notification, Options, SenderConfig, Ticket,
 };
 use tokio::sync::{Notify, Semaphore, mpsc};
+use tracing::Instrument;
 
 use crate::journal::{JournalConfig, JournalError};
 use crate::transport::Transport;
 
 mod durable;
+mod observe;
 
 use durable::Durable;
 pub use durable::Recovery;
+use observe::Observer;
 
 /// Settings of a [`Driver`].
 #[derive(Clone, Copy, Debug)]
@@ -139,6 +142,8 @@ struct Core {
     durable: Option<Durable>,
     /// Why the journal stopped, once it did: the driver then stops sending.
     failed: Option<String>,
+    /// Logs and metrics.
+    observer: Observer,
 }
 
 impl Core {
@@ -220,19 +225,7 @@ impl Shared {
         let mut freed = false;
         while let Some(event) = sender.poll_event() {
             freed |= matches!(event, Event::Finished { .. });
-            if let Event::Finished {
-                ticket,
-                result,
-                attempts,
-            } = event
-            {
-                tracing::debug!(
-                    ticket = ticket.0,
-                    outcome = result.name(),
-                    attempts,
-                    "finished"
-                );
-            }
+            core.observer.event(&event);
             // The receiver may be gone; events are then dropped, notifications still finish.
             let _ = self.events.send(event);
         }
@@ -456,6 +449,7 @@ impl Driver {
             sender: GrowableSender::new(config.sender, config.memory_budget),
             durable: None,
             failed: None,
+            observer: Observer::default(),
         };
         Self::spawn(client, config, core, epoch_ms())
     }
@@ -487,6 +481,7 @@ impl Driver {
             sender,
             durable: Some(durable),
             failed: None,
+            observer: Observer::default(),
         };
         let (handle, events) = Self::spawn(client, config, core, epoch);
         Ok((handle, events, recovery))
@@ -526,8 +521,9 @@ fn epoch_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// A request to send: its ticket and the request as the transport takes it.
-type Job<T> = (Ticket, <T as Transport>::Prepared);
+/// A request to send: its ticket, the request as the transport takes it,
+/// and its notification's span.
+type Job<T> = (Ticket, <T as Transport>::Prepared, tracing::Span);
 
 /// The next request due, if any; its record is appended to the journal
 /// (the worker makes sure it is written before sending: [`written`]).
@@ -536,8 +532,8 @@ fn next_job<T: Transport>(client: &T, shared: &Shared, core: &mut Core) -> Optio
         return None;
     }
     let t = core.sender.poll_transmit(shared.now())?;
-    tracing::debug!(ticket = t.ticket.0, attempt = t.attempt, "sending");
-    let job = (t.ticket, client.prepare(&t.request));
+    let span = core.observer.attempt(&t);
+    let job = (t.ticket, client.prepare(&t.request), span);
     core.record();
     shared.sent.fetch_add(1, Ordering::Relaxed);
     Some(job)
@@ -622,22 +618,22 @@ async fn worker<T: Transport>(
     mut job: Job<T>,
 ) {
     loop {
-        let (ticket, request) = job;
+        let (ticket, request, span) = job;
         if !written(&shared).await {
             // Not sent: the journal holds it for the next start.
             break;
         }
-        let result = client.send_prepared(request).await;
+        let started = std::time::Instant::now();
+        let result = client.send_prepared(request).instrument(span.clone()).await;
+        let took = started.elapsed();
         let now = shared.now();
         let next = {
             let mut core = shared.lock();
+            core.observer.answered(&span, &result, took);
             // A ticket is in flight until answered here: these cannot fail.
             let _ = match result {
                 Ok(response) => core.sender.handle_response(now, ticket, &response),
-                Err((kind, detail)) => {
-                    tracing::debug!(ticket = ticket.0, ?kind, %detail, "transport failure");
-                    core.sender.handle_transport_error(now, ticket)
-                }
+                Err(_) => core.sender.handle_transport_error(now, ticket),
             };
             shared.drain(&mut core);
             let next = next_job(&client, &shared, &mut core);

@@ -446,7 +446,6 @@ fn mpns(answer: Answer, echo: Option<MessageId>, reason: Option<&'static str>) -
 
 /// A refused request: Dropped / N/A / N/A with the reason.
 fn refuse(status: u16, echo: Option<MessageId>, reason: &'static str) -> Reply {
-    tracing::debug!(status, reason, "emulator: refused");
     mpns(state::refused(status), echo, Some(reason))
 }
 
@@ -465,7 +464,37 @@ async fn handle(shared: &Shared, conn: &Conn, request: Request<Incoming>) -> Rep
     if reply.status().is_client_error() {
         shared.count_rejected();
     }
+    log_refusal(path, &reply);
     reply
+}
+
+/// Logs, at info, an answer that is not 200 Received, with its reason: the
+/// emulator's own (`X-Emulator-Reason`) or the MPNS status headers that a
+/// channel behaviour answered with.
+fn log_refusal(path: &str, reply: &Reply) {
+    let headers = reply.headers();
+    let text = |name: &HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+    };
+    let status = reply.status().as_u16();
+    if status == 200 && text(&NOTIFICATION_STATUS) == "Received" {
+        return;
+    }
+    let channel = crate::redact::channel(path);
+    match headers.get(&REASON).and_then(|v| v.to_str().ok()) {
+        Some(reason) => tracing::info!(status, reason, %channel, "emulator: refused"),
+        None => tracing::info!(
+            status,
+            notification = text(&NOTIFICATION_STATUS),
+            subscription = text(&SUBSCRIPTION_STATUS),
+            device = text(&DEVICE_CONNECTION_STATUS),
+            %channel,
+            "emulator: not accepted (channel behaviour)"
+        ),
+    }
 }
 
 /// Reads the whole body (so that the connection stays usable), up to
