@@ -19,11 +19,24 @@ pub const MIN_SHOWN: usize = 16;
 pub fn channel(uri: &str) -> String {
     let (scheme, rest) = match uri.split_once("://") {
         Some((scheme, rest)) => (scheme, rest),
+        // Not a URI: all of it is treated as a path, so only a token's tail shows.
         None => ("", uri),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // User information ends at the last `@` before any query, even one with a `/` in it.
+    let rest = match rest
+        .split(['?', '#'])
+        .next()
+        .and_then(|head| head.rfind('@'))
+    {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    let end = if scheme.is_empty() {
+        0
+    } else {
+        rest.find(['/', '?', '#']).unwrap_or(rest.len())
+    };
+    let (host, path) = rest.split_at(end);
     // The token is the last segment of the path; a query is never shown.
     let token = path.split(['?', '#']).next().unwrap_or("");
     let token = token.rsplit('/').next().unwrap_or("");
@@ -69,11 +82,17 @@ mod tests {
             channel("http://user:secret@h/0123456789abcdefXYZ1"),
             "http://h/…XYZ1"
         );
+        assert_eq!(channel("not a uri/with-a-long-secret-path"), "/…path");
+        assert_eq!(channel("AQG2MdvoLlZFT7Q9xYsecret"), "/…cret");
+        assert_eq!(channel("h"), "/…");
         assert_eq!(
-            channel("not a uri/with-a-long-secret-path"),
-            "not a uri/…path"
+            channel("http://user:pa/ss@h/0123456789abcdefXYZ1"),
+            "http://h/…XYZ1"
         );
-        assert_eq!(channel("h"), "h");
+        assert_eq!(
+            channel("http://h/0123456789abcdefXYZ1?x=a@b"),
+            "http://h/…XYZ1"
+        );
         assert_eq!(channel("http://h/ééééééééééééééééé"), "http://h/…éééé");
     }
 }

@@ -168,8 +168,37 @@ fn a_tls_failure_is_a_warning() {
     let tls = lines_with(&log, "WARN", "TLS failure");
     assert_eq!(tls.len(), 4, "one per attempt: {log}");
     assert!(
-        tls.iter()
-            .all(|l| l.contains("kind=\"tls\"") && l.contains("UnknownIssuer")),
+        tls.iter().all(|l| l.contains("kind=\"tls\"")
+            && l.contains("UnknownIssuer")
+            && l.contains("channel=https://127.0.0.1:")
+            && l.contains("/…cdef")),
         "{log}"
     );
+}
+
+/// At warn, no span is kept (they cost CPU per notification); the warnings
+/// still name the channel they are about, redacted.
+#[test]
+fn warnings_name_their_channel_without_spans() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    let ids = ["expired-0123456789abEXPD", "refused-0123456789abREFU"];
+    emulator.set_behaviour(ids[0], Behaviour::Expired);
+    emulator.set_behaviour(ids[1], Behaviour::Status(400));
+    let channels: Vec<String> = ids.iter().map(|id| emulator.channel_url(id)).collect();
+    let client = AnyClient::new(TransportKind::Direct, ClientConfig::default()).unwrap();
+    let log = logged(client, &channels, "mpns_hyper=warn");
+    assert!(!log.contains("notification{"), "no span at warn: {log}");
+    let expired = lines_with(&log, "WARN", "channel expired");
+    assert_eq!(expired.len(), 1, "{log}");
+    assert!(
+        expired[0].contains("channel=http://127.0.0.1:") && expired[0].contains("/…EXPD"),
+        "{log}"
+    );
+    let rejected = lines_with(&log, "WARN", "rejected");
+    assert_eq!(rejected.len(), 1, "{log}");
+    assert!(
+        rejected[0].contains("/…REFU") && !rejected[0].contains("EXPD"),
+        "{log}"
+    );
+    assert!(!log.contains("0123456789ab"), "never a whole token: {log}");
 }

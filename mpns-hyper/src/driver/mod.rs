@@ -522,8 +522,9 @@ fn epoch_ms() -> u64 {
 }
 
 /// A request to send: its ticket, the request as the transport takes it,
-/// and its notification's span.
-type Job<T> = (Ticket, <T as Transport>::Prepared, tracing::Span);
+/// its notification's span and its channel (for the warnings its answer
+/// may cause).
+type Job<T> = (Ticket, <T as Transport>::Prepared, tracing::Span, Box<str>);
 
 /// The next request due, if any; its record is appended to the journal
 /// (the worker makes sure it is written before sending: [`written`]).
@@ -533,7 +534,8 @@ fn next_job<T: Transport>(client: &T, shared: &Shared, core: &mut Core) -> Optio
     }
     let t = core.sender.poll_transmit(shared.now())?;
     let span = core.observer.attempt(&t);
-    let job = (t.ticket, client.prepare(&t.request), span);
+    let channel = t.request.channel().as_str().into();
+    let job = (t.ticket, client.prepare(&t.request), span, channel);
     core.record();
     shared.sent.fetch_add(1, Ordering::Relaxed);
     Some(job)
@@ -618,7 +620,7 @@ async fn worker<T: Transport>(
     mut job: Job<T>,
 ) {
     loop {
-        let (ticket, request, span) = job;
+        let (ticket, request, span, channel) = job;
         if !written(&shared).await {
             // Not sent: the journal holds it for the next start.
             break;
@@ -629,7 +631,8 @@ async fn worker<T: Transport>(
         let now = shared.now();
         let next = {
             let mut core = shared.lock();
-            core.observer.answered(&span, &result, took);
+            core.observer
+                .answered(&span, ticket, channel, &result, took);
             // A ticket is in flight until answered here: these cannot fail.
             let _ = match result {
                 Ok(response) => core.sender.handle_response(now, ticket, &response),

@@ -39,6 +39,9 @@ pub(crate) const STORM: u32 = 8;
 pub(super) struct Observer {
     /// Kept only while a subscriber wants the span (none: the map stays empty).
     spans: HashMap<Ticket, Span>,
+    /// The notification whose answer is being handled and its channel: the
+    /// warnings its answer causes name the channel when no span does.
+    answering: Option<(Ticket, Box<str>)>,
     server_errors: u32,
 }
 
@@ -94,9 +97,12 @@ impl Observer {
     pub(super) fn answered(
         &mut self,
         span: &Span,
+        ticket: Ticket,
+        channel: Box<str>,
         result: &Result<Response, TransportFailure>,
         took: Duration,
     ) {
+        self.answering = Some((ticket, channel));
         #[cfg(feature = "metrics")]
         metrics::histogram!("mpns_attempt_duration_seconds").record(took.as_secs_f64());
         let _entered = span.enter();
@@ -130,7 +136,13 @@ impl Observer {
                 metrics::counter!("mpns_transport_errors_total", "kind" => transport_name(*kind))
                     .increment(1);
                 if *kind == TransportError::Tls {
-                    tracing::warn!(kind = transport_name(*kind), %detail, "TLS failure");
+                    let channel = self.unspanned_channel(span, ticket);
+                    tracing::warn!(
+                        kind = transport_name(*kind),
+                        channel = channel.as_deref().map(tracing::field::display),
+                        %detail,
+                        "TLS failure"
+                    );
                 } else {
                     tracing::debug!(kind = transport_name(*kind), %detail, "no response");
                 }
@@ -160,6 +172,17 @@ impl Observer {
         }
     }
 
+    /// The redacted channel of the notification being answered, for a
+    /// warning outside its span (none when the span is kept: it names it).
+    fn unspanned_channel(&self, span: &Span, ticket: Ticket) -> Option<String> {
+        match &self.answering {
+            Some((t, channel)) if *t == ticket && span.is_disabled() => {
+                Some(crate::redact::channel(channel))
+            }
+            _ => None,
+        }
+    }
+
     /// One of the sender's events, before it goes to the application.
     pub(super) fn event(&mut self, event: &Event) {
         let ticket = match event {
@@ -176,6 +199,12 @@ impl Observer {
             (None, _) => None,
         };
         let _entered = span.as_ref().map(Span::enter);
+        // Warnings name the channel when no span does (at the default level).
+        let channel = || match (ticket, &span, &self.answering) {
+            (_, Some(_), _) | (_, _, None) => None,
+            (Some(t), None, Some((answered, _))) if t != *answered => None,
+            (_, None, Some((_, channel))) => Some(crate::redact::channel(channel)),
+        };
         match *event {
             Event::Finished {
                 ticket,
@@ -190,10 +219,19 @@ impl Observer {
                         tracing::debug!(ticket, outcome, attempts, "finished")
                     }
                     Finished::Rejected { reason, status } => {
-                        tracing::warn!(ticket, outcome, ?reason, status, attempts, "rejected")
+                        tracing::warn!(
+                            ticket,
+                            channel = channel().as_deref().map(tracing::field::display),
+                            outcome,
+                            ?reason,
+                            status,
+                            attempts,
+                            "rejected"
+                        )
                     }
                     Finished::Anomaly { reason, status } => tracing::warn!(
                         ticket,
+                        channel = channel().as_deref().map(tracing::field::display),
                         outcome,
                         ?reason,
                         status,
@@ -206,11 +244,14 @@ impl Observer {
                     _ => tracing::info!(ticket, outcome, attempts, "not accepted"),
                 }
             }
-            Event::ChannelExpired { channel } => {
+            Event::ChannelExpired {
+                channel: channel_id,
+            } => {
                 #[cfg(feature = "metrics")]
                 metrics::counter!("mpns_channels_expired_total").increment(1);
                 tracing::warn!(
-                    channel_id = channel.0,
+                    channel_id = channel_id.0,
+                    channel = channel().as_deref().map(tracing::field::display),
                     "channel expired: delete it from the application's records"
                 );
             }
