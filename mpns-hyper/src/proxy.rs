@@ -110,7 +110,17 @@ impl Proxy {
         if host.is_empty() || host.contains(char::is_whitespace) {
             return Err(error("no host"));
         }
-        let authorization = userinfo.map(|u| format!("Basic {}", base64(u.as_bytes())));
+        let authorization = match userinfo {
+            // Percent-escapes (`%40` for `@`) are decoded, as curl does.
+            Some(u) => Some(format!(
+                "Basic {}",
+                base64(
+                    &percent_decode(u)
+                        .ok_or_else(|| error("a bad %-escape in the user or password"))?
+                )
+            )),
+            None => None,
+        };
         Ok(Proxy {
             host: host.to_owned(),
             port,
@@ -393,6 +403,29 @@ impl tower_service::Service<Uri> for ProxyConnector {
 }
 
 /// Standard base64 with padding (RFC 4648), for `Proxy-Authorization`.
+/// `text` with each `%XX` replaced by its byte; `None` for a `%` not
+/// followed by two hex digits.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let digits = bytes.get(i + 1..i + 3)?;
+            if !digits.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            let hex = std::str::from_utf8(digits).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
@@ -458,6 +491,15 @@ mod tests {
             ("::1", 8080)
         );
         assert_eq!(Proxy::parse("[::1]", "X").unwrap().address(), ("::1", 80));
+        // Percent-escapes in the user information are decoded.
+        let p = Proxy::parse("http://svc%40corp:p%40ss@proxy:3128", "X").unwrap();
+        assert_eq!(
+            p.authorization.as_deref(),
+            Some(format!("Basic {}", base64(b"svc@corp:p@ss")).as_str())
+        );
+        for bad in ["u:%zz@p", "u:%+1@p", "u:%4@p"] {
+            assert!(Proxy::parse(bad, "X").is_err(), "{bad}");
+        }
         for bad in [
             "https://p:1",
             "socks5://p:1",

@@ -67,7 +67,16 @@ impl TlsArgs {
         &self,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<ProxyConfig, CliError> {
-        let mut config = ProxyConfig::from_vars(var).map_err(CliError::Proxy)?;
+        // `--proxy` replaces the proxy variables (a bad one included); `NO_PROXY` still applies.
+        let mut config = match &self.proxy {
+            Some(_) => ProxyConfig::from_vars(|name| {
+                name.eq_ignore_ascii_case("no_proxy")
+                    .then(|| var(name))
+                    .flatten()
+            }),
+            None => ProxyConfig::from_vars(var),
+        }
+        .map_err(CliError::Proxy)?;
         if let Some(uri) = &self.proxy {
             let proxy = Proxy::parse(uri, "--proxy").map_err(CliError::Proxy)?;
             config.https = Some(proxy.clone());
