@@ -30,7 +30,7 @@
 //! A [`GrowableSender`] runs beside it as a twin, given the same inputs,
 //! and every output is compared as `mpns-proto/tests/common` (`Twin`) does:
 //! tickets, submit and ticket errors, transmitted bytes, `pending`,
-//! `is_expired`; the events read together as sorted sets (simultaneous events
+//! `is_expired`; the events read together as multisets (simultaneous events
 //! may be listed in another order); its `poll_timeout` may be earlier than
 //! the fixed one's (a timer whose reason is gone), never later, any time up to
 //! now meaning now. What keeps them in lockstep:
