@@ -30,9 +30,17 @@ pub(crate) fn send_alert(channel: &str) -> Result<(u16, Outcome), Box<dyn std::e
     });
     let request = Request::notification(channel, &toast, &Options::default())?;
 
-    let mut stream = FromStd::new(TcpStream::connect((channel.host(), channel.port()))?);
+    let mut stream = FromStd::new(TcpStream::connect((host(&channel), channel.port()))?);
     // The request is written from, and the response read into, this buffer.
     let mut buf = [0u8; 2048];
     let read = mpns_embedded::blocking::send(&mut stream, &request, &mut buf)?;
     Ok((read.response.status, classify(&read.response)))
+}
+
+/// The host to connect to: an IPv6 literal without its brackets.
+fn host<'c>(channel: &ChannelUri<'c>) -> &'c str {
+    let host = channel.host();
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }

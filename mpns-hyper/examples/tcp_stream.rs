@@ -24,7 +24,7 @@ pub(crate) fn send_toast(channel: &str, text: &str) -> Result<Outcome, String> {
     let mut bytes = vec![0; request.http_len()];
     request.write_http(&mut bytes).map_err(|e| e.to_string())?;
 
-    let mut stream = TcpStream::connect((channel.host(), channel.port()))
+    let mut stream = TcpStream::connect((host(&channel), channel.port()))
         .map_err(|e| format!("connect: {e}"))?;
     stream
         .write_all(&bytes)
@@ -68,4 +68,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{id}: {outcome:?}");
     }
     Ok(())
+}
+
+/// The host to connect to: an IPv6 literal without its brackets.
+fn host<'c>(channel: &ChannelUri<'c>) -> &'c str {
+    let host = channel.host();
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }

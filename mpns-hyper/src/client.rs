@@ -355,7 +355,7 @@ fn transport_error(e: hyper_util::client::legacy::Error) -> TransportFailure {
 /// The error under `e`. An `io::Error`'s own `source` skips the error it
 /// wraps (hyper-rustls wraps tokio-rustls's, which wraps rustls's): look
 /// inside it instead, or a certificate failure would not be seen as TLS.
-fn next_source<'e>(
+pub(crate) fn next_source<'e>(
     e: &'e (dyn std::error::Error + 'static),
 ) -> Option<&'e (dyn std::error::Error + 'static)> {
     match e

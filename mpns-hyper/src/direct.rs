@@ -198,10 +198,9 @@ impl DirectClient {
                 crate::proxy::connect(proxy, &authority)
                     .await
                     .map_err(|e| {
-                        Context::failure(
+                        TransportFailure::new(
                             io_error_kind(&e).unwrap_or(TransportError::Other),
-                            format!("tunnel to {authority} through {proxy}"),
-                            e,
+                            crate::proxy::ProxyFailure::new(proxy, &authority, e),
                         )
                     })?
             }

@@ -267,6 +267,17 @@ pub struct ProxyFailure {
     source: BoxError,
 }
 
+impl ProxyFailure {
+    /// A tunnel to `authority` through `proxy` that failed for `source`.
+    pub(crate) fn new(proxy: &Proxy, authority: &str, source: impl Into<BoxError>) -> Self {
+        ProxyFailure {
+            proxy: proxy.to_string(),
+            authority: authority.to_owned(),
+            source: source.into(),
+        }
+    }
+}
+
 impl fmt::Display for ProxyFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "tunnel to {} through {}", self.authority, self.proxy)
@@ -383,11 +394,7 @@ impl tower_service::Service<Uri> for ProxyConnector {
         let connecting = Uri::try_from(proxy_uri).map(|uri| self.http.call(uri));
         Box::pin(async move {
             let failed = |source: BoxError| -> BoxError {
-                Box::new(ProxyFailure {
-                    proxy: proxy.to_string(),
-                    authority: authority.clone(),
-                    source,
-                })
+                Box::new(ProxyFailure::new(&proxy, &authority, source))
             };
             let mut stream = connecting
                 .map_err(|e| failed(e.into()))?

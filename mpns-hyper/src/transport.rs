@@ -43,6 +43,19 @@ impl TransportFailure {
         self.kind
     }
 
+    /// Whether a proxy was at fault: it was unreachable or refused the
+    /// tunnel (a setting to fix, not an outage of MPNS).
+    pub fn is_proxy_failure(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*self.error);
+        while let Some(e) = source {
+            if e.is::<crate::proxy::ProxyFailure>() {
+                return true;
+            }
+            source = crate::client::next_source(e);
+        }
+        false
+    }
+
     /// The cause and its sources, one line.
     pub fn detail(&self) -> String {
         crate::client::error_chain(&*self.error)

@@ -905,6 +905,14 @@ fn send_through_a_proxy_from_the_flag_or_the_environment() {
     assert_eq!(code, 0);
     assert_eq!(seen.lock().unwrap().len(), 3);
     assert_eq!(emulator.accepted().len(), 5);
+    // `--proxy` replaces the variables, even one that would be refused.
+    let (code, _, stderr) = send(
+        &["--proxy", &proxy],
+        &[("HTTP_PROXY", "socks5://elsewhere:1080")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    assert_eq!(emulator.accepted().len(), 6);
 
     let (code, stdout, stderr) = send(&["--proxy", "https://proxy:443"], &[]);
     assert_eq!((code, stdout.as_str()), (2, ""));

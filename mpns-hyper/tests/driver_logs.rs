@@ -202,3 +202,34 @@ fn warnings_name_their_channel_without_spans() {
     );
     assert!(!log.contains("0123456789ab"), "never a whole token: {log}");
 }
+
+/// A proxy that cannot be reached is a setting to fix: a warning naming
+/// the proxy, not a debug line.
+#[test]
+fn a_proxy_failure_is_a_warning() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let proxy =
+        mpns_hyper::proxy::Proxy::parse(&format!("http://127.0.0.1:{port}"), "test").unwrap();
+    let config = ClientConfig {
+        proxy: mpns_hyper::proxy::ProxyConfig::all(proxy),
+        ..ClientConfig::default()
+    };
+    let client = AnyClient::new(TransportKind::Direct, config).unwrap();
+    let channel = emulator.channel_url("proxied-0123456789abPRXY");
+    let log = logged(client, &[channel], "mpns_hyper=warn");
+    let failures = lines_with(&log, "WARN", "proxy failure");
+    assert!(!failures.is_empty(), "{log}");
+    assert!(
+        failures
+            .iter()
+            .all(|l| l.contains(&format!("127.0.0.1:{port}")) && l.contains("/…PRXY")),
+        "{log}"
+    );
+    assert!(emulator.accepted().is_empty());
+}

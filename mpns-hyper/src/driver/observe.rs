@@ -4,8 +4,8 @@
 //!
 //! Levels: `debug` for each attempt and its answer; `info` for each final
 //! outcome that is not accepted, pauses of a channel or host, and quota
-//! holds; `warn` for expired channels, rejections, anomalies, TLS failures
-//! and 5xx storms ([`STORM`] answers 5xx in a row). Channel URIs appear only
+//! holds; `warn` for expired channels, rejections, anomalies, TLS failures,
+//! proxy failures and 5xx storms ([`STORM`] answers 5xx in a row). Channel URIs appear only
 //! redacted ([`crate::redact`]). A span is kept per pending notification
 //! only while a subscriber wants it (info or more verbose for this crate).
 //!
@@ -142,6 +142,14 @@ impl Observer {
                         channel = channel.as_deref().map(tracing::field::display),
                         %detail,
                         "TLS failure"
+                    );
+                } else if failure.is_proxy_failure() {
+                    let channel = self.unspanned_channel(span, ticket);
+                    tracing::warn!(
+                        kind = transport_name(*kind),
+                        channel = channel.as_deref().map(tracing::field::display),
+                        %detail,
+                        "proxy failure"
                     );
                 } else {
                     tracing::debug!(kind = transport_name(*kind), %detail, "no response");
