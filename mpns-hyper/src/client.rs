@@ -21,6 +21,7 @@ use mpns_proto::http_interop::ToHttpError;
 use mpns_proto::sender::TransportError;
 use mpns_proto::{Outcome, Request, Response};
 
+use crate::conn_watch::{Watch, Watching};
 use crate::proxy::{ProxyConfig, ProxyConnector};
 use crate::transport::{Transport, TransportFailure};
 use rustls::RootCertStore;
@@ -165,7 +166,7 @@ impl std::error::Error for ClientError {
 /// The pooled MPNS client. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    inner: HyperClient<Watching<HttpsConnector<ProxyConnector>>, Full<Bytes>>,
     timeout: Duration,
     max_response_body: usize,
 }
@@ -237,7 +238,7 @@ impl Client {
             .pool_idle_timeout(config.idle_timeout)
             // Head and body copied into one buffer, one write: measured cheaper than writev.
             .http1_writev(false)
-            .build(connector);
+            .build(Watching(connector));
         Ok(Client {
             inner,
             timeout: config.timeout,
@@ -251,7 +252,22 @@ impl Client {
         request: hyper::Request<Full<Bytes>>,
     ) -> Result<Response, TransportFailure> {
         let exchange = async {
-            let response = self.inner.request(request).await.map_err(transport_error)?;
+            // Kept for the one retry (`Watch::retry_on_fresh_connection`).
+            let copy = request.clone();
+            let response = match self.inner.request(request).await {
+                Ok(response) => response,
+                Err(e) if Watch::of_error(&e).is_some_and(|w| w.retry_on_fresh_connection()) => {
+                    // A kept connection closed before any byte of the answer
+                    // (the server closed it as the request went out): once
+                    // more, on the connection the pool gives next.
+                    tracing::debug!(error = %error_chain(&e), "sending once more");
+                    self.inner.request(copy).await.map_err(transport_error)?
+                }
+                Err(e) => return Err(transport_error(e)),
+            };
+            if let Some(watch) = response.extensions().get::<Watch>() {
+                watch.answered();
+            }
             let (parts, body) = response.into_parts();
             // MPNS answers with no body; read what comes, bounded, so the
             // connection can be reused.

@@ -47,6 +47,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
+mod conn_watch;
 pub mod direct;
 pub mod driver;
 #[cfg(feature = "emulator")]

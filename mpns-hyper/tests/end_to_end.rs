@@ -710,13 +710,10 @@ mod a_server_closing_kept_connections_costs_no_failure {
             .await
     }
 
-    /// Passes unless the server's close reaches the client after its next
-    /// request was written: then it fails as the ignored
-    /// `a_kept_connection_closed_under_a_request_costs_no_failure::hyper` does.
+    /// When the server's close reaches the client only after its next request
+    /// was written, the request goes once more (as in
+    /// `a_kept_connection_closed_under_a_request_costs_no_failure`).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: flaky (5 in 150 runs under load): the hyper transport does not retry a \
-                request whose kept connection closed under it; see \
-                a_kept_connection_closed_under_a_request_costs_no_failure::hyper"]
     async fn hyper() {
         super::a_server_closing_kept_connections_costs_no_failure(super::TransportKind::Hyper).await
     }
@@ -872,7 +869,9 @@ async fn closes_under_the_second_request()
 /// (`mpns_proto::exchange`). It is what `a_server_closing_kept_connections_costs_no_failure`
 /// meets when the server's close of an idle kept connection reaches the
 /// client only after its next request was written (about 1 run in 30 under
-/// load for the hyper transport).
+/// load). hyper-util retries only requests not yet written: the hyper
+/// transport watches its connections to follow the core's rule
+/// (`conn_watch`).
 async fn a_kept_connection_closed_under_a_request_costs_no_failure(kind: TransportKind) {
     let (channel, connections) = closes_under_the_second_request().await;
     let client = plain_client(kind);
@@ -897,11 +896,6 @@ mod a_kept_connection_closed_under_a_request_costs_no_failure {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: the hyper transport does not send a request again on a new connection \
-                when a kept connection ends before any byte of its answer: \
-                `Transport(Reset, \"connection closed before message completed\")` (hyper-util's \
-                legacy client retries only requests cancelled before they were written); \
-                a_server_closing_kept_connections_costs_no_failure::hyper flakes on the same race"]
     async fn hyper() {
         super::a_kept_connection_closed_under_a_request_costs_no_failure(
             super::TransportKind::Hyper,
