@@ -882,8 +882,14 @@ async fn a_kept_connection_closed_under_a_request_costs_no_failure(kind: Transpo
             .unwrap_or_else(|e| panic!("request {i}: {e:?}"));
         assert!(matches!(sent.outcome, Outcome::Accepted { .. }), "{sent:?}");
     }
-    // The second request went again, on a second connection.
-    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // The second request went again, on a second connection. hyper-util's
+    // pool may also race a connect against a connection coming back idle
+    // (1 run in 200 here): one more connection, not one more request.
+    let opened = connections.load(std::sync::atomic::Ordering::SeqCst);
+    match kind {
+        TransportKind::Direct => assert_eq!(opened, 2),
+        TransportKind::Hyper => assert!((2..=3).contains(&opened), "{opened}"),
+    }
 }
 
 mod a_kept_connection_closed_under_a_request_costs_no_failure {
