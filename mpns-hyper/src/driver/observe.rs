@@ -135,24 +135,25 @@ impl Observer {
                 #[cfg(feature = "metrics")]
                 metrics::counter!("mpns_transport_errors_total", "kind" => transport_name(*kind))
                     .increment(1);
-                if *kind == TransportError::Tls {
-                    let channel = self.unspanned_channel(span, ticket);
-                    tracing::warn!(
-                        kind = transport_name(*kind),
-                        channel = channel.as_deref().map(tracing::field::display),
-                        %detail,
-                        "TLS failure"
-                    );
+                // Trust or proxy settings to fix, not an outage of MPNS: warned.
+                let warning = if *kind == TransportError::Tls {
+                    Some("TLS failure")
                 } else if failure.is_proxy_failure() {
-                    let channel = self.unspanned_channel(span, ticket);
-                    tracing::warn!(
-                        kind = transport_name(*kind),
-                        channel = channel.as_deref().map(tracing::field::display),
-                        %detail,
-                        "proxy failure"
-                    );
+                    Some("proxy failure")
                 } else {
-                    tracing::debug!(kind = transport_name(*kind), %detail, "no response");
+                    None
+                };
+                match warning {
+                    Some(warning) => {
+                        let channel = self.unspanned_channel(span, ticket);
+                        tracing::warn!(
+                            kind = transport_name(*kind),
+                            channel = channel.as_deref().map(tracing::field::display),
+                            %detail,
+                            "{warning}"
+                        );
+                    }
+                    None => tracing::debug!(kind = transport_name(*kind), %detail, "no response"),
                 }
                 Outcome::transport_failure()
             }
