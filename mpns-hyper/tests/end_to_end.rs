@@ -17,6 +17,9 @@ use mpns_proto::{
     Ticket, Toast,
 };
 
+#[macro_use]
+mod common;
+
 fn toast(text: &str) -> Notification<'_> {
     Notification::Toast(Toast {
         text1: Some(text),
@@ -41,23 +44,6 @@ fn fast_sender() -> SenderConfig {
 
 fn plain_client(kind: TransportKind) -> AnyClient {
     AnyClient::new(kind, ClientConfig::default()).unwrap()
-}
-
-/// Runs the test function `$name(kind)` once per transport, as
-/// `$name::direct` and `$name::hyper`.
-macro_rules! both_transports {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn direct() {
-                super::$name(super::TransportKind::Direct).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn hyper() {
-                super::$name(super::TransportKind::Hyper).await
-            }
-        }
-    )*};
 }
 
 both_transports!(
@@ -703,21 +689,10 @@ async fn a_server_closing_kept_connections_costs_no_failure(kind: TransportKind)
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
-mod a_server_closing_kept_connections_costs_no_failure {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn direct() {
-        super::a_server_closing_kept_connections_costs_no_failure(super::TransportKind::Direct)
-            .await
-    }
-
-    /// When the server's close reaches the client only after its next request
-    /// was written, the request goes once more (as in
-    /// `a_kept_connection_closed_under_a_request_costs_no_failure`).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn hyper() {
-        super::a_server_closing_kept_connections_costs_no_failure(super::TransportKind::Hyper).await
-    }
-}
+// When the server's close reaches the client only after its next request
+// was written, the request goes once more (as in
+// `a_kept_connection_closed_under_a_request_costs_no_failure`).
+both_transports!(a_server_closing_kept_connections_costs_no_failure);
 
 async fn a_reset_mid_response_is_a_transport_failure_not_retried_by_the_client(
     kind: TransportKind,
@@ -892,20 +867,4 @@ async fn a_kept_connection_closed_under_a_request_costs_no_failure(kind: Transpo
     }
 }
 
-mod a_kept_connection_closed_under_a_request_costs_no_failure {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn direct() {
-        super::a_kept_connection_closed_under_a_request_costs_no_failure(
-            super::TransportKind::Direct,
-        )
-        .await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn hyper() {
-        super::a_kept_connection_closed_under_a_request_costs_no_failure(
-            super::TransportKind::Hyper,
-        )
-        .await
-    }
-}
+both_transports!(a_kept_connection_closed_under_a_request_costs_no_failure);

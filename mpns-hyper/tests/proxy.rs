@@ -16,27 +16,14 @@ use mpns_proto::{Notification, Options, Outcome, Toast};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+#[macro_use]
+mod common;
+
 fn toast(text: &str) -> Notification<'_> {
     Notification::Toast(Toast {
         text1: Some(text),
         ..Toast::default()
     })
-}
-
-/// Runs `$name(kind)` once per transport, as `$name::direct` and `$name::hyper`.
-macro_rules! both_transports {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn direct() {
-                super::$name(super::TransportKind::Direct).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn hyper() {
-                super::$name(super::TransportKind::Hyper).await
-            }
-        }
-    )*};
 }
 
 both_transports!(
