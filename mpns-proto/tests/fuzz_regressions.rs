@@ -305,18 +305,18 @@ fn restored_order_counter_never_overflows() {
 /// tick, so their events between two inputs (and `poll_timeout`) differed.
 #[test]
 fn growable_ends_a_head_past_its_deadline_at_the_next_tick() {
-    checks::sender::check(include_bytes!(
-        "../../fuzz/corpus/sender/seed-crash-growable-gave-up-at-answer"
-    ));
+    let input = include_bytes!("../../fuzz/corpus/sender/seed-crash-growable-gave-up-at-answer");
+    checks::sender::check(input);
+    checks::sender::check_growable(input);
 }
 
 /// sender: the same at a submit at the end of time (its deadline saturates
 /// to now): the growable sender gave the new toast up at once.
 #[test]
 fn growable_ends_a_new_head_past_its_deadline_at_the_next_tick() {
-    checks::sender::check(include_bytes!(
-        "../../fuzz/corpus/sender/seed-crash-growable-gave-up-at-submit"
-    ));
+    let input = include_bytes!("../../fuzz/corpus/sender/seed-crash-growable-gave-up-at-submit");
+    checks::sender::check(input);
+    checks::sender::check_growable(input);
 }
 
 /// sender: two answers with a mismatched `X-MessageID` echo before the
@@ -324,9 +324,9 @@ fn growable_ends_a_new_head_past_its_deadline_at_the_next_tick() {
 /// growable one reported one per answer.
 #[test]
 fn growable_reports_one_mismatch_until_polled() {
-    checks::sender::check(include_bytes!(
-        "../../fuzz/corpus/sender/seed-crash-growable-two-mismatch-events"
-    ));
+    let input = include_bytes!("../../fuzz/corpus/sender/seed-crash-growable-two-mismatch-events");
+    checks::sender::check(input);
+    checks::sender::check_growable(input);
 }
 
 /// replay: a journal whose deadlines do not follow its channel's FIFO (as

@@ -26,13 +26,14 @@ pub type Check = fn(&[u8]);
 
 /// Every target with its check on raw bytes (as the fuzz target runs it,
 /// minus the `arbitrary` modes).
-pub const TARGETS: [(&str, Check); 8] = [
+pub const TARGETS: [(&str, Check); 9] = [
     ("channel_uri", super::channel_uri::check),
     ("encode", super::encode::check_json),
     ("response_reader", super::response_reader::check),
     ("exchange", super::exchange::check),
     ("classify", super::classify::check_http),
     ("sender", super::sender::check),
+    ("growable_sender", super::sender::check_growable),
     ("snapshot_restore", super::snapshot::check),
     ("replay", super::replay::check),
 ];
@@ -603,6 +604,7 @@ pub fn all() -> Vec<Seed> {
         seeds.push(("classify", name.to_string(), text.as_bytes().to_vec()));
     }
     for (name, bytes) in sender_seeds() {
+        seeds.push(("growable_sender", name.clone(), bytes.clone()));
         seeds.push(("sender", name, bytes));
     }
     for (name, in_flight) in [("journal", false), ("journal-in-flight", true)] {

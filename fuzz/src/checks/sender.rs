@@ -15,11 +15,13 @@
 //!   http channel, never more than `max_attempts` sends, never a send after
 //!   the deadline;
 //! - every transmitted request is byte for byte the one submitted;
-//! - `pending` is the number of tickets without a polled final event, never
-//!   more than `Q`; submit refusals are the right ones;
-//! - after a drain, `poll_timeout` is in the future, or `None` only when
-//!   nothing is pending or something is in flight;
-//! - a snapshot restores (postcard round trip) into a sender that carries on;
+//! - `pending` is the number of tickets without a polled final event (never
+//!   more than `Q` for the fixed sender); submit refusals are the right ones;
+//! - after a drain, `poll_timeout` is in the future (the fixed sender's;
+//!   the growable one's may be early), or `None` only when nothing is
+//!   pending or something is in flight;
+//! - a snapshot restores (postcard round trip) into a fixed sender that
+//!   carries on;
 //!
 //! and at the end everything drains to exactly one final event per ticket.
 //!
@@ -27,25 +29,16 @@
 //! (`super::classify::expected`, written from `docs/protocol.md`), never with
 //! the library's `classify`, so a classification bug cannot sit on both sides.
 //!
-//! A [`GrowableSender`] runs beside it as a twin, given the same inputs,
-//! and every output is compared as `mpns-proto/tests/common` (`Twin`) does:
-//! tickets, submit and ticket errors, transmitted bytes, `pending`,
-//! `is_expired`; the events read together as multisets (simultaneous events
-//! may be listed in another order); its `poll_timeout` may be earlier than
-//! the fixed one's (a timer whose reason is gone), never later, any time up to
-//! now meaning now. What keeps them in lockstep:
-//!
-//! - a submit the fixed sender refuses for its capacity (`QueueFull`,
-//!   `ChannelTableFull`, `TooLarge`) is not given to the growable one, which
-//!   has room; it only gets the time the fixed one saw (`handle_timeout`);
-//! - a restore re-sends in-flight requests, so at the first snapshot/restore
-//!   the twins part: the growable one is drained on its own and the fixed one
-//!   goes on alone.
-//!
-//! Once drained, the growable sender is checked to remember, far enough in
-//! the future, only expired channels not forgotten and hosts still counting
-//! failures, with `memory_used` exactly their entries; nothing once those
-//! channels are forgotten but the failing hosts.
+//! The same model drives either sender: [`Sender`] (target `sender`, with
+//! its capacity refusals and the snapshot/restore round trip) or
+//! [`GrowableSender`] (target `growable_sender`, which refuses nothing for
+//! capacity and, once drained, must remember, far enough in the future, only
+//! expired channels not forgotten and hosts still counting failures, with
+//! `memory_used` exactly their entries; nothing once those channels are
+//! forgotten but the failing hosts). One sender per input keeps an input's
+//! code, and so libFuzzer's bookkeeping of it, half what running both in
+//! lockstep cost (see `benches/README.md`); the lockstep comparison of the
+//! two is `mpns-proto/tests/sender_twin.rs`.
 //!
 //! Input: one byte of configuration, two of seed, then up to [`MAX_STEPS`]
 //! operations of a tag byte and a few argument bytes each (see
@@ -67,8 +60,8 @@ pub const Q: usize = 4;
 pub const C: usize = 3;
 /// The sender under test.
 pub type TestSender = Sender<Vec<u8>, Q, C>;
-/// The growable twin's memory budget: far more than `Q` requests, channels,
-/// hosts and events take, so it never refuses what the fixed one takes.
+/// The growable sender's memory budget: far more than an input's requests,
+/// channels, hosts and events take, so it never refuses for memory.
 pub const GROW_BUDGET: usize = 1 << 20;
 
 /// The channels: two share a host, one is another host, one is https.
@@ -150,15 +143,159 @@ struct Model {
     expect: Option<Finished>,
 }
 
-/// The sender, its growable twin and the model.
-pub struct Harness {
-    sender: TestSender,
-    /// `None` once a restore parted the twins.
-    grow: Option<GrowableSender>,
+/// What the model drives: the fixed [`Sender`] or the [`GrowableSender`],
+/// through their common methods, plus what only one of them has.
+pub trait Subject: Sized {
+    /// A new sender; the fixed one gets an arena of `arena` bytes.
+    fn create(config: SenderConfig, arena: usize) -> Self;
+    fn submit(
+        &mut self,
+        now: Instant,
+        uri: ChannelUri<'_>,
+        n: &Notification<'_>,
+        options: &Options<'_>,
+    ) -> Result<Ticket, SubmitError>;
+    fn submit_callback_registration(
+        &mut self,
+        now: Instant,
+        uri: ChannelUri<'_>,
+        callback: &str,
+        body: &[u8],
+        limits: &Limits,
+    ) -> Result<Ticket, SubmitError>;
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>>;
+    fn handle_response(&mut self, now: Instant, t: Ticket, r: &Response)
+    -> Result<(), TicketError>;
+    fn handle_transport_error(&mut self, now: Instant, t: Ticket) -> Result<(), TicketError>;
+    fn cancel(&mut self, t: Ticket) -> Result<Cancellation, TicketError>;
+    fn forget_channel(&mut self, id: ChannelId);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_event(&mut self) -> Option<Event>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn channel_id(&self, uri: &ChannelUri<'_>) -> ChannelId;
+    fn pending(&self) -> usize;
+    fn is_expired(&self, uri: &ChannelUri<'_>) -> bool;
+    /// Whether it has fixed capacity (`Q` slots of `arena / Q` bytes, `C`
+    /// channel and host entries), and so may refuse for it.
+    const FIXED: bool;
+    /// Whether `poll_timeout` is exact: never at or before now after a
+    /// drain. The growable sender's may be early (a timer whose reason is gone).
+    const EXACT_TIMEOUT: bool;
+    /// Its channel and host entries (the fixed sender's table).
+    fn tables(&self) -> (usize, usize);
+    /// Operation 14 (the fixed sender's snapshot/restore round trip).
+    fn round_trip(h: &mut Harness<Self>);
+    /// Checks once everything drained.
+    fn drained(h: &mut Harness<Self>);
+}
+
+macro_rules! subject_methods {
+    () => {
+        fn submit(
+            &mut self,
+            now: Instant,
+            uri: ChannelUri<'_>,
+            n: &Notification<'_>,
+            options: &Options<'_>,
+        ) -> Result<Ticket, SubmitError> {
+            self.submit(now, uri, n, options)
+        }
+        fn submit_callback_registration(
+            &mut self,
+            now: Instant,
+            uri: ChannelUri<'_>,
+            callback: &str,
+            body: &[u8],
+            limits: &Limits,
+        ) -> Result<Ticket, SubmitError> {
+            self.submit_callback_registration(now, uri, callback, body, limits)
+        }
+        fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
+            self.poll_transmit(now)
+        }
+        fn handle_response(
+            &mut self,
+            now: Instant,
+            t: Ticket,
+            r: &Response,
+        ) -> Result<(), TicketError> {
+            self.handle_response(now, t, r)
+        }
+        fn handle_transport_error(&mut self, now: Instant, t: Ticket) -> Result<(), TicketError> {
+            self.handle_transport_error(now, t)
+        }
+        fn cancel(&mut self, t: Ticket) -> Result<Cancellation, TicketError> {
+            self.cancel(t)
+        }
+        fn forget_channel(&mut self, id: ChannelId) {
+            self.forget_channel(id)
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            self.handle_timeout(now)
+        }
+        fn poll_event(&mut self) -> Option<Event> {
+            self.poll_event()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.poll_timeout()
+        }
+        fn channel_id(&self, uri: &ChannelUri<'_>) -> ChannelId {
+            self.channel_id(uri)
+        }
+        fn pending(&self) -> usize {
+            self.pending()
+        }
+        fn is_expired(&self, uri: &ChannelUri<'_>) -> bool {
+            self.is_expired(uri)
+        }
+    };
+}
+
+impl Subject for TestSender {
+    subject_methods!();
+    const FIXED: bool = true;
+    const EXACT_TIMEOUT: bool = true;
+    fn create(config: SenderConfig, arena: usize) -> Self {
+        Sender::new(config, vec![0; arena])
+    }
+    fn tables(&self) -> (usize, usize) {
+        tables(self)
+    }
+    fn round_trip(h: &mut Harness<Self>) {
+        h.snapshot_restore();
+    }
+    fn drained(_: &mut Harness<Self>) {}
+}
+
+impl Subject for GrowableSender {
+    subject_methods!();
+    const FIXED: bool = false;
+    const EXACT_TIMEOUT: bool = false;
+    fn create(config: SenderConfig, _: usize) -> Self {
+        GrowableSender::new(config, GROW_BUDGET)
+    }
+    fn tables(&self) -> (usize, usize) {
+        (self.channels(), 0)
+    }
+    /// Its journal round trip is the `replay` target's.
+    fn round_trip(_: &mut Harness<Self>) {}
+    fn drained(h: &mut Harness<Self>) {
+        h.check_memory();
+    }
+}
+
+/// The sender under test and the model.
+pub struct Harness<S> {
+    sender: S,
     config: SenderConfig,
     arena: usize,
     now: Instant,
+    /// Every ticket handed out, in the order handed out (tickets grow).
     tickets: Vec<Model>,
+    /// The sender's id of each of [`CHANNELS`].
+    ids: [ChannelId; 4],
+    /// The bytes of the last transmit (one buffer for every transmit).
+    wire: Vec<u8>,
     channel_not_before: [Instant; 4],
     host_not_before: [Instant; 3],
     expired: [bool; 4],
@@ -193,8 +330,7 @@ fn fields(values: [&str; 5]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// `200 Received`, `Active`, `Connected`: the answer `finish` and the parted
-/// twin give everything, with the classify oracle's reading of it; built once
+/// `200 Received`, `Active`, `Connected`: the answer `finish` gives everything, with the classify oracle's reading of it; built once
 /// (every allocation costs under the sanitizer).
 fn received() -> &'static (Response, Outcome) {
     static R: std::sync::OnceLock<(Response, Outcome)> = std::sync::OnceLock::new();
@@ -240,17 +376,20 @@ const SUBSCRIPTION: [&str; 3] = ["Active", "", "Expired"];
 const DEVICE: [&str; 4] = ["Connected", "", "Inactive", "Temp Disconnected"];
 const RETRY_AFTER: [&str; 6] = ["", "", "30", "7200", "4294967295", " 0 "];
 
-impl Harness {
+impl<S: Subject> Harness<S> {
     /// A new sender with the configuration byte `sel`.
     pub fn new(sel: u8, seed: u64) -> Self {
         let (config, arena) = setup(sel, seed);
+        let sender = S::create(config, arena);
+        let ids = [0, 1, 2, 3].map(|c| sender.channel_id(&channel(c)));
         Harness {
-            sender: Sender::new(config, vec![0; arena]),
-            grow: Some(GrowableSender::new(config, GROW_BUDGET)),
+            sender,
             config,
             arena,
             now: Instant::ZERO,
             tickets: Vec::new(),
+            ids,
+            wire: Vec::new(),
             channel_not_before: [Instant::ZERO; 4],
             host_not_before: [Instant::ZERO; 3],
             expired: [false; 4],
@@ -262,10 +401,10 @@ impl Harness {
     }
 
     fn model(&mut self, ticket: Ticket) -> &mut Model {
-        self.tickets
-            .iter_mut()
-            .find(|t| t.ticket == ticket)
-            .unwrap_or_else(|| panic!("{ticket:?} was never handed out"))
+        match self.tickets.binary_search_by_key(&ticket, |t| t.ticket) {
+            Ok(i) => &mut self.tickets[i],
+            Err(_) => panic!("{ticket:?} was never handed out"),
+        }
     }
 
     /// Shortest delay the policy may give for `failures` consecutive failures.
@@ -283,89 +422,11 @@ impl Harness {
     fn check_counts(&self) {
         let open = self.tickets.iter().filter(|t| !t.finished).count();
         assert_eq!(self.sender.pending(), open, "pending");
-        assert!(self.sender.pending() <= Q);
-        if let Some(g) = &self.grow {
-            assert_eq!(g.pending(), open, "growable pending");
-            for c in 0..4 {
-                let uri = channel(c);
-                assert_eq!(
-                    g.is_expired(&uri),
-                    self.sender.is_expired(&uri),
-                    "is_expired"
-                );
-            }
-        }
-        self.poll_timeout();
-    }
-
-    // ---- both senders: the same input, the outputs compared ---------------
-
-    /// The fixed sender's `poll_timeout`; the growable one's may be earlier,
-    /// never later, and any time up to now means now.
-    fn poll_timeout(&self) -> Option<Instant> {
-        let a = self.sender.poll_timeout();
-        if let (Some(g), Some(a)) = (&self.grow, a) {
-            let b = g.poll_timeout().map(|b| b.max(self.now));
-            let a = a.max(self.now);
-            assert!(
-                b.is_some_and(|b| b <= a),
-                "growable timeout {b:?} after {a:?}"
-            );
-        }
-        a
-    }
-
-    fn handle_timeout(&mut self, at: Instant) {
-        self.sender.handle_timeout(at);
-        if let Some(g) = &mut self.grow {
-            g.handle_timeout(at);
-        }
+        assert!(!S::FIXED || open <= Q, "{open} pending in {Q} slots");
     }
 
     fn handle_response(&mut self, ticket: Ticket, r: &Response) -> Result<(), TicketError> {
-        let a = self.sender.handle_response(self.now, ticket, r);
-        if let Some(g) = &mut self.grow {
-            assert_eq!(g.handle_response(self.now, ticket, r), a, "handle_response");
-        }
-        a
-    }
-
-    fn handle_transport_error(&mut self, ticket: Ticket) -> Result<(), TicketError> {
-        let a = self.sender.handle_transport_error(self.now, ticket);
-        if let Some(g) = &mut self.grow {
-            let b = g.handle_transport_error(self.now, ticket);
-            assert_eq!(b, a, "handle_transport_error");
-        }
-        a
-    }
-
-    fn cancel_ticket(&mut self, ticket: Ticket) -> Result<Cancellation, TicketError> {
-        let a = self.sender.cancel(ticket);
-        if let Some(g) = &mut self.grow {
-            assert_eq!(g.cancel(ticket), a, "cancel");
-        }
-        a
-    }
-
-    /// Gives the growable twin the submit the fixed sender answered `fixed`:
-    /// not one refused for the fixed sender's capacity (the growable one has
-    /// room), only the time it saw then.
-    fn mirror_submit(
-        &mut self,
-        fixed: &Result<Ticket, SubmitError>,
-        submit: impl FnOnce(&mut GrowableSender) -> Result<Ticket, SubmitError>,
-    ) {
-        let Some(g) = &mut self.grow else {
-            return;
-        };
-        match fixed {
-            Err(
-                SubmitError::QueueFull
-                | SubmitError::ChannelTableFull
-                | SubmitError::TooLarge { .. },
-            ) => g.handle_timeout(self.now),
-            _ => assert_eq!(submit(g), *fixed, "submit"),
-        }
+        self.sender.handle_response(self.now, ticket, r)
     }
 
     /// One operation from the input.
@@ -400,12 +461,12 @@ impl Harness {
             9 => {
                 let ms = u64::from(b.u16()) * 1000;
                 self.now = self.now + Duration::from_millis(ms);
-                self.handle_timeout(self.now);
+                self.sender.handle_timeout(self.now);
             }
             10 => {
-                if let Some(at) = self.poll_timeout() {
+                if let Some(at) = self.sender.poll_timeout() {
                     self.now = self.now.max(at);
-                    self.handle_timeout(self.now);
+                    self.sender.handle_timeout(self.now);
                 }
             }
             11 => {
@@ -413,24 +474,20 @@ impl Harness {
                 let back = Duration::from_millis(u64::from(b.u16()) * 1000);
                 let earlier =
                     Instant::from_millis(self.now.as_millis().saturating_sub(back.as_millis()));
-                self.handle_timeout(earlier);
+                self.sender.handle_timeout(earlier);
                 self.transmit_at(earlier);
             }
             12 => self.events(),
             13 => {
                 let ch = usize::from(b.u8() % 4);
-                let id = self.sender.channel_id(&channel(ch));
-                self.sender.forget_channel(id);
-                if let Some(g) = &mut self.grow {
-                    g.forget_channel(id);
-                }
+                self.sender.forget_channel(self.ids[ch]);
                 if self.expired[ch] && self.expiry_reported[ch] {
                     // Forgotten: the entry is idle again, its pause dropped.
                     self.expired[ch] = false;
                     self.channel_not_before[ch] = Instant::ZERO;
                 }
             }
-            14 => self.snapshot_restore(),
+            14 => S::round_trip(self),
             _ => {
                 let which = b.u8();
                 self.bogus(which);
@@ -530,8 +587,7 @@ impl Harness {
             Notification::Tile(t) => Some(t.id.map(str::to_string)),
             _ => None,
         };
-        let (now, result) = (self.now, self.sender.submit(self.now, uri, &n, &options));
-        self.mirror_submit(&result, |g| g.submit(now, uri, &n, &options));
+        let result = self.sender.submit(self.now, uri, &n, &options);
         super::trace(|| format!("  submit ch{ch} {:?} -> {result:?}", RequestKind::of(&n)));
         self.submitted(ch, result, request, tile, options.message_id);
     }
@@ -541,13 +597,8 @@ impl Harness {
         let uri = channel(ch);
         let limits = Limits::DEFAULT;
         let request = Request::callback_registration(uri, CALLBACK, &body, &limits);
-        let now = self.now;
-        let result = self
-            .sender
-            .submit_callback_registration(now, uri, CALLBACK, &body, &limits);
-        self.mirror_submit(&result, |g| {
-            g.submit_callback_registration(now, uri, CALLBACK, &body, &limits)
-        });
+        let result =
+            (self.sender).submit_callback_registration(self.now, uri, CALLBACK, &body, &limits);
         self.submitted(ch, result, request, None, None);
     }
 
@@ -565,20 +616,25 @@ impl Harness {
             (Err(SubmitError::Encode(e)), Ok(_)) => panic!("submit refused {e:?}, Request took it"),
             (Ok(_) | Err(_), Err(e)) => panic!("Request refused {e:?}, submit did not"),
             (Err(SubmitError::TooLarge { needed, slot: s }), Ok(r)) => {
+                assert!(S::FIXED, "TooLarge from a sender without slots");
                 assert_eq!(s, slot);
                 let cb = r.callback_uri().map_or(0, str::len);
                 assert_eq!(needed, CHANNELS[ch].len() + cb + r.body_len());
                 assert!(needed > slot);
             }
-            (Err(SubmitError::QueueFull), Ok(_)) => assert_eq!(self.sender.pending(), Q),
+            (Err(SubmitError::QueueFull), Ok(_)) => {
+                assert!(S::FIXED, "QueueFull from a sender without slots");
+                assert_eq!(self.sender.pending(), Q);
+            }
             (Err(SubmitError::ChannelExpired(id)), Ok(_)) => {
                 assert!(self.expired[ch], "channel {ch} refused as expired");
-                assert_eq!(id, self.sender.channel_id(&channel(ch)));
+                assert_eq!(id, self.ids[ch]);
             }
             (Err(SubmitError::ChannelTableFull), Ok(_)) => {
+                assert!(S::FIXED, "ChannelTableFull from a sender without a table");
                 // A full table is full, and the channel has no entry (none of
                 // its notifications is pending).
-                let (channels, hosts) = tables(&self.sender);
+                let (channels, hosts) = self.sender.tables();
                 assert!(
                     channels == C || hosts == C,
                     "ChannelTableFull with {channels} channel and {hosts} host entries"
@@ -599,11 +655,11 @@ impl Harness {
                     .filter(|t| !t.finished && t.channel != ch)
                     .fold(0u8, |set, t| set | 1 << t.channel);
                 assert!(
-                    (busy.count_ones() as usize) < C,
+                    !S::FIXED || (busy.count_ones() as usize) < C,
                     "took a channel while channels {busy:#06b} hold the table"
                 );
                 assert!(
-                    self.tickets.iter().all(|t| t.ticket < ticket),
+                    self.tickets.last().is_none_or(|t| t.ticket < ticket),
                     "ticket {ticket:?} not new"
                 );
                 let mut http = vec![0; r.http_len()];
@@ -635,10 +691,10 @@ impl Harness {
     fn cancel(&mut self, which: u8) {
         let Some(ticket) = self.tickets.get(usize::from(which)).map(|t| t.ticket) else {
             let bogus = Ticket(u64::MAX - u64::from(which));
-            assert_eq!(self.cancel_ticket(bogus), Err(TicketError::Unknown(bogus)));
+            assert_eq!(self.sender.cancel(bogus), Err(TicketError::Unknown(bogus)));
             return;
         };
-        let result = self.cancel_ticket(ticket);
+        let result = self.sender.cancel(ticket);
         let m = self.model(ticket);
         match result {
             Err(TicketError::Unknown(_)) => assert!(m.finished, "cancel: unknown live ticket"),
@@ -663,14 +719,18 @@ impl Harness {
 
     fn transmit_at(&mut self, at: Instant) -> Option<Ticket> {
         let now = self.now;
-        let ours = self.sender.poll_transmit(at).as_ref().map(wire);
-        if let Some(g) = &mut self.grow {
-            let theirs = g.poll_transmit(at).as_ref().map(wire);
-            assert_eq!(theirs, ours, "poll_transmit at {at}");
-        }
-        let (ticket, id, attempt, ch, http) = ours?;
+        let mut http = core::mem::take(&mut self.wire);
+        let sent = self
+            .sender
+            .poll_transmit(at)
+            .as_ref()
+            .map(|tx| wire(tx, &mut http));
+        let Some((ticket, id, attempt, ch)) = sent else {
+            self.wire = http;
+            return None;
+        };
         super::trace(|| format!("  transmit {ticket:?} attempt {attempt}"));
-        assert_eq!(id, self.sender.channel_id(&channel(ch)));
+        assert_eq!(id, self.ids[ch]);
         let max_attempts = self.config.max_attempts;
         let (quota, window) = (self.config.quota, self.config.quota_window);
         assert!(
@@ -679,18 +739,19 @@ impl Harness {
         );
         // First in, first out: every older ticket on the channel has ended
         // (asking about it is non-mutating: it is not in flight).
-        let older: Vec<Ticket> = self
-            .tickets
-            .iter()
-            .filter(|t| !t.finished && t.channel == ch && t.ticket < ticket)
-            .map(|t| t.ticket)
-            .collect();
-        for t in older {
-            assert_eq!(
-                self.handle_response(t, probe()),
-                Err(TicketError::AlreadyFinished(t)),
-                "{ticket:?} sent before the older {t:?} on channel {ch}"
-            );
+        for i in 0..self.tickets.len() {
+            let t = &self.tickets[i];
+            if t.ticket >= ticket {
+                break;
+            }
+            if !t.finished && t.channel == ch {
+                let t = t.ticket;
+                assert_eq!(
+                    self.handle_response(t, probe()),
+                    Err(TicketError::AlreadyFinished(t)),
+                    "{ticket:?} sent before the older {t:?} on channel {ch}"
+                );
+            }
         }
         assert!(!self.expired[ch], "sent to an expired channel");
         assert!(now >= self.channel_not_before[ch], "channel {ch} paused");
@@ -704,6 +765,7 @@ impl Harness {
         assert!(http == m.http, "the request sent is not the one submitted");
         m.transmits = attempt;
         m.in_flight = true;
+        self.wire = http;
         if ch != 3 {
             let sends = &mut self.sends[ch];
             sends.push(now);
@@ -762,7 +824,8 @@ impl Harness {
         let Some(ticket) = self.nth_in_flight(nth) else {
             return;
         };
-        self.handle_transport_error(ticket)
+        (self.sender)
+            .handle_transport_error(self.now, ticket)
             .expect("failure of a request in flight");
         self.answered(ticket, Outcome::transport_failure());
     }
@@ -835,7 +898,8 @@ impl Harness {
             .handle_response(ticket, probe())
             .expect_err("response to a ticket not in flight");
         let e2 = self
-            .handle_transport_error(ticket)
+            .sender
+            .handle_transport_error(self.now, ticket)
             .expect_err("failure of a ticket not in flight");
         assert_eq!(e, e2);
         match self.tickets.iter().find(|t| t.ticket == ticket) {
@@ -851,15 +915,7 @@ impl Harness {
 
     /// Polls every event and checks it against the model.
     pub fn events(&mut self) {
-        let ours: Vec<Event> = core::iter::from_fn(|| self.sender.poll_event()).collect();
-        if let Some(g) = &mut self.grow {
-            let theirs: Vec<Event> = core::iter::from_fn(|| g.poll_event()).collect();
-            assert!(
-                same_events(&theirs, &ours),
-                "events: growable {theirs:?}, fixed {ours:?}"
-            );
-        }
-        for event in ours {
+        while let Some(event) = self.sender.poll_event() {
             super::trace(|| format!("  event {event:?}"));
             match event {
                 Event::Finished {
@@ -919,7 +975,7 @@ impl Harness {
                 }
                 Event::ChannelExpired { channel: id } => {
                     let ch = (0..4)
-                        .find(|&c| self.sender.channel_id(&channel(c)) == id)
+                        .find(|&c| self.ids[c] == id)
                         .expect("expiry of an unknown channel");
                     assert!(self.expired[ch], "expiry event for a live channel");
                     self.expiry_reported[ch] = true;
@@ -959,9 +1015,9 @@ impl Harness {
         while self.transmit().is_some() {}
         self.events();
         let in_flight = self.tickets.iter().any(|t| t.in_flight);
-        match self.poll_timeout() {
+        match self.sender.poll_timeout() {
             Some(at) => assert!(
-                at > self.now,
+                at > self.now || !S::EXACT_TIMEOUT,
                 "poll_timeout {at} not after now {}",
                 self.now
             ),
@@ -972,11 +1028,50 @@ impl Harness {
         }
     }
 
-    fn snapshot_restore(&mut self) {
-        // The restored sender re-sends what was in flight: the twins part.
-        if let Some(g) = self.grow.take() {
-            self.drain_parted(g);
+    /// Answers everything with `200 Received` and lets time pass until no
+    /// notification is pending; every ticket must end in one final event.
+    pub fn finish(&mut self) {
+        for _ in 0..2000 {
+            for i in 0..self.tickets.len() {
+                if self.tickets[i].in_flight {
+                    self.accept(self.tickets[i].ticket);
+                }
+            }
+            while let Some(ticket) = self.transmit() {
+                self.accept(ticket);
+            }
+            self.events();
+            self.check_counts();
+            if self.sender.pending() == 0 {
+                break;
+            }
+            let at = (self.sender.poll_timeout())
+                .expect("pending notifications, nothing in flight, no timeout");
+            assert!(
+                at > self.now || !S::EXACT_TIMEOUT,
+                "poll_timeout {at} not after now {}",
+                self.now
+            );
+            self.now = self.now.max(at);
+            self.sender.handle_timeout(self.now);
         }
+        assert_eq!(self.sender.pending(), 0, "livelock");
+        assert!(
+            self.tickets.iter().all(|t| t.finished),
+            "a ticket without a final event"
+        );
+        S::drained(self);
+    }
+
+    fn accept(&mut self, ticket: Ticket) {
+        let (r, outcome) = received();
+        self.handle_response(ticket, r).expect("in flight");
+        self.answered(ticket, *outcome);
+    }
+}
+
+impl Harness<TestSender> {
+    fn snapshot_restore(&mut self) {
         let bytes = self.serialize(&self.sender);
         let snapshot: Snapshot<'_, Q, C> = postcard::from_bytes(&bytes).expect("own snapshot");
         let restored = TestSender::restore(snapshot, vec![0; self.arena]).expect("own snapshot");
@@ -1005,106 +1100,16 @@ impl Harness {
         let room = Vec::with_capacity(self.arena + 2048);
         postcard::to_extend(&sender.snapshot(), room).expect("postcard")
     }
+}
 
-    /// Answers everything with `200 Received` and lets time pass until no
-    /// notification is pending; every ticket must end in one final event.
-    pub fn finish(&mut self) {
-        for _ in 0..2000 {
-            let in_flight: Vec<Ticket> = self
-                .tickets
-                .iter()
-                .filter(|t| t.in_flight)
-                .map(|t| t.ticket)
-                .collect();
-            for ticket in in_flight {
-                self.accept(ticket);
-            }
-            while let Some(ticket) = self.transmit() {
-                self.accept(ticket);
-            }
-            self.events();
-            self.check_counts();
-            if self.sender.pending() == 0 {
-                break;
-            }
-            let at = self
-                .poll_timeout()
-                .expect("pending notifications, nothing in flight, no timeout");
-            assert!(
-                at > self.now,
-                "poll_timeout {at} not after now {}",
-                self.now
-            );
-            self.now = at;
-            self.handle_timeout(at);
-        }
-        assert_eq!(self.sender.pending(), 0, "livelock");
-        assert!(
-            self.tickets.iter().all(|t| t.finished),
-            "a ticket without a final event"
-        );
-        if let Some(mut g) = self.grow.take() {
-            self.check_memory(&mut g, self.now, self.host_failing);
-        }
-    }
-
-    /// Drains the growable sender parted from the fixed one, on its own:
-    /// answers everything `200 Received` and follows its `poll_timeout`;
-    /// every open ticket ends in exactly one final event.
-    fn drain_parted(&self, mut g: GrowableSender) {
-        let mut open: Vec<Ticket> = self
-            .tickets
-            .iter()
-            .filter(|t| !t.finished)
-            .map(|t| t.ticket)
-            .collect();
-        let mut failing = self.host_failing;
-        let mut now = self.now;
-        let ok = &received().0;
-        for t in self.tickets.iter().filter(|t| t.in_flight) {
-            g.handle_response(now, t.ticket, ok).expect("in flight");
-            // A host that answered is up again.
-            failing[HOSTS[t.channel]] = false;
-        }
-        let ids: Vec<ChannelId> = (0..4).map(|c| g.channel_id(&channel(c))).collect();
-        for _ in 0..10_000 {
-            while let Some(tx) = g.poll_transmit(now) {
-                let (ticket, id) = (tx.ticket, tx.channel);
-                g.handle_response(now, ticket, ok).expect("in flight");
-                let ch = ids.iter().position(|i| *i == id).expect("known channel");
-                failing[HOSTS[ch]] = false;
-            }
-            while let Some(event) = g.poll_event() {
-                if let Event::Finished { ticket, .. } = event {
-                    let i = open
-                        .iter()
-                        .position(|t| *t == ticket)
-                        .unwrap_or_else(|| panic!("growable: second final event for {ticket:?}"));
-                    open.swap_remove(i);
-                }
-                if let Event::ChannelExpired { channel } = event {
-                    assert!(ids.contains(&channel));
-                }
-            }
-            if g.pending() == 0 {
-                break;
-            }
-            now = g
-                .poll_timeout()
-                .expect("growable: pending, nothing in flight, no timeout")
-                .max(now);
-            g.handle_timeout(now);
-        }
-        assert_eq!(g.pending(), 0, "growable livelock");
-        assert!(open.is_empty(), "growable: no final event for {open:?}");
-        self.check_memory(&mut g, now, failing);
-    }
-
+impl Harness<GrowableSender> {
     /// The drained growable sender, once every pause and quota window is
     /// over, remembers only the expired channels (until forgotten), their
-    /// hosts and the hosts in `failing` (a host keeps counting failures, so
+    /// hosts and the hosts still failing (a host keeps counting failures, so
     /// its backoff goes on doubling), and counts exactly their entries.
-    fn check_memory(&self, g: &mut GrowableSender, now: Instant, failing: [bool; 3]) {
+    fn check_memory(&mut self) {
+        let (now, failing) = (self.now, self.host_failing);
+        let g = &mut self.sender;
         assert_eq!(g.pending(), 0);
         // Pauses end at most 2 hours after the model's bounds (jitter).
         let latest = (self.channel_not_before.iter())
@@ -1134,12 +1139,6 @@ impl Harness {
             "growable: memory after forgetting"
         );
     }
-
-    fn accept(&mut self, ticket: Ticket) {
-        let (r, outcome) = received();
-        self.handle_response(ticket, r).expect("in flight");
-        self.answered(ticket, *outcome);
-    }
 }
 
 /// The number of channel and host entries, as a snapshot shows them.
@@ -1149,25 +1148,16 @@ pub fn tables(sender: &TestSender) -> (usize, usize) {
     (len("channels"), len("hosts"))
 }
 
-/// What a transmit sends: ticket, channel, attempt, target (which of
-/// [`CHANNELS`]) and HTTP/1.1 bytes.
-fn wire(tx: &Transmit<'_>) -> (Ticket, ChannelId, u16, usize, Vec<u8>) {
-    let mut http = vec![0; tx.request.http_len()];
-    let n = tx.request.write_http(&mut http).expect("exact buffer");
+/// What a transmit sends: ticket, channel, attempt and target (which of
+/// [`CHANNELS`]); its HTTP/1.1 bytes go into `http`.
+fn wire(tx: &Transmit<'_>, http: &mut Vec<u8>) -> (Ticket, ChannelId, u16, usize) {
+    http.clear();
+    http.resize(tx.request.http_len(), 0);
+    let n = tx.request.write_http(http).expect("exact buffer");
     assert_eq!(n, http.len());
     let uri = tx.request.channel().as_str();
     let ch = (CHANNELS.iter().position(|c| *c == uri)).expect("known channel");
-    (tx.ticket, tx.channel, tx.attempt, ch, http)
-}
-
-/// Whether two lists of events read together are the same, whatever their
-/// order (the same events as many times each).
-fn same_events(a: &[Event], b: &[Event]) -> bool {
-    a.len() == b.len()
-        && a.iter().all(|e| {
-            let count = |list: &[Event]| list.iter().filter(|x| *x == e).count();
-            count(a) == count(b)
-        })
+    (tx.ticket, tx.channel, tx.attempt, ch)
 }
 
 /// Runs the check on raw fuzz input.
@@ -1179,10 +1169,19 @@ fn same_events(a: &[Event], b: &[Event]) -> bool {
 pub const MAX_STEPS: usize = 64;
 
 pub fn check(data: &[u8]) {
+    run::<TestSender>(data);
+}
+
+/// The same check on the [`GrowableSender`].
+pub fn check_growable(data: &[u8]) {
+    run::<GrowableSender>(data);
+}
+
+fn run<S: Subject>(data: &[u8]) {
     let mut b = Bytes::new(data);
     let sel = b.u8();
     let seed = u64::from(b.u16()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut h = Harness::new(sel, seed);
+    let mut h = Harness::<S>::new(sel, seed);
     let mut steps = 0;
     while !b.is_empty() && steps < MAX_STEPS {
         h.step(&mut b);
