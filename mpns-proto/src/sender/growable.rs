@@ -918,7 +918,10 @@ impl GrowableSender {
                     .quota_empty_at(&self.config)
                     .unwrap_or(Instant::ZERO)
                     .max(c.state.paused_until);
-                if c.retire_at == Instant::ZERO || at < c.retire_at {
+                // Not idle, yet its quota empty by now: only at the end of
+                // time, where `at` saturates. Nothing changes after it, so no
+                // timer (one at now would fire again and again).
+                if at > now && (c.retire_at == Instant::ZERO || at < c.retire_at) {
                     c.retire_at = at;
                     self.push_timer(at, Timer::Retire(id));
                 }
