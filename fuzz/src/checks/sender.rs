@@ -17,6 +17,7 @@
 //! - every transmitted request is byte for byte the one submitted;
 //! - `pending` is the number of tickets without a polled final event (never
 //!   more than `Q` for the fixed sender); submit refusals are the right ones;
+//!   `is_expired` is the model's;
 //! - after a drain, `poll_timeout` is in the future (the fixed sender's;
 //!   the growable one's may be early), or `None` only when nothing is
 //!   pending or something is in flight;
@@ -275,7 +276,7 @@ impl Subject for GrowableSender {
         GrowableSender::new(config, GROW_BUDGET)
     }
     fn tables(&self) -> (usize, usize) {
-        (self.channels(), 0)
+        unreachable!("the growable sender has no table to fill")
     }
     /// Its journal round trip is the `replay` target's.
     fn round_trip(_: &mut Harness<Self>) {}
@@ -330,8 +331,9 @@ fn fields(values: [&str; 5]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// `200 Received`, `Active`, `Connected`: the answer `finish` gives everything, with the classify oracle's reading of it; built once
-/// (every allocation costs under the sanitizer).
+/// `200 Received`, `Active`, `Connected`: the answer `finish` gives
+/// everything, with the classify oracle's reading of it; built once (every
+/// allocation costs under the sanitizer).
 fn received() -> &'static (Response, Outcome) {
     static R: std::sync::OnceLock<(Response, Outcome)> = std::sync::OnceLock::new();
     R.get_or_init(|| {
@@ -423,6 +425,13 @@ impl<S: Subject> Harness<S> {
         let open = self.tickets.iter().filter(|t| !t.finished).count();
         assert_eq!(self.sender.pending(), open, "pending");
         assert!(!S::FIXED || open <= Q, "{open} pending in {Q} slots");
+        for c in 0..4 {
+            assert_eq!(
+                self.sender.is_expired(&channel(c)),
+                self.expired[c],
+                "is_expired of channel {c}"
+            );
+        }
     }
 
     fn handle_response(&mut self, ticket: Ticket, r: &Response) -> Result<(), TicketError> {
