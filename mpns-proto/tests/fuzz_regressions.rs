@@ -357,3 +357,14 @@ fn a_forgotten_expiry_leaves_no_flag() {
         "../../fuzz/corpus/replay/seed-crash-forgotten-expiry-still-reported"
     ));
 }
+
+/// replay: found by a CI run of the `replay` target. A journal whose
+/// `Channel` record says a channel is not authenticated, while the
+/// channel's notifications go to an https URI: the sender's own state
+/// records, replayed into a new sender, said authenticated.
+#[test]
+fn replayed_channel_keeps_its_authentication() {
+    checks::replay::check(include_bytes!(
+        "../../fuzz/corpus/replay/seed-crash-authenticated-flag-flips"
+    ));
+}

@@ -1094,7 +1094,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
                 let sent = Instant::from_millis(newest.saturating_mul(bucket_ms));
                 self.state.now = self.state.now.max(sent);
                 if let Some(c) = self.state.channels.iter_mut().find(|c| c.id == id) {
+                    // Its host and authentication follow from its URI, not
+                    // from a record that may say otherwise.
+                    let authenticated = c.state.authenticated;
                     c.state = state.with_host(c.state.host);
+                    c.state.authenticated = authenticated;
                 } else if !idle {
                     let i = self.replay_entry(id, host, state.authenticated, None)?;
                     let c = &mut self.state.channels[usize::from(i)];
@@ -1194,7 +1198,12 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         let full = |what| ReplayError::Full { ticket, what };
         let known = self.state.channels.iter().position(|c| c.id == id);
         if let Some(i) = known {
-            let on = self.state.hosts[usize::from(self.state.channels[i].state.host)].key;
+            let c = &self.state.channels[i].state;
+            if c.authenticated != authenticated {
+                // Another scheme: a record that lies.
+                return Err(ReplayError::Channel(id));
+            }
+            let on = self.state.hosts[usize::from(c.host)].key;
             if on == key {
                 return Ok(i as u16);
             }

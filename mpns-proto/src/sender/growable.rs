@@ -1461,8 +1461,11 @@ impl GrowableSender {
                     && state.paused_until == Instant::ZERO
                     && state.quota == QuotaWindow::default();
                 if let Some(c) = self.channels.get_mut(&id) {
-                    let host = c.state.host;
+                    // Its host and authentication follow from its URI, not
+                    // from a record that may say otherwise.
+                    let (host, authenticated) = (c.state.host, c.state.authenticated);
                     c.state = state.with_host(host);
+                    c.state.authenticated = authenticated;
                 } else if idle {
                     self.remembered.remove(&id);
                 } else {
@@ -1512,8 +1515,11 @@ impl GrowableSender {
         let id = self.channel_id(&channel);
         match self.channels.get(&id) {
             Some(c) => {
+                // Another host, or another scheme: a record that lies.
                 let key = policy::host_key(self.config.seed, &channel);
-                if self.host(c.state.host).map(|h| h.key) != Some(key) {
+                if self.host(c.state.host).map(|h| h.key) != Some(key)
+                    || c.state.authenticated != channel.is_authenticated()
+                {
                     return Err(ReplayError::Channel(id));
                 }
             }

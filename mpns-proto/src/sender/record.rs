@@ -133,7 +133,8 @@ pub enum ReplayError {
     },
     /// A second `submitted` record for a ticket, or tickets out of order.
     Ticket(Ticket),
-    /// A channel was recorded on another host than its URI names.
+    /// A channel was recorded on another host, or with another scheme
+    /// (authenticated or not), than its URI names.
     Channel(ChannelId),
     /// The sender has already been used: replay into a new sender, before
     /// any submit or poll.
@@ -167,7 +168,7 @@ impl fmt::Display for ReplayError {
             ),
             ReplayError::Channel(id) => write!(
                 f,
-                "channel {:016x}: recorded on another host than its URI names",
+                "channel {:016x}: recorded on another host or scheme than its URI names",
                 id.0
             ),
             ReplayError::NotFresh => {
