@@ -212,7 +212,17 @@ async fn https_channels_tunnel_with_mutual_tls(kind: TransportKind) {
         seen.iter().all(|s| s.authority == authority(&secure)),
         "{seen:?}"
     );
-    assert_eq!(emulator.stats().tls_handshakes, seen.len() as u64);
+    // Every TLS handshake came through a tunnel. hyper-util may race a
+    // connect (a tunnel) against a connection coming back idle and drop or
+    // finish it later, so a tunnel may not have its handshake yet.
+    let handshakes = emulator.stats().tls_handshakes;
+    assert!(
+        handshakes >= 1 && handshakes <= seen.len() as u64,
+        "{handshakes} handshakes, tunnels {seen:?}"
+    );
+    if matches!(kind, TransportKind::Direct) {
+        assert_eq!(handshakes, seen.len() as u64);
+    }
 }
 
 async fn no_proxy_hosts_are_reached_directly(kind: TransportKind) {
