@@ -1046,6 +1046,42 @@ fn save_and_restore_mid_run_loses_and_repeats_nothing() {
     assert_ne!(ids[0], ids[1]);
 }
 
+#[test]
+fn snapshots_compare_as_the_state_they_restore() {
+    type Fixed = Sender<Vec<u8>, 4, 4>;
+    let toast = Notification::Toast(Toast {
+        text1: Some("a"),
+        ..Toast::default()
+    });
+    let submit = |s: &mut Fixed, at: u64, uri: &str| {
+        let uri = ChannelUri::parse(uri).unwrap();
+        s.submit(Instant::from_millis(at), uri, &toast, &Options::default())
+            .unwrap();
+    };
+    let mut plain = Fixed::new(SenderConfig::default(), vec![0; 4096]);
+    // Whether a sender records is not part of a snapshot: once its records
+    // are polled, a recording sender's snapshot is a plain one's.
+    let mut recording = Fixed::new(SenderConfig::default(), vec![0; 4096]).recording();
+    submit(&mut plain, 5, A);
+    submit(&mut recording, 5, A);
+    assert_ne!(plain.snapshot(), recording.snapshot(), "a record unpolled");
+    while recording.poll_record().is_some() {}
+    assert_eq!(plain.snapshot(), recording.snapshot());
+    // Through postcard and back, a snapshot is the one saved.
+    let saved = postcard::to_allocvec(&plain.snapshot()).unwrap();
+    let decoded: mpns_proto::sender::Snapshot<'_, 4, 4> = postcard::from_bytes(&saved).unwrap();
+    assert_eq!(decoded, plain.snapshot());
+    // Restored into another arena, it is still the same state.
+    let restored = Fixed::restore(decoded.clone(), vec![0; 2048]).unwrap();
+    assert_eq!(restored.snapshot(), decoded);
+    // Another notification, or the same one at another time, differs.
+    submit(&mut plain, 5, B);
+    assert_ne!(plain.snapshot(), decoded);
+    let mut later = Fixed::new(SenderConfig::default(), vec![0; 4096]);
+    submit(&mut later, 6, A);
+    assert_ne!(later.snapshot(), decoded);
+}
+
 /// The unsigned LEB128 varint postcard writes for a `u32`.
 fn varint(mut v: u32) -> Vec<u8> {
     let mut out = Vec::new();

@@ -12,7 +12,7 @@ use mpns_proto::{
     TileTemplate, Toast,
 };
 
-use super::sender::{C, CHANNELS, Q};
+use super::sender::{C, CHANNELS, Op, Q};
 
 // The notification of each request vector, kept once for the workspace.
 #[path = "../../../mpns-proto/tests/vectors/notifications.rs"]
@@ -327,127 +327,174 @@ const RESPONSES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Sender operations (see `sender.rs`): tag byte, then arguments.
+/// Sender inputs (see `sender.rs`): configuration byte, two seed bytes, then
+/// operations, written with [`Op::write`] so that each reads back as meant.
 fn sender_seeds() -> Vec<(String, Vec<u8>)> {
-    let submit = |ch: u8, kind: u8, opts: u8, extra: u8| vec![0, ch, kind, opts, extra];
-    let respond = |status: u8, n: u8, sd: u8, ra: u8, echo: u8| vec![6, 0, status, n, sd, ra, echo];
-    let cat = |parts: Vec<Vec<u8>>| -> Vec<u8> { parts.concat() };
-    let (transmit, all, events, timeout, snapshot, drain) =
-        (vec![4], vec![5], vec![12], vec![10], vec![14], vec![15, 9]);
+    let submit = |channel: u8, kind: u8, opts: u8, extra: u8| Op::Submit {
+        channel,
+        kind,
+        opts,
+        extra,
+        text: &TEXT[..usize::from(extra % 32)],
+    };
+    let respond = |status: u8, n: u8, sd: u8, ra: u8, echo: u8| Op::Respond {
+        nth: 0,
+        status,
+        n,
+        sd,
+        ra,
+        echo,
+    };
+    let input = |head: [u8; 3], ops: &[Op<'_>]| {
+        let mut out = head.to_vec();
+        for op in ops {
+            op.write(&mut out);
+        }
+        out
+    };
+    let drain = Op::Bogus(9);
     vec![
         (
             "accepted".into(),
-            cat(vec![
-                vec![0, 1, 0],
-                submit(0, 0, 1, 2),
-                transmit.clone(),
-                respond(0, 0, 0, 0, 1),
-                events.clone(),
-            ]),
+            input(
+                [0, 1, 0],
+                &[
+                    submit(0, 0, 1, 2),
+                    Op::Transmit,
+                    respond(0, 0, 0, 0, 1),
+                    Op::Events,
+                ],
+            ),
         ),
         (
             "queuefull-then-accepted".into(),
-            cat(vec![
-                vec![0, 2, 0],
-                submit(1, 1, 0, 2),
-                transmit.clone(),
-                respond(0, 1, 0, 0, 0),
-                events.clone(),
-                timeout.clone(),
-                transmit.clone(),
-                respond(0, 0, 0, 0, 0),
-                events.clone(),
-            ]),
+            input(
+                [0, 2, 0],
+                &[
+                    submit(1, 1, 0, 2),
+                    Op::Transmit,
+                    respond(0, 1, 0, 0, 0),
+                    Op::Events,
+                    Op::ToTimeout,
+                    Op::Transmit,
+                    respond(0, 0, 0, 0, 0),
+                    Op::Events,
+                ],
+            ),
         ),
         (
             "expired-then-forget".into(),
-            cat(vec![
-                vec![0, 3, 0],
-                submit(0, 0, 0, 0),
-                submit(0, 2, 0, 5),
-                submit(0, 5, 0, 0),
-                transmit.clone(),
-                respond(7, 3, 2, 0, 0),
-                events.clone(),
-                vec![13, 0],
-                submit(0, 1, 0, 0),
-                drain.clone(),
-            ]),
+            input(
+                [0, 3, 0],
+                &[
+                    submit(0, 0, 0, 0),
+                    submit(0, 2, 0, 5),
+                    submit(0, 5, 0, 0),
+                    Op::Transmit,
+                    respond(7, 3, 2, 0, 0),
+                    Op::Events,
+                    Op::Forget(0),
+                    submit(0, 1, 0, 0),
+                    drain.clone(),
+                ],
+            ),
         ),
         (
             "rate-limited-and-quota".into(),
-            cat(vec![
-                vec![4, 4, 0],
-                submit(0, 1, 0, 0),
-                submit(1, 1, 0, 0),
-                submit(0, 1, 0, 0),
-                submit(2, 1, 0, 0),
-                all.clone(),
-                respond(9, 3, 0, 0, 0),
-                respond(13, 4, 1, 3, 0),
-                respond(0, 0, 0, 0, 0),
-                events.clone(),
-                drain.clone(),
-                timeout.clone(),
-                all.clone(),
-            ]),
+            input(
+                [4, 4, 0],
+                &[
+                    submit(0, 1, 0, 0),
+                    submit(1, 1, 0, 0),
+                    submit(0, 1, 0, 0),
+                    submit(2, 1, 0, 0),
+                    Op::TransmitAll,
+                    respond(9, 3, 0, 0, 0),
+                    respond(13, 4, 1, 3, 0),
+                    respond(0, 0, 0, 0, 0),
+                    Op::Events,
+                    drain.clone(),
+                    Op::ToTimeout,
+                    Op::TransmitAll,
+                ],
+            ),
         ),
         (
             "supersede-tiles".into(),
-            cat(vec![
-                vec![1, 5, 0],
-                submit(0, 3, 0, 0),
-                submit(0, 3, 0, 0),
-                submit(0, 4, 0, 0),
-                submit(0, 2, 0, 0),
-                events.clone(),
-                all.clone(),
-            ]),
+            input(
+                [1, 5, 0],
+                &[
+                    submit(0, 3, 0, 0),
+                    submit(0, 3, 0, 0),
+                    submit(0, 4, 0, 0),
+                    submit(0, 2, 0, 0),
+                    Op::Events,
+                    Op::TransmitAll,
+                ],
+            ),
         ),
         (
             "snapshot-mid-flight".into(),
-            cat(vec![
-                vec![0, 6, 0],
-                submit(0, 0, 1, 9),
-                submit(3, 5, 0, 0),
-                vec![2, 3, 10],
-                transmit.clone(),
-                snapshot.clone(),
-                all.clone(),
-                respond(11, 4, 1, 2, 2),
-                events.clone(),
-            ]),
+            input(
+                [0, 6, 0],
+                &[
+                    submit(0, 0, 1, 9),
+                    submit(3, 5, 0, 0),
+                    Op::Callback {
+                        channel: 3,
+                        len: 10,
+                    },
+                    Op::Transmit,
+                    Op::RoundTrip,
+                    Op::TransmitAll,
+                    respond(11, 4, 1, 2, 2),
+                    Op::Events,
+                ],
+            ),
         ),
         (
             "cancel-and-transport".into(),
-            cat(vec![
-                vec![6, 7, 0],
-                submit(2, 0, 0, 0),
-                submit(2, 1, 0, 0),
-                transmit.clone(),
-                vec![3, 0],
-                vec![3, 1],
-                vec![8, 0],
-                events.clone(),
-                vec![11, 16, 0],
-                drain.clone(),
-            ]),
+            input(
+                [6, 7, 0],
+                &[
+                    submit(2, 0, 0, 0),
+                    submit(2, 1, 0, 0),
+                    Op::Transmit,
+                    Op::Cancel(0),
+                    Op::Cancel(1),
+                    Op::TransportFailure(0),
+                    Op::Events,
+                    Op::Back(16),
+                    drain.clone(),
+                ],
+            ),
         ),
         (
             "refusals".into(),
-            cat(vec![
-                vec![8, 8, 0],
-                submit(0, 7, 0, 0),
-                submit(0, 8, 0, 200),
-                submit(0, 0, 8, 0),
-                submit(0, 0, 16, 0),
-                submit(0, 6, 2, 0),
-                vec![0, 3, 9, 0, 4, b't', b'\x01', b'<', b'&'],
-                events.clone(),
-            ]),
+            input(
+                [8, 8, 0],
+                &[
+                    submit(0, 7, 0, 0),
+                    submit(0, 8, 0, 200),
+                    submit(0, 0, 8, 0),
+                    submit(0, 0, 16, 0),
+                    submit(0, 6, 2, 0),
+                    Op::Submit {
+                        channel: 0,
+                        kind: 3,
+                        opts: 9,
+                        extra: 4,
+                        text: b"t\x01<&",
+                    },
+                    Op::Events,
+                ],
+            ),
         ),
     ]
 }
+
+/// Toast text for the seeds' submits.
+const TEXT: &[u8; 31] = b"Seed text & <markup> to escape.";
 
 /// Real snapshots of a sender, followed by the bytes the check reads after them.
 fn snapshot_seeds() -> Vec<(String, Vec<u8>)> {

@@ -21,8 +21,9 @@
 //! - after a drain, `poll_timeout` is in the future (the fixed sender's;
 //!   the growable one's may be early), or `None` only when nothing is
 //!   pending or something is in flight;
-//! - a snapshot restores (postcard round trip) into a fixed sender that
-//!   carries on;
+//! - a snapshot restores (postcard round trip, at most [`MAX_ROUND_TRIPS`]
+//!   times per input) into a fixed sender that carries on, and restoring
+//!   is idempotent;
 //!
 //! and at the end everything drains to exactly one final event per ticket.
 //!
@@ -42,8 +43,7 @@
 //! two is `mpns-proto/tests/sender_twin.rs`.
 //!
 //! Input: one byte of configuration, two of seed, then up to [`MAX_STEPS`]
-//! operations of a tag byte and a few argument bytes each (see
-//! [`Harness::step`]).
+//! operations of a tag byte and a few argument bytes each (see [`Op`]).
 
 use mpns_proto::sender::{Cancellation, Event, Finished, Snapshot, SubmitError, TicketError};
 use mpns_proto::sender::{ChannelId, Transmit};
@@ -182,9 +182,9 @@ pub trait Subject: Sized {
     /// Whether `poll_timeout` is exact: never at or before now after a
     /// drain. The growable sender's may be early (a timer whose reason is gone).
     const EXACT_TIMEOUT: bool;
-    /// Its channel and host entries (the fixed sender's table).
-    fn tables(&self) -> (usize, usize);
-    /// Operation 14 (the fixed sender's snapshot/restore round trip).
+    /// Its channel and host entries (the fixed sender's tables).
+    fn table_entries(&self) -> (usize, usize);
+    /// [`Op::RoundTrip`] (the fixed sender's snapshot/restore round trip).
     fn round_trip(h: &mut Harness<Self>);
     /// Checks once everything drained.
     fn drained(h: &mut Harness<Self>);
@@ -259,8 +259,8 @@ impl Subject for TestSender {
     fn create(config: SenderConfig, arena: usize) -> Self {
         Sender::new(config, vec![0; arena])
     }
-    fn tables(&self) -> (usize, usize) {
-        tables(self)
+    fn table_entries(&self) -> (usize, usize) {
+        Sender::table_entries(self)
     }
     fn round_trip(h: &mut Harness<Self>) {
         h.snapshot_restore();
@@ -275,13 +275,151 @@ impl Subject for GrowableSender {
     fn create(config: SenderConfig, _: usize) -> Self {
         GrowableSender::new(config, GROW_BUDGET)
     }
-    fn tables(&self) -> (usize, usize) {
+    fn table_entries(&self) -> (usize, usize) {
         unreachable!("the growable sender has no table to fill")
     }
     /// Its journal round trip is the `replay` target's.
     fn round_trip(_: &mut Harness<Self>) {}
     fn drained(h: &mut Harness<Self>) {
         h.check_memory();
+    }
+}
+
+/// One operation of an input: a tag byte (its low four bits), then its
+/// arguments. The tags that libFuzzer writes most (0x00, 0xFF, 0xFE) are cheap
+/// operations; a submit, whose notification both the model and the sender
+/// encode, and which every later drain sends and answers, is tag 4 or 5.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// 0: read the events and check them.
+    Events,
+    /// 1: forget a channel.
+    Forget(u8),
+    /// 2: the fixed sender's snapshot/restore round trip (at most
+    /// [`MAX_ROUND_TRIPS`] per input).
+    RoundTrip,
+    /// 3: a response and a transport failure for a ticket not in flight,
+    /// then a drain.
+    Bogus(u8),
+    /// 4 or 5: submit a notification, chosen by `kind`, with the options
+    /// `opts`; `extra % 32` bytes of `text` follow.
+    Submit {
+        channel: u8,
+        kind: u8,
+        opts: u8,
+        extra: u8,
+        text: &'a [u8],
+    },
+    /// 6: submit a callback registration of `len * 5` bytes.
+    Callback { channel: u8, len: u8 },
+    /// 7: cancel the `which`th ticket handed out.
+    Cancel(u8),
+    /// 8: transmit one request, if one is due.
+    Transmit,
+    /// 9: transmit every request due.
+    TransmitAll,
+    /// 10 or 11: answer the `nth` request in flight.
+    Respond {
+        nth: u8,
+        status: u8,
+        n: u8,
+        sd: u8,
+        ra: u8,
+        echo: u8,
+    },
+    /// 12: the `nth` request in flight fails in transport.
+    TransportFailure(u8),
+    /// 13: the clock moves on by this many seconds.
+    Forward(u16),
+    /// 14: the clock moves to the sender's `poll_timeout`.
+    ToTimeout,
+    /// 15: the caller's clock goes back this many seconds.
+    Back(u16),
+}
+
+impl<'a> Op<'a> {
+    /// Reads one operation (missing bytes read as 0).
+    pub fn read(b: &mut Bytes<'a>) -> Self {
+        match b.u8() % 16 {
+            0 => Op::Events,
+            1 => Op::Forget(b.u8()),
+            2 => Op::RoundTrip,
+            3 => Op::Bogus(b.u8()),
+            4 | 5 => {
+                let (channel, kind, opts, extra) = (b.u8(), b.u8(), b.u8(), b.u8());
+                let text = b.take(usize::from(extra % 32));
+                Op::Submit {
+                    channel,
+                    kind,
+                    opts,
+                    extra,
+                    text,
+                }
+            }
+            6 => Op::Callback {
+                channel: b.u8(),
+                len: b.u8(),
+            },
+            7 => Op::Cancel(b.u8()),
+            8 => Op::Transmit,
+            9 => Op::TransmitAll,
+            10 | 11 => Op::Respond {
+                nth: b.u8(),
+                status: b.u8(),
+                n: b.u8(),
+                sd: b.u8(),
+                ra: b.u8(),
+                echo: b.u8(),
+            },
+            12 => Op::TransportFailure(b.u8()),
+            13 => Op::Forward(b.u16()),
+            14 => Op::ToTimeout,
+            _ => Op::Back(b.u16()),
+        }
+    }
+
+    /// Its bytes, which [`Op::read`] reads back as it (the seeds are written
+    /// with it). A submit's `text` must be `extra % 32` bytes long.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match *self {
+            Op::Events => out.push(0),
+            Op::Forget(c) => out.extend([1, c]),
+            Op::RoundTrip => out.push(2),
+            Op::Bogus(w) => out.extend([3, w]),
+            Op::Submit {
+                channel,
+                kind,
+                opts,
+                extra,
+                text,
+            } => {
+                assert_eq!(text.len(), usize::from(extra % 32), "submit text length");
+                out.extend([4, channel, kind, opts, extra]);
+                out.extend_from_slice(text);
+            }
+            Op::Callback { channel, len } => out.extend([6, channel, len]),
+            Op::Cancel(w) => out.extend([7, w]),
+            Op::Transmit => out.push(8),
+            Op::TransmitAll => out.push(9),
+            Op::Respond {
+                nth,
+                status,
+                n,
+                sd,
+                ra,
+                echo,
+            } => out.extend([10, nth, status, n, sd, ra, echo]),
+            Op::TransportFailure(nth) => out.extend([12, nth]),
+            Op::Forward(s) => {
+                out.push(13);
+                out.extend(s.to_le_bytes());
+            }
+            Op::ToTimeout => out.push(14),
+            Op::Back(s) => {
+                out.push(15);
+                out.extend(s.to_le_bytes());
+            }
+        }
     }
 }
 
@@ -302,9 +440,15 @@ pub struct Harness<S> {
     expired: [bool; 4],
     expiry_reported: [bool; 4],
     ever_expired: [bool; 4],
+    /// Channels whose `is_expired` the next step's check compares: those an
+    /// operation touched (all after a restore and at the end). Hashing all
+    /// four URIs on every step was a sixth of the target's time.
+    recheck: [bool; 4],
     sends: [Vec<Instant>; 4],
     /// The host's last answer was a host-wide retry (it counts failures).
     host_failing: [bool; 3],
+    /// Snapshot/restore round trips done (at most [`MAX_ROUND_TRIPS`]).
+    round_trips: usize,
 }
 
 /// Channel `i`, parsed once: the harness asks for them on every step, and
@@ -397,8 +541,10 @@ impl<S: Subject> Harness<S> {
             expired: [false; 4],
             expiry_reported: [false; 4],
             ever_expired: [false; 4],
+            recheck: [false; 4],
             sends: Default::default(),
             host_failing: [false; 3],
+            round_trips: 0,
         }
     }
 
@@ -421,11 +567,14 @@ impl<S: Subject> Harness<S> {
         Duration::from_millis((u128::from(d) * u128::from(keep) / 100).saturating_sub(1) as u64)
     }
 
-    fn check_counts(&self) {
+    fn check_counts(&mut self) {
         let open = self.tickets.iter().filter(|t| !t.finished).count();
         assert_eq!(self.sender.pending(), open, "pending");
         assert!(!S::FIXED || open <= Q, "{open} pending in {Q} slots");
         for c in 0..4 {
+            if !std::mem::take(&mut self.recheck[c]) {
+                continue;
+            }
             assert_eq!(
                 self.sender.is_expired(&channel(c)),
                 self.expired[c],
@@ -440,65 +589,69 @@ impl<S: Subject> Harness<S> {
 
     /// One operation from the input.
     pub fn step(&mut self, b: &mut Bytes<'_>) {
-        let op = b.u8() % 16;
-        let peek = b.clone();
-        super::trace(|| format!("t={} op {op} args {:?}", self.now, peek.clone().take(7)));
+        let op = Op::read(b);
+        super::trace(|| format!("t={} {op:?}", self.now));
         match op {
-            0 | 1 => {
-                let (ch, kind, opts, extra) = (b.u8(), b.u8(), b.u8(), b.u8());
-                let text = b.take(usize::from(extra % 32));
-                self.submit(usize::from(ch % 4), kind, opts, extra, text);
+            Op::Submit {
+                channel,
+                kind,
+                opts,
+                extra,
+                text,
+            } => self.submit(usize::from(channel % 4), kind, opts, extra, text),
+            Op::Callback { channel, len } => {
+                self.submit_callback(usize::from(channel % 4), usize::from(len) * 5);
             }
-            2 => {
-                let (ch, len) = (b.u8(), b.u8());
-                self.submit_callback(usize::from(ch % 4), usize::from(len) * 5);
-            }
-            3 => self.cancel(b.u8()),
-            4 => {
+            Op::Cancel(which) => self.cancel(which),
+            Op::Transmit => {
                 self.transmit();
             }
-            5 => while self.transmit().is_some() {},
-            6 | 7 => {
-                let (nth, status, n, sd, ra, echo) =
-                    (b.u8(), b.u8(), b.u8(), b.u8(), b.u8(), b.u8());
-                self.respond(nth, status, n, sd, ra, echo);
-            }
-            8 => {
-                let nth = b.u8();
-                self.transport_failure(nth);
-            }
-            9 => {
-                let ms = u64::from(b.u16()) * 1000;
-                self.now = self.now + Duration::from_millis(ms);
+            Op::TransmitAll => while self.transmit().is_some() {},
+            Op::Respond {
+                nth,
+                status,
+                n,
+                sd,
+                ra,
+                echo,
+            } => self.respond(nth, status, n, sd, ra, echo),
+            Op::TransportFailure(nth) => self.transport_failure(nth),
+            Op::Forward(secs) => {
+                self.now = self.now + Duration::from_secs(u64::from(secs));
                 self.sender.handle_timeout(self.now);
             }
-            10 => {
+            Op::ToTimeout => {
                 if let Some(at) = self.sender.poll_timeout() {
                     self.now = self.now.max(at);
                     self.sender.handle_timeout(self.now);
                 }
             }
-            11 => {
+            Op::Back(secs) => {
                 // The caller's clock went backwards: the sender keeps its own.
-                let back = Duration::from_millis(u64::from(b.u16()) * 1000);
+                let back = Duration::from_secs(u64::from(secs));
                 let earlier =
                     Instant::from_millis(self.now.as_millis().saturating_sub(back.as_millis()));
                 self.sender.handle_timeout(earlier);
                 self.transmit_at(earlier);
             }
-            12 => self.events(),
-            13 => {
-                let ch = usize::from(b.u8() % 4);
+            Op::Events => self.events(),
+            Op::Forget(channel) => {
+                let ch = usize::from(channel % 4);
                 self.sender.forget_channel(self.ids[ch]);
+                self.recheck[ch] = true;
                 if self.expired[ch] && self.expiry_reported[ch] {
                     // Forgotten: the entry is idle again, its pause dropped.
                     self.expired[ch] = false;
                     self.channel_not_before[ch] = Instant::ZERO;
                 }
             }
-            14 => S::round_trip(self),
-            _ => {
-                let which = b.u8();
+            Op::RoundTrip if self.round_trips < MAX_ROUND_TRIPS => {
+                self.round_trips += 1;
+                S::round_trip(self);
+                self.recheck = [true; 4];
+            }
+            Op::RoundTrip => {}
+            Op::Bogus(which) => {
                 self.bogus(which);
                 self.drain_and_check_timeout();
             }
@@ -620,6 +773,7 @@ impl<S: Subject> Harness<S> {
         message_id: Option<MessageId>,
     ) {
         let slot = self.arena / Q;
+        self.recheck[ch] = true;
         match (result, request) {
             (Err(SubmitError::Encode(e)), Err(want)) => assert_eq!(e, want),
             (Err(SubmitError::Encode(e)), Ok(_)) => panic!("submit refused {e:?}, Request took it"),
@@ -643,7 +797,7 @@ impl<S: Subject> Harness<S> {
                 assert!(S::FIXED, "ChannelTableFull from a sender without a table");
                 // A full table is full, and the channel has no entry (none of
                 // its notifications is pending).
-                let (channels, hosts) = self.sender.tables();
+                let (channels, hosts) = self.sender.table_entries();
                 assert!(
                     channels == C || hosts == C,
                     "ChannelTableFull with {channels} channel and {hosts} host entries"
@@ -847,6 +1001,7 @@ impl<S: Subject> Harness<S> {
         let ch = m.channel;
         m.in_flight = false;
         m.answered = Some(outcome);
+        self.recheck[ch] = true;
         match outcome {
             Outcome::Retry {
                 scope: Scope::Host, ..
@@ -1069,6 +1224,8 @@ impl<S: Subject> Harness<S> {
             self.tickets.iter().all(|t| t.finished),
             "a ticket without a final event"
         );
+        self.recheck = [true; 4];
+        self.check_counts();
         S::drained(self);
     }
 
@@ -1080,34 +1237,37 @@ impl<S: Subject> Harness<S> {
 }
 
 impl Harness<TestSender> {
+    /// Saves the sender through postcard and carries on with the restored
+    /// one. Snapshots are compared as values: serializing each of them cost
+    /// a third of the round trip.
     fn snapshot_restore(&mut self) {
-        let bytes = self.serialize(&self.sender);
-        let snapshot: Snapshot<'_, Q, C> = postcard::from_bytes(&bytes).expect("own snapshot");
-        let restored = TestSender::restore(snapshot, vec![0; self.arena]).expect("own snapshot");
+        // With room from the start: growing costs allocations, which the
+        // sanitizer makes dear.
+        let room = Vec::with_capacity(self.arena + 2048);
+        let saved = self.sender.snapshot();
+        let bytes = postcard::to_extend(&saved, room).expect("postcard");
+        let decoded: Snapshot<'_, Q, C> = postcard::from_bytes(&bytes).expect("own snapshot");
+        assert_eq!(decoded, saved, "postcard round trip");
+        drop(saved);
+        let restored = TestSender::restore(decoded, vec![0; self.arena]).expect("own snapshot");
         assert_eq!(restored.pending(), self.sender.pending());
         // In-flight requests are sent again.
         for t in &mut self.tickets {
             t.in_flight = false;
         }
-        self.sender = restored;
-        let again = self.serialize(&self.sender);
         // Restoring is idempotent. When the restored sender's snapshot is the
         // one it came from (nothing was in flight), that holds already:
-        // restoring `again` is restoring `bytes` again, into the same arena.
-        if again != bytes {
-            let snapshot: Snapshot<'_, Q, C> = postcard::from_bytes(&again).expect("own snapshot");
-            let twice = TestSender::restore(snapshot, vec![0; self.arena]).expect("own snapshot");
-            let third = self.serialize(&twice);
-            assert_eq!(again, third, "restore is not idempotent");
+        // restoring it again is restoring `saved` again, into the same arena.
+        let again = restored.snapshot();
+        if again != self.sender.snapshot() {
+            let twice = TestSender::restore(again.clone(), vec![0; self.arena]);
+            assert!(
+                twice.expect("own snapshot").snapshot() == again,
+                "restore is not idempotent"
+            );
         }
-    }
-
-    /// A sender's snapshot in postcard, written into a buffer that has room
-    /// for it from the start (growing one costs allocations, which the
-    /// sanitizer makes dear: they were a third of the target's).
-    fn serialize(&self, sender: &TestSender) -> Vec<u8> {
-        let room = Vec::with_capacity(self.arena + 2048);
-        postcard::to_extend(&sender.snapshot(), room).expect("postcard")
+        drop(again);
+        self.sender = restored;
     }
 }
 
@@ -1150,13 +1310,6 @@ impl Harness<GrowableSender> {
     }
 }
 
-/// The number of channel and host entries, as a snapshot shows them.
-pub fn tables(sender: &TestSender) -> (usize, usize) {
-    let v = serde_json::to_value(sender.snapshot()).expect("snapshot");
-    let len = |name: &str| v["state"][name].as_array().map_or(0, Vec::len);
-    (len("channels"), len("hosts"))
-}
-
 /// What a transmit sends: ticket, channel, attempt and target (which of
 /// [`CHANNELS`]); its HTTP/1.1 bytes go into `http`.
 fn wire(tx: &Transmit<'_>, http: &mut Vec<u8>) -> (Ticket, ChannelId, u16, usize) {
@@ -1176,6 +1329,14 @@ fn wire(tx: &Transmit<'_>, http: &mut Vec<u8>) -> (Ticket, ChannelId, u16, usize
 /// input took 4 ms under the sanitizer, and libFuzzer, whose inputs grow to
 /// 4 KiB, ran the target at a tenth of its speed on short ones.
 pub const MAX_STEPS: usize = 64;
+
+/// Round trips done in one input at most; later ones do nothing. Two let a
+/// restored sender be saved and restored again, from wherever the input puts
+/// them. Uncapped (and on tag 14, which libFuzzer's mutations favor as the
+/// low bits of 0xFE), they were a quarter of the operations it kept and most
+/// of the target's time, each a serialization, a parse and a restore that
+/// checks every stored URI again.
+pub const MAX_ROUND_TRIPS: usize = 2;
 
 pub fn check(data: &[u8]) {
     run::<TestSender>(data);

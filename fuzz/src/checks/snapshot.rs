@@ -95,7 +95,8 @@ fn drive(mut sender: TestSender, arena: usize, b: &mut Bytes<'_>) {
                 assert_eq!(id, sender.channel_id(&channel));
             }
             Err(SubmitError::ChannelTableFull) => {
-                let (channels, hosts) = super::sender::tables(&sender);
+                let (channels, hosts) = tables(&sender);
+                assert_eq!(sender.table_entries(), (channels, hosts), "table_entries");
                 assert!(channels == C || hosts == C, "ChannelTableFull, not full");
             }
             Err(SubmitError::TooLarge { needed, slot }) => {
@@ -189,4 +190,12 @@ fn drive(mut sender: TestSender, arena: usize, b: &mut Bytes<'_>) {
         expected,
         "one final event per notification ({held} restored)"
     );
+}
+
+/// The number of channel and host entries, as a snapshot shows them (an
+/// oracle for [`Sender::table_entries`]).
+fn tables(sender: &TestSender) -> (usize, usize) {
+    let v = serde_json::to_value(sender.snapshot()).expect("snapshot");
+    let len = |name: &str| v["state"][name].as_array().map_or(0, Vec::len);
+    (len("channels"), len("hosts"))
 }

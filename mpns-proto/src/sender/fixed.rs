@@ -257,6 +257,15 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>, const Q: usize, const C: usize> Sender<S, Q, 
         self.state.slots.len()
     }
 
+    /// Entries of the channel table and of the host table in use, of `C`
+    /// each. An entry is reused once it holds nothing worth remembering,
+    /// never removed: a new channel is refused
+    /// ([`SubmitError::ChannelTableFull`]) only when a table is full and
+    /// none of its entries is idle ([`room_at`](Self::room_at)).
+    pub fn table_entries(&self) -> (usize, usize) {
+        (self.state.channels.len(), self.state.hosts.len())
+    }
+
     /// The id this sender gives `channel`.
     pub fn channel_id(&self, channel: &ChannelUri<'_>) -> ChannelId {
         policy::channel_id(self.state.config.seed, channel)

@@ -10,9 +10,11 @@ use core::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::fixed::{Channel, Sender, Slot, State};
+use super::SenderConfig;
+use super::fixed::{Channel, Host, Sender, Slot, State};
 use super::lifecycle::Stage;
 use super::policy::{self, stored_parts};
+use crate::Instant;
 use crate::request::{RequestKind, is_valid_class};
 use crate::uri::{ChannelUri, Uri, UriSplit};
 
@@ -43,6 +45,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Payload<'a> {
 }
 
 /// The saved state of a [`Sender`]: serialize it with a binary format.
+///
+/// Two snapshots are equal when they restore the same state with the same
+/// request bytes (a caller can skip saving one that has not changed).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound(deserialize = "'de: 'a"))]
 pub struct Snapshot<'a, const Q: usize, const C: usize> {
@@ -50,6 +55,52 @@ pub struct Snapshot<'a, const Q: usize, const C: usize> {
     /// The request bytes of `state.slots`, in the same order.
     #[serde(borrow)]
     payloads: heapless::Vec<Payload<'a>, Q>,
+}
+
+impl<const Q: usize, const C: usize> PartialEq for Snapshot<'_, Q, C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.state.saved() == other.state.saved() && self.payloads == other.payloads
+    }
+}
+
+impl<const Q: usize, const C: usize> Eq for Snapshot<'_, Q, C> {}
+
+impl<const Q: usize, const C: usize> State<Q, C> {
+    /// What a snapshot saves of the state (not the journal's phase), as a
+    /// value to compare.
+    #[allow(clippy::type_complexity)]
+    fn saved(
+        &self,
+    ) -> (
+        &SenderConfig,
+        &[Slot],
+        &[Channel],
+        &[Host],
+        [u64; 3],
+        Instant,
+    ) {
+        // Destructured so that a new field is not left out by accident.
+        let State {
+            config,
+            slots,
+            channels,
+            hosts,
+            next_ticket,
+            next_order,
+            rng,
+            now,
+            #[cfg(feature = "journal")]
+                journal: _,
+        } = self;
+        (
+            config,
+            slots,
+            channels,
+            hosts,
+            [*next_ticket, *next_order, *rng],
+            *now,
+        )
+    }
 }
 
 /// Why a snapshot was refused.
