@@ -289,6 +289,18 @@ fn restored_ticket_counter_never_overflows() {
     ));
 }
 
+/// snapshot_restore: a snapshot with a zero quota window (one bucket per
+/// millisecond, so a bucket's index is the time) and a clock 35 ms before
+/// the end of time restores; sending then asks when the quota frees, and
+/// `bucket + 25` overflowed (a panic with overflow checks). Both quota
+/// deadlines now saturate at the end of time.
+#[test]
+fn a_quota_window_of_milliseconds_at_the_end_of_time_never_overflows() {
+    checks::snapshot::check(include_bytes!(
+        "../../fuzz/corpus/snapshot_restore/seed-crash-quota-window-at-end-of-time"
+    ));
+}
+
 /// snapshot_restore: the same for `next_order` (the order of final events):
 /// the first final event after the restore overflows `next_order += 1`.
 #[test]

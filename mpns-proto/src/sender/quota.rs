@@ -124,15 +124,21 @@ impl QuotaWindow {
                 (remaining < limit).then_some(b)
             })
             .unwrap_or(current);
+        // Saturating: near the end of time with a window under 48 ms (one
+        // bucket per millisecond) the bucket index is the time itself.
         Some(Instant::from_millis(
-            (leaves + RING as u64).saturating_mul(bucket_len(window)),
+            leaves
+                .saturating_add(RING as u64)
+                .saturating_mul(bucket_len(window)),
         ))
     }
 
     /// When every send counted now has left the window (from then on
     /// [`Self::is_empty`] holds until the next send).
     pub(crate) fn empty_at(&self, window: Duration) -> Instant {
-        Instant::from_millis((self.newest + RING as u64).saturating_mul(bucket_len(window)))
+        Instant::from_millis(
+            (self.newest.saturating_add(RING as u64)).saturating_mul(bucket_len(window)),
+        )
     }
 
     /// The window as its one bucket with sends and their count, when all its
@@ -240,5 +246,21 @@ mod tests {
         q.record(Instant::from_millis(0), DAY);
         q.record(Instant::from_millis(1000 * HOUR), DAY);
         assert_eq!(q.count(Instant::from_millis(1000 * HOUR), DAY), 1);
+    }
+
+    #[test]
+    fn a_window_of_milliseconds_at_the_end_of_time_saturates() {
+        // Under 48 ms a bucket is one millisecond: its index is the time.
+        let window = Duration::from_millis(0);
+        let end = Instant::from_millis(u64::MAX - 3);
+        let mut q = QuotaWindow::default();
+        q.record(end, window);
+        assert_eq!(q.count(end, window), 1);
+        assert_eq!(
+            q.next_free(end, window, 1),
+            Some(Instant::from_millis(u64::MAX))
+        );
+        assert_eq!(q.empty_at(window), Instant::from_millis(u64::MAX));
+        assert!(!q.is_empty(end, window));
     }
 }
