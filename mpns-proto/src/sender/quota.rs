@@ -124,21 +124,23 @@ impl QuotaWindow {
                 (remaining < limit).then_some(b)
             })
             .unwrap_or(current);
-        // Saturating: near the end of time with a window under 48 ms (one
-        // bucket per millisecond) the bucket index is the time itself.
-        Some(Instant::from_millis(
-            leaves
-                .saturating_add(RING as u64)
+        Some(Self::left_at(leaves, window))
+    }
+
+    /// When bucket `b` has left the window: as bucket `b + 25` begins.
+    /// Saturating: near the end of time with a window under 48 ms (one
+    /// bucket per millisecond) the bucket index is the time itself.
+    fn left_at(b: u64, window: Duration) -> Instant {
+        Instant::from_millis(
+            b.saturating_add(RING as u64)
                 .saturating_mul(bucket_len(window)),
-        ))
+        )
     }
 
     /// When every send counted now has left the window (from then on
     /// [`Self::is_empty`] holds until the next send).
     pub(crate) fn empty_at(&self, window: Duration) -> Instant {
-        Instant::from_millis(
-            (self.newest.saturating_add(RING as u64)).saturating_mul(bucket_len(window)),
-        )
+        Self::left_at(self.newest, window)
     }
 
     /// The window as its one bucket with sends and their count, when all its
