@@ -105,7 +105,7 @@ impl Headers for [(String, Vec<u8>)] {
 
 impl Headers for [(&str, &[u8])] {
     fn each(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.iter().map(|&(n, v)| (n, v))
+        self.iter().copied()
     }
 }
 

@@ -289,7 +289,7 @@ impl Subject for GrowableSender {
 /// arguments. The tags that libFuzzer writes most (0x00, 0xFF, 0xFE) are cheap
 /// operations; a submit, whose notification both the model and the sender
 /// encode, and which every later drain sends and answers, is tag 4 or 5.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op<'a> {
     /// 0: read the events and check them.
     Events,
@@ -441,8 +441,10 @@ pub struct Harness<S> {
     expiry_reported: [bool; 4],
     ever_expired: [bool; 4],
     /// Channels whose `is_expired` the next step's check compares: those an
-    /// operation touched (all after a restore and at the end). Hashing all
-    /// four URIs on every step was a sixth of the target's time.
+    /// operation touched (before and after a forget; all after a restore and
+    /// at the end). Hashing all four URIs on every step was a sixth of the
+    /// target's time; an expiry lost by a timer or another channel's submit
+    /// shows at the next of these.
     recheck: [bool; 4],
     sends: [Vec<Instant>; 4],
     /// The host's last answer was a host-wide retry (it counts failures).
@@ -646,6 +648,10 @@ impl<S: Subject> Harness<S> {
             Op::Events => self.events(),
             Op::Forget(channel) => {
                 let ch = usize::from(channel % 4);
+                // Compared before forgetting too: a sender that lost an
+                // expiry would otherwise agree with the model from here on.
+                self.recheck[ch] = true;
+                self.check_counts();
                 self.sender.forget_channel(self.ids[ch]);
                 self.recheck[ch] = true;
                 if self.expired[ch] && self.expiry_reported[ch] {
@@ -1336,7 +1342,6 @@ fn wire(tx: &Transmit<'_>, http: &mut Vec<u8>) -> (Ticket, ChannelId, u16, usize
     (tx.ticket, tx.channel, tx.attempt, ch)
 }
 
-/// Runs the check on raw fuzz input.
 /// Operations read from one input at most. A sender of 4 slots and 3
 /// channels reaches every state (full tables, recycled entries, snapshots
 /// mid-flight) well within 64; longer runs only cost time: at 512 a long
@@ -1346,12 +1351,13 @@ pub const MAX_STEPS: usize = 64;
 
 /// Round trips done in one input at most; later ones do nothing. Two let a
 /// restored sender be saved and restored again, from wherever the input puts
-/// them. Uncapped (and on tag 14, which libFuzzer's mutations favor as the
-/// low bits of 0xFE), they were a quarter of the operations it kept and most
-/// of the target's time, each a serialization, a parse and a restore that
-/// checks every stored URI again.
+/// them. Uncapped (and then on tag 14, which libFuzzer's mutations favor as
+/// the low bits of 0xFE; now tag 2), they were a quarter of the operations
+/// it kept and most of the target's time, each a serialization, a parse and
+/// a restore that checks every stored URI again.
 pub const MAX_ROUND_TRIPS: usize = 2;
 
+/// Runs the check on raw fuzz input, with the fixed [`Sender`].
 pub fn check(data: &[u8]) {
     run::<TestSender>(data);
 }

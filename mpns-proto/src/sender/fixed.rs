@@ -62,6 +62,38 @@ pub(super) struct Slot {
     pub(super) note: Note<Place>,
 }
 
+#[cfg(feature = "serde")]
+impl Slot {
+    /// The slot as a snapshot saves it: without the journal's marks.
+    pub(super) fn saved(self) -> Self {
+        #[cfg(feature = "journal")]
+        let mut slot = self;
+        #[cfg(not(feature = "journal"))]
+        let slot = self;
+        #[cfg(feature = "journal")]
+        {
+            slot.note.place.marks = 0;
+        }
+        slot
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Channel {
+    /// The channel entry as a snapshot saves it: without the journal's marks.
+    pub(super) fn saved(self) -> Self {
+        #[cfg(feature = "journal")]
+        let mut channel = self;
+        #[cfg(not(feature = "journal"))]
+        let channel = self;
+        #[cfg(feature = "journal")]
+        {
+            channel.state.host = HostRef::from(channel.state.host.index);
+        }
+        channel
+    }
+}
+
 /// Where a slot's notification is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -10,11 +10,9 @@ use core::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::SenderConfig;
-use super::fixed::{Channel, Host, Sender, Slot, State};
+use super::fixed::{Channel, Sender, Slot, State};
 use super::lifecycle::Stage;
 use super::policy::{self, stored_parts};
-use crate::Instant;
 use crate::request::{RequestKind, is_valid_class};
 use crate::uri::{ChannelUri, Uri, UriSplit};
 
@@ -58,27 +56,12 @@ pub struct Snapshot<'a, const Q: usize, const C: usize> {
 }
 
 impl<const Q: usize, const C: usize> PartialEq for Snapshot<'_, Q, C> {
+    /// What a snapshot saves, compared: not the journal's state or marks.
     fn eq(&self, other: &Self) -> bool {
-        self.state.saved() == other.state.saved() && self.payloads == other.payloads
-    }
-}
-
-impl<const Q: usize, const C: usize> Eq for Snapshot<'_, Q, C> {}
-
-impl<const Q: usize, const C: usize> State<Q, C> {
-    /// What a snapshot saves of the state (not the journal's phase), as a
-    /// value to compare.
-    #[allow(clippy::type_complexity)]
-    fn saved(
-        &self,
-    ) -> (
-        &SenderConfig,
-        &[Slot],
-        &[Channel],
-        &[Host],
-        [u64; 3],
-        Instant,
-    ) {
+        fn same<T: Copy + PartialEq>(a: &[T], b: &[T], saved: impl Fn(T) -> T) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| saved(*x) == saved(*y))
+        }
+        let (a, b) = (&self.state, &other.state);
         // Destructured so that a new field is not left out by accident.
         let State {
             config,
@@ -91,17 +74,18 @@ impl<const Q: usize, const C: usize> State<Q, C> {
             now,
             #[cfg(feature = "journal")]
                 journal: _,
-        } = self;
-        (
-            config,
-            slots,
-            channels,
-            hosts,
-            [*next_ticket, *next_order, *rng],
-            *now,
-        )
+        } = a;
+        *config == b.config
+            && same(slots, &b.slots, Slot::saved)
+            && same(channels, &b.channels, Channel::saved)
+            && **hosts == *b.hosts
+            && [*next_ticket, *next_order, *rng] == [b.next_ticket, b.next_order, b.rng]
+            && *now == b.now
+            && self.payloads == other.payloads
     }
 }
+
+impl<const Q: usize, const C: usize> Eq for Snapshot<'_, Q, C> {}
 
 /// Why a snapshot was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
