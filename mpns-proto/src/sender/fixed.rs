@@ -65,32 +65,26 @@ pub(super) struct Slot {
 #[cfg(feature = "serde")]
 impl Slot {
     /// The slot as a snapshot saves it: without the journal's marks.
-    pub(super) fn saved(self) -> Self {
-        #[cfg(feature = "journal")]
-        let mut slot = self;
-        #[cfg(not(feature = "journal"))]
-        let slot = self;
+    #[cfg_attr(not(feature = "journal"), allow(unused_mut))]
+    pub(super) fn saved(mut self) -> Self {
         #[cfg(feature = "journal")]
         {
-            slot.note.place.marks = 0;
+            self.note.place.marks = 0;
         }
-        slot
+        self
     }
 }
 
 #[cfg(feature = "serde")]
 impl Channel {
     /// The channel entry as a snapshot saves it: without the journal's marks.
-    pub(super) fn saved(self) -> Self {
-        #[cfg(feature = "journal")]
-        let mut channel = self;
-        #[cfg(not(feature = "journal"))]
-        let channel = self;
+    #[cfg_attr(not(feature = "journal"), allow(unused_mut))]
+    pub(super) fn saved(mut self) -> Self {
         #[cfg(feature = "journal")]
         {
-            channel.state.host = HostRef::from(channel.state.host.index);
+            self.state.host = HostRef::from(self.state.host.index);
         }
-        channel
+        self
     }
 }
 
